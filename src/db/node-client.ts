@@ -1,0 +1,92 @@
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import postgres from 'postgres';
+import { drizzle as drizzlePg } from 'drizzle-orm/postgres-js';
+import { migrate as migratePg } from 'drizzle-orm/postgres-js/migrator';
+import lockfile from 'proper-lockfile';
+import { schema, type Database, type Db } from './client.js';
+
+export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface PostgresOptions {
+  /** pool size; ingest holds a connection only for one short transaction */
+  max?: number;
+  /** seconds; short so a dead database turns into a quick 503 instead of a Feishu timeout */
+  connectTimeout?: number;
+}
+
+export function connectPostgres(url: string, opts: PostgresOptions = {}): Database {
+  const client = postgres(url, {
+    max: opts.max ?? 16,
+    connect_timeout: opts.connectTimeout ?? 2,
+    idle_timeout: 30,
+    onnotice: () => {},
+    // numeric/bigint come back as strings; we keep quantities exact as strings on purpose.
+  });
+  const db = drizzlePg(client, { schema }) as unknown as Db;
+  return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+}
+
+/**
+ * Apply drizzle/ migrations. Several processes may start at once against one database, and
+ * drizzle's migrator takes no lock of its own, so a session advisory lock on a dedicated
+ * single connection serialises them.
+ */
+export async function migratePostgres(url: string): Promise<void> {
+  const client = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    await client`select pg_advisory_lock(7265001)`;
+    await migratePg(drizzlePg(client), { migrationsFolder });
+    await client`select pg_advisory_unlock(7265001)`;
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Embedded PGlite in dataDir. PGlite has no lock of its own and two processes writing one
+ * directory corrupt it, so the directory is guarded by a lock file (proper-lockfile: atomic
+ * mkdir plus a heartbeat, so a crashed owner's lock goes stale instead of blocking forever).
+ */
+export async function openPglite(dataDir: string): Promise<Database> {
+  const dir = path.resolve(dataDir);
+  await mkdir(dir, { recursive: true });
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(dir, { stale: 15_000, update: 5_000, realpath: false });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ELOCKED') {
+      throw new Error(
+        `DATA_DIR ${dir} is in use by another leave-bridge process (embedded PGlite allows one process). ` +
+          'Stop the other process, or set DATABASE_URL to share a Postgres database.',
+      );
+    }
+    throw err;
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  const client = await PGlite.create(dir);
+  const db = drizzle(client, { schema }) as unknown as Db;
+  await migrate(db as never, { migrationsFolder });
+  return {
+    db,
+    kind: 'pglite',
+    close: async () => {
+      await client.close();
+      await release();
+    },
+  };
+}
+
+/** In-memory PGlite for tests: migrated, no directory, no lock. */
+export async function openMemoryPglite(): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  const client = await PGlite.create();
+  const db = drizzle(client, { schema }) as unknown as Db;
+  await migrate(db as never, { migrationsFolder });
+  return { db, kind: 'pglite', close: () => client.close() };
+}

@@ -1,0 +1,187 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  date,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * Every delivery we accepted as authentic, whatever became of it. The unique key is what makes
+ * delivery exactly-once: Feishu re-pushes for ~7.1 h and we keep rows far longer than that.
+ * The key is (event_key, event_type) rather than event_key alone because Feishu's own documented
+ * examples reuse one uuid across leave_approval, leave_approvalV2 and the revert; a true
+ * re-delivery repeats both.
+ */
+export const inboxEvents = pgTable(
+  'inbox_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventKey: text('event_key').notNull(),
+    eventType: text('event_type').notNull(),
+    /** webhook | ws | backfill | replay */
+    source: text('source').notNull(),
+    instanceCode: text('instance_code'),
+    /** applied | ignored | quarantined | replayed */
+    status: text('status').notNull(),
+    /** created | enriched | unchanged | reverted | revert_remembered | already_reverted */
+    effect: text('effect'),
+    reason: text('reason'),
+    payload: jsonb('payload').notNull(),
+    receivedAt: tz('received_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('inbox_events_key_uq').on(t.eventKey, t.eventType),
+    index('inbox_events_instance_idx').on(t.instanceCode),
+    index('inbox_events_status_idx').on(t.status),
+  ],
+);
+
+/** One row per Feishu approval instance: V1 and V2 merge here, a revert marks it. */
+export const leaves = pgTable(
+  'leaves',
+  {
+    instanceCode: text('instance_code').primaryKey(),
+    approvalCode: text('approval_code'),
+    tenantKey: text('tenant_key'),
+    employeeId: text('employee_id'),
+    openId: text('open_id'),
+    leaveType: text('leave_type'),
+    leaveTypeKey: text('leave_type_key'),
+    /** DAY | HALF_DAY | HOUR | HALF_HOUR | MINUTE */
+    unit: text('unit'),
+    intervalSeconds: integer('interval_seconds'),
+    startLocal: text('start_local'),
+    endLocal: text('end_local'),
+    segments: jsonb('segments').$type<Array<[string, string]>>(),
+    segmentsSource: text('segments_source'),
+    timezone: text('timezone'),
+    reason: text('reason'),
+    /** approved | reverted */
+    status: text('status').notNull(),
+    /** v1 | v2 | backfill; null while only a revert is known */
+    detailSource: text('detail_source'),
+    hasV1: boolean('has_v1').notNull().default(false),
+    hasV2: boolean('has_v2').notNull().default(false),
+    approvedAt: tz('approved_at'),
+    revertedAt: tz('reverted_at'),
+    revision: integer('revision').notNull().default(0),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('leaves_employee_idx').on(t.employeeId),
+    index('leaves_status_idx').on(t.status),
+  ],
+);
+
+/**
+ * Quantities per employee per local date. A re-allocation (V2 enriching V1) supersedes the old
+ * revision; a revert marks rows reverted. Nothing is ever deleted: payroll may already hold them.
+ */
+export const attendanceDays = pgTable(
+  'attendance_days',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    instanceCode: text('instance_code').notNull(),
+    employeeId: text('employee_id').notNull(),
+    date: date('date', { mode: 'string' }).notNull(),
+    quantity: numeric('quantity', { precision: 14, scale: 6 }).notNull(),
+    /** day | hour | minute */
+    unit: text('unit').notNull(),
+    revision: integer('revision').notNull(),
+    /** active | superseded | reverted */
+    status: text('status').notNull().default('active'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('attendance_days_rev_uq').on(t.instanceCode, t.revision, t.date),
+    index('attendance_days_active_date_idx').on(t.date).where(sql`status = 'active'`),
+  ],
+);
+
+/**
+ * Work for the outside world, written in the same transaction as the leave. One pending row per
+ * (key, kind) at most: a later change of the same leave coalesces into the waiting row, because the
+ * handler reads the leave's current state when it runs.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** ordering key: the instance_code */
+    key: text('key').notNull(),
+    /** calendar.upsert | calendar.delete */
+    kind: text('kind').notNull(),
+    payload: jsonb('payload').notNull().default({}),
+    /** pending | running | done | dead | held */
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    runAfter: tz('run_after').notNull().defaultNow(),
+    leaseUntil: tz('lease_until'),
+    leasedBy: text('leased_by'),
+    lastError: text('last_error'),
+    result: jsonb('result'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    doneAt: tz('done_at'),
+  },
+  (t) => [
+    uniqueIndex('outbox_pending_uq').on(t.key, t.kind).where(sql`status = 'pending'`),
+    index('outbox_due_idx').on(t.runAfter, t.id).where(sql`status = 'pending'`),
+    index('outbox_key_idx').on(t.key, t.id),
+    index('outbox_status_idx').on(t.status),
+  ],
+);
+
+/** What we believe is in Google for each leave. */
+export const calendarBlocks = pgTable('calendar_blocks', {
+  instanceCode: text('instance_code').primaryKey(),
+  calendarId: text('calendar_id').notNull(),
+  eventId: text('event_id').notNull(),
+  /** outOfOffice | default (fallback where Google refuses OOO) */
+  eventType: text('event_type').notNull(),
+  /** present | deleted */
+  state: text('state').notNull(),
+  startAt: tz('start_at'),
+  endAt: tz('end_at'),
+  fallbackReason: text('fallback_reason'),
+  syncedAt: tz('synced_at').notNull().defaultNow(),
+});
+
+/** Feishu user_id → email (and zone), cached from the contact API or set by an operator. */
+export const employees = pgTable('employees', {
+  employeeId: text('employee_id').primaryKey(),
+  openId: text('open_id'),
+  name: text('name'),
+  email: text('email'),
+  emailOverride: text('email_override'),
+  timezone: text('timezone'),
+  fetchedAt: tz('fetched_at'),
+  updatedAt: tz('updated_at').notNull().defaultNow(),
+});
+
+/** Each payroll export as it was handed out, so a later revert can be reported as an adjustment. */
+export const payrollExports = pgTable(
+  'payroll_exports',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    fromDate: date('from_date', { mode: 'string' }).notNull(),
+    toDate: date('to_date', { mode: 'string' }).notNull(),
+    format: text('format').notNull(),
+    lineCount: integer('line_count').notNull(),
+    lines: jsonb('lines').notNull(),
+    createdAt: tz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('payroll_exports_period_idx').on(t.fromDate, t.toDate)],
+);

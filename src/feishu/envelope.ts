@@ -1,0 +1,141 @@
+import { AppError, badRequest, unauthorized } from '../errors.js';
+import { type Bytes, constantTimeEqual, decryptEvent, eventSignature, sha256, toHex } from './crypto.js';
+import { parseJsonLenient } from './json.js';
+
+export interface EnvelopeOptions {
+  verificationToken: string | undefined;
+  encryptKey: string | undefined;
+  toleranceSeconds: number;
+  now: Date;
+}
+
+export interface SignatureHeaders {
+  timestamp?: string | null;
+  nonce?: string | null;
+  signature?: string | null;
+}
+
+/** An authentic delivery: who it is (dedupe key), what it is, and its decrypted body. */
+export interface AuthenticEvent {
+  kind: 'event';
+  schema: 'v1' | 'v2';
+  /** v1 `uuid`, v2 `header.event_id`; a body hash when an authentic event lacks both */
+  eventKey: string;
+  eventType: string;
+  /** the event object (v1 `event`, v2 `event`) */
+  event: unknown;
+  body: Record<string, unknown>;
+  /** why the envelope itself is unusable although authentic (→ quarantine), else null */
+  problem: string | null;
+}
+
+export type Envelope = { kind: 'challenge'; challenge: string } | AuthenticEvent;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseBody(text: string, what: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseJsonLenient(text);
+  } catch {
+    throw badRequest('invalid_json', `${what} is not valid JSON`);
+  }
+  if (!isObject(parsed)) throw badRequest('invalid_json', `${what} is not a JSON object`);
+  return parsed;
+}
+
+/**
+ * Verify, then decrypt, then parse: nothing in the body is trusted before the signature over the
+ * raw bytes matched (when an encrypt key is set) and the Verification Token matched.
+ *
+ * url_verification is the one exception to "signed": Feishu sends the challenge WITHOUT signature
+ * headers even when an encrypt key is set (cf. openclaw/openclaw#58905), so it is authenticated by
+ * decryption plus token. Every other event must be signed when a key is set.
+ */
+export async function openEnvelope(
+  raw: Bytes,
+  headers: SignatureHeaders,
+  opts: EnvelopeOptions,
+): Promise<Envelope> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw badRequest('invalid_body', 'body is not UTF-8 text');
+  }
+  const outer = parseBody(text, 'body');
+
+  const { timestamp, nonce, signature } = headers;
+  const signed = Boolean(timestamp && nonce && signature);
+  if (opts.encryptKey && signed) {
+    const ts = Number(timestamp);
+    if (!Number.isFinite(ts) || !/^\d+$/.test(timestamp!)) {
+      throw unauthorized('bad_timestamp', 'X-Lark-Request-Timestamp is not a number of seconds');
+    }
+    if (Math.abs(opts.now.getTime() / 1000 - ts) > opts.toleranceSeconds) {
+      throw unauthorized('stale_timestamp', 'X-Lark-Request-Timestamp is outside the allowed window');
+    }
+    const expected = await eventSignature(timestamp!, nonce!, opts.encryptKey, raw);
+    if (!(await constantTimeEqual(expected, signature!.trim().toLowerCase()))) {
+      throw unauthorized('bad_signature', 'X-Lark-Signature does not match the body');
+    }
+  }
+
+  let body = outer;
+  if ('encrypt' in outer) {
+    if (typeof outer.encrypt !== 'string') throw badRequest('invalid_body', '"encrypt" must be a string');
+    if (!opts.encryptKey) {
+      throw new AppError(400, 'encrypt_key_missing', 'body is encrypted but FEISHU_ENCRYPT_KEY is not set');
+    }
+    let plain: string;
+    try {
+      plain = await decryptEvent(opts.encryptKey, outer.encrypt);
+    } catch {
+      throw unauthorized('decrypt_failed', 'body does not decrypt with the configured encrypt key');
+    }
+    body = parseBody(plain, 'decrypted body');
+  }
+
+  const header = isObject(body.header) ? body.header : undefined;
+  const token = header ? header.token : body.token;
+  if (!opts.verificationToken) {
+    throw unauthorized('token_not_configured', 'FEISHU_VERIFICATION_TOKEN is not configured');
+  }
+  if (typeof token !== 'string' || !(await constantTimeEqual(token, opts.verificationToken))) {
+    throw unauthorized('bad_token', 'verification token does not match');
+  }
+
+  if (body.type === 'url_verification') {
+    if (typeof body.challenge !== 'string') throw badRequest('invalid_challenge', 'challenge must be a string');
+    // Authenticated by the token (plaintext reveals nothing) or by decryption + token.
+    return { kind: 'challenge', challenge: body.challenge };
+  }
+
+  if (opts.encryptKey && !signed) {
+    throw unauthorized('missing_signature', 'signature headers are required when an encrypt key is set');
+  }
+
+  const schema: 'v1' | 'v2' = header ? 'v2' : 'v1';
+  const event = body.event;
+  const eventType = header
+    ? header.event_type
+    : isObject(event) && typeof event.type === 'string'
+      ? event.type
+      : body.type;
+  const eventKey = header ? header.event_id : body.uuid;
+  let problem: string | null = null;
+  if (typeof eventKey !== 'string' || eventKey === '') problem = `missing ${header ? 'header.event_id' : 'uuid'}`;
+  else if (typeof eventType !== 'string' || eventType === '') problem = 'missing event type';
+  else if (!isObject(event)) problem = 'missing event object';
+  return {
+    kind: 'event',
+    schema,
+    // An authentic event without an id still must not be lost: key it by its content.
+    eventKey: typeof eventKey === 'string' && eventKey !== '' ? eventKey : `sha256:${toHex(await sha256(text))}`,
+    eventType: typeof eventType === 'string' && eventType !== '' ? eventType : 'unknown',
+    event,
+    body,
+    problem,
+  };
+}

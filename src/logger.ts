@@ -1,0 +1,43 @@
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/**
+ * JSON lines on stderr. Every line is scrubbed of the configured secrets before it is written, so a
+ * secret that slips into an error message (an SDK echoing a request, say) still never reaches logs.
+ */
+export function createLogger(opts: {
+  level?: LogLevel;
+  secrets?: Array<string | undefined>;
+  write?: (line: string) => void;
+}): Logger {
+  const min = ORDER[opts.level ?? 'info'];
+  const secrets = (opts.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  const write = opts.write ?? ((line: string) => console.error(line));
+  const scrub = (line: string) => secrets.reduce((acc, s) => acc.split(s).join('[redacted]'), line);
+  const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+    if (ORDER[level] < min) return;
+    const record: LogFields = { t: new Date().toISOString(), level, msg };
+    for (const [k, v] of Object.entries(fields ?? {})) {
+      record[k] = v instanceof Error ? { name: v.name, message: v.message, code: (v as { code?: unknown }).code } : v;
+    }
+    let line: string;
+    try {
+      line = JSON.stringify(record);
+    } catch {
+      line = JSON.stringify({ t: record.t, level, msg });
+    }
+    write(scrub(line));
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+export const silentLogger: Logger = createLogger({ level: 'silent' });

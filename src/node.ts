@@ -1,0 +1,65 @@
+import { ConfigError, loadConfig } from './config.js';
+import { serve } from './cli/serve.js';
+import { migrate } from './cli/migrate.js';
+
+const USAGE = `usage: leave-bridge <command>
+
+  serve                                   HTTP + outbox drainer (+ long connection when FEISHU_EVENT_MODE=ws)
+  migrate                                 apply database migrations
+  subscribe <approval_code>…              subscribe the app to approval definitions
+  backfill --approval <code> --from <date> --to <date>
+  export --from <date> --to <date> [--format csv|json]
+  outbox list [--status <status>] | outbox retry <id>
+`;
+
+type Command = (config: ReturnType<typeof loadConfig>, args: string[]) => Promise<void | number>;
+
+const commands: Record<string, Command> = {
+  serve: (config) => serve(config),
+  migrate: (config) => migrate(config),
+};
+
+export function registerCommand(name: string, command: Command): void {
+  commands[name] = command;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  await import('./cli/commands.js');
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`leave-bridge: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+  const code = await command(config, args);
+  return typeof code === 'number' ? code : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // serve keeps running (its handles hold the loop); other commands end here.
+    if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`leave-bridge: ${err.message}\n`);
+      process.exit(78);
+    }
+    process.stderr.write(`leave-bridge: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,94 @@
+/**
+ * The contracts between the domain and the outside services. Implementations: src/google/ (real
+ * Google Calendar through @googleapis/calendar) and src/feishu/client.ts (Feishu Open API through
+ * @larksuiteoapi/node-sdk). Tests hand in the same implementations pointed at fake servers.
+ */
+
+/** How an outbound failure is handled (STYLE §7). */
+export type FailureClass = 'transient' | 'permanent' | 'configuration';
+
+export class ExternalError extends Error {
+  constructor(
+    readonly failure: FailureClass,
+    message: string,
+    readonly status?: number,
+    readonly reason?: string,
+  ) {
+    super(message);
+    this.name = 'ExternalError';
+  }
+}
+
+export type DeclineMode = 'declineNone' | 'declineAllConflictingInvitations' | 'declineOnlyNewConflictingInvitations';
+
+/** The calendar state we want for one approved leave. */
+export interface WantedBlock {
+  instanceCode: string;
+  /** the employee's primary calendar = their Google Workspace email */
+  calendarId: string;
+  start: Date;
+  end: Date;
+  timeZone: string;
+  summary: string;
+  declineMode: DeclineMode;
+  declineMessage: string;
+}
+
+export interface BlockState {
+  eventId: string;
+  eventType: 'outOfOffice' | 'default';
+  /** why an opaque default event stands in for an out-of-office one, else null */
+  fallbackReason: string | null;
+  start: Date;
+  end: Date;
+}
+
+export interface GoogleEventSummary {
+  eventId: string;
+  /** from our private extended property; null for events we did not make */
+  instanceCode: string | null;
+  status: string;
+  eventType: string;
+  start: Date | null;
+  end: Date | null;
+}
+
+export interface CalendarPort {
+  /** Create or bring to the wanted state (idempotent: deterministic id, 409 understood). */
+  upsertBlock(block: WantedBlock): Promise<BlockState>;
+  /** Delete; 404/410 mean it is already gone. */
+  deleteBlock(calendarId: string, instanceCode: string): Promise<'deleted' | 'already_gone'>;
+  getBlock(calendarId: string, instanceCode: string): Promise<GoogleEventSummary | null>;
+  /** Events on the calendar carrying our private marker, overlapping [timeMin, timeMax). */
+  listMarkedEvents(calendarId: string, timeMin: Date, timeMax: Date): Promise<GoogleEventSummary[]>;
+}
+
+export interface FeishuUser {
+  userId: string;
+  openId: string | null;
+  name: string | null;
+  email: string | null;
+  enterpriseEmail: string | null;
+}
+
+export interface FeishuInstance {
+  instanceCode: string;
+  approvalCode: string;
+  /** PENDING | APPROVED | REJECTED | CANCELED | DELETED | REVERTED … */
+  status: string;
+  reverted: boolean;
+  userId: string | null;
+  openId: string | null;
+  /** the raw form (JSON string of widgets) as the API returns it */
+  form: string;
+  startTimeMs: number | null;
+  endTimeMs: number | null;
+}
+
+export interface FeishuPort {
+  getUser(userId: string): Promise<FeishuUser | null>;
+  subscribeApproval(approvalCode: string): Promise<'subscribed' | 'already_subscribed'>;
+  /** instance codes of an approval definition created in [startMs, endMs], all pages */
+  listInstanceCodes(approvalCode: string, startMs: number, endMs: number): Promise<string[]>;
+  getInstance(instanceCode: string): Promise<FeishuInstance | null>;
+}
