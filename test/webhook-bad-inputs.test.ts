@@ -1,0 +1,284 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encryptEvent } from '../src/feishu/crypto.js';
+import { inboxEvents, leaves } from '../src/db/schema.js';
+import { createPostgresDatabase, type TestDatabase } from './support/db.js';
+import { testApp } from './support/app.js';
+import { DOC_TOKEN, encryptedRequest, FIXTURES, leaveApprovalV1, signedRequest, TEST_ENCRYPT_KEY, type FeishuRequest } from './support/feishu.js';
+
+type Stored = 'nothing' | 'quarantined' | 'ignored' | 'applied';
+
+interface Case {
+  name: string;
+  make: () => Promise<FeishuRequest> | FeishuRequest;
+  status: number;
+  code?: string;
+  stored: Stored;
+  /** for quarantine: a fragment of the recorded reason */
+  reason?: RegExp;
+  env?: Record<string, string | undefined>;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const withEvent = (patch: (e: Record<string, unknown>) => void, uuid = `bad-${Math.random()}`) => {
+  const body = JSON.parse(leaveApprovalV1({ uuid })) as { event: Record<string, unknown> };
+  patch(body.event);
+  return JSON.stringify(body);
+};
+const plain = (body: string | Uint8Array): FeishuRequest => ({ body: body as string, headers: { 'content-type': 'application/json' } });
+
+const cases: Case[] = [
+  { name: 'not JSON', make: () => signedRequest('{"encrypt": '), status: 400, code: 'invalid_json', stored: 'nothing' },
+  { name: 'a JSON array', make: () => signedRequest('[1,2]'), status: 400, code: 'invalid_json', stored: 'nothing' },
+  { name: 'empty body', make: () => signedRequest(''), status: 400, code: 'invalid_json', stored: 'nothing' },
+  {
+    name: 'not UTF-8',
+    make: async () => {
+      const r = await signedRequest('x');
+      return { ...r, body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) as unknown as string };
+    },
+    status: 400,
+    code: 'invalid_body',
+    stored: 'nothing',
+  },
+  { name: 'wrong verification token', make: () => encryptedRequest(leaveApprovalV1({ token: 'not-the-token' })), status: 401, code: 'bad_token', stored: 'nothing' },
+  {
+    name: 'no token at all',
+    make: () => encryptedRequest(JSON.stringify({ ...JSON.parse(leaveApprovalV1()), token: undefined })),
+    status: 401,
+    code: 'bad_token',
+    stored: 'nothing',
+  },
+  {
+    name: 'forged signature',
+    make: async () => {
+      const r = await encryptedRequest(leaveApprovalV1());
+      return { ...r, headers: { ...r.headers, 'x-lark-signature': 'a'.repeat(64) } };
+    },
+    status: 401,
+    code: 'bad_signature',
+    stored: 'nothing',
+  },
+  {
+    name: 'signature made with another key',
+    make: async () => {
+      const body = JSON.stringify({ encrypt: await encryptEvent(TEST_ENCRYPT_KEY, leaveApprovalV1()) });
+      return signedRequest(body, { encryptKey: 'attacker-key' });
+    },
+    status: 401,
+    code: 'bad_signature',
+    stored: 'nothing',
+  },
+  {
+    name: 'body tampered after signing',
+    make: async () => {
+      const r = await encryptedRequest(leaveApprovalV1());
+      return { ...r, body: r.body.replace('"}', '=="}') };
+    },
+    status: 401,
+    code: 'bad_signature',
+    stored: 'nothing',
+  },
+  {
+    name: 'missing signature headers on an encrypted event',
+    make: async () => plain((await encryptedRequest(leaveApprovalV1())).body),
+    status: 401,
+    code: 'missing_signature',
+    stored: 'nothing',
+  },
+  {
+    name: 'only some signature headers',
+    make: async () => {
+      const r = await encryptedRequest(leaveApprovalV1());
+      const { 'x-lark-request-nonce': _n, ...headers } = r.headers;
+      return { ...r, headers };
+    },
+    status: 401,
+    code: 'missing_signature',
+    stored: 'nothing',
+  },
+  { name: 'stale timestamp (10 min old)', make: () => encryptedRequest(leaveApprovalV1(), { timestamp: now() - 600 }), status: 401, code: 'stale_timestamp', stored: 'nothing' },
+  { name: 'timestamp from the future', make: () => encryptedRequest(leaveApprovalV1(), { timestamp: now() + 600 }), status: 401, code: 'stale_timestamp', stored: 'nothing' },
+  {
+    name: 'non-numeric timestamp',
+    make: async () => {
+      const r = await encryptedRequest(leaveApprovalV1());
+      return { ...r, headers: { ...r.headers, 'x-lark-request-timestamp': 'yesterday' } };
+    },
+    status: 401,
+    code: 'bad_timestamp',
+    stored: 'nothing',
+  },
+  {
+    name: 'ciphertext made with another key (signed correctly)',
+    make: async () => signedRequest(JSON.stringify({ encrypt: await encryptEvent('other-key', leaveApprovalV1()) })),
+    status: 401,
+    code: 'decrypt_failed',
+    stored: 'nothing',
+  },
+  { name: 'encrypt is not base64', make: () => signedRequest(JSON.stringify({ encrypt: '***not base64***' })), status: 401, code: 'decrypt_failed', stored: 'nothing' },
+  { name: 'encrypt is not a string', make: () => signedRequest(JSON.stringify({ encrypt: 42 })), status: 400, code: 'invalid_body', stored: 'nothing' },
+  {
+    name: 'decrypted text is not JSON',
+    make: async () => signedRequest(JSON.stringify({ encrypt: await encryptEvent(TEST_ENCRYPT_KEY, 'hello') })),
+    status: 400,
+    code: 'invalid_json',
+    stored: 'nothing',
+  },
+  {
+    name: 'body over 1 MiB',
+    make: () => signedRequest(JSON.stringify({ encrypt: 'A'.repeat(1024 * 1024 + 10) })),
+    status: 413,
+    code: 'body_too_large',
+    stored: 'nothing',
+  },
+  {
+    name: 'url_verification with the wrong token',
+    make: () => plain(JSON.stringify({ type: 'url_verification', token: 'nope', challenge: 'c' })),
+    status: 401,
+    code: 'bad_token',
+    stored: 'nothing',
+  },
+  {
+    name: 'encrypted body but no encrypt key configured',
+    make: () => encryptedRequest(leaveApprovalV1()),
+    env: { FEISHU_ENCRYPT_KEY: undefined },
+    status: 400,
+    code: 'encrypt_key_missing',
+    stored: 'nothing',
+  },
+  {
+    name: 'v2 schema with a wrong header.token',
+    make: () => encryptedRequest(JSON.stringify({ schema: '2.0', header: { event_id: 'e1', event_type: 'leave_approval', token: 'x' }, event: {} })),
+    status: 401,
+    code: 'bad_token',
+    stored: 'nothing',
+  },
+  // Authentic but unusable: acked (Feishu must not block later events) and kept for replay.
+  { name: 'leave_approval without employee_id', make: () => encryptedRequest(withEvent((e) => delete e.employee_id)), status: 200, stored: 'quarantined', reason: /employee_id/ },
+  { name: 'leave_interval of the wrong type', make: () => encryptedRequest(withEvent((e) => (e.leave_interval = 'abc'))), status: 200, stored: 'quarantined', reason: /leave_interval/ },
+  { name: 'unknown leave_unit', make: () => encryptedRequest(withEvent((e) => (e.leave_unit = 9))), status: 200, stored: 'quarantined', reason: /leave_unit/ },
+  { name: 'impossible local time', make: () => encryptedRequest(withEvent((e) => (e.leave_start_time = '2024-13-45 99:00:00'))), status: 200, stored: 'quarantined', reason: /leave_start_time/ },
+  {
+    name: 'leave ending before it starts',
+    make: () => encryptedRequest(withEvent((e) => ((e.leave_start_time = '2024-09-07 00:00:00'), (e.leave_end_time = '2024-09-05 00:00:00')))),
+    status: 200,
+    stored: 'quarantined',
+    reason: /ends before/,
+  },
+  { name: 'interval that cannot split exactly', make: () => encryptedRequest(withEvent((e) => (e.leave_interval = 86401))), status: 200, stored: 'quarantined', reason: /cannot be split/ },
+  {
+    name: 'V2 leave_range that is not a list of pairs',
+    make: () =>
+      encryptedRequest(
+        JSON.stringify({ ...JSON.parse(FIXTURES.leaveApprovalV2), uuid: `bad-range-${Math.random()}`, event: { ...JSON.parse(FIXTURES.leaveApprovalV2).event, leave_range: '[[2024-09-05 13:30:00]' } }),
+      ),
+    status: 200,
+    stored: 'quarantined',
+    reason: /leave_range/,
+  },
+  {
+    name: 'an event without uuid',
+    make: () => encryptedRequest(JSON.stringify({ ...JSON.parse(leaveApprovalV1()), uuid: undefined })),
+    status: 200,
+    stored: 'quarantined',
+    reason: /missing uuid/,
+  },
+  {
+    name: 'an event of a type we do not handle',
+    make: () => encryptedRequest(JSON.stringify({ uuid: `msg-${Math.random()}`, token: DOC_TOKEN, type: 'event_callback', event: { type: 'message', text: 'hi' } })),
+    status: 200,
+    stored: 'ignored',
+  },
+  {
+    name: 'unknown v2 event type',
+    make: () =>
+      encryptedRequest(JSON.stringify({ schema: '2.0', header: { event_id: `v2-${Math.random()}`, event_type: 'im.message.receive_v1', token: DOC_TOKEN }, event: { message: {} } })),
+    status: 200,
+    stored: 'ignored',
+  },
+];
+
+describe('hostile and malformed webhook input', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createPostgresDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('has at least 20 bad inputs', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+  });
+
+  for (const c of cases) {
+    it(`${c.name} → ${c.status}, stores ${c.stored}`, async () => {
+      const t = testApp(db, { env: c.env });
+      const before = await db.db.select().from(inboxEvents);
+      const leavesBefore = await db.db.select({ n: sql<number>`count(*)::int` }).from(leaves);
+      const res = await t.post(await c.make());
+      expect(res.status).toBe(c.status);
+      const body = (await res.json()) as { error?: { code: string; message: string }; status?: string };
+      if (c.status !== 200) {
+        expect(body.error?.code).toBe(c.code);
+        expect(typeof body.error?.message).toBe('string');
+        expect(JSON.stringify(body)).not.toContain(TEST_ENCRYPT_KEY);
+      }
+      const after = await db.db.select().from(inboxEvents);
+      const added = after.filter((a) => !before.some((b) => b.id === a.id));
+      const leavesAfter = await db.db.select({ n: sql<number>`count(*)::int` }).from(leaves);
+      if (c.stored === 'nothing') {
+        expect(added).toEqual([]);
+      } else {
+        expect(added).toHaveLength(1);
+        expect(added[0]!.status).toBe(c.stored);
+        if (c.reason) expect(added[0]!.reason).toMatch(c.reason);
+        expect(JSON.stringify(added[0]!.payload)).not.toContain(DOC_TOKEN); // token redacted before storing
+      }
+      if (c.stored !== 'applied') expect(leavesAfter[0]!.n).toBe(leavesBefore[0]!.n);
+    });
+  }
+
+  it('answers an encrypted url_verification without signature headers (as Feishu sends it)', async () => {
+    const t = testApp(db);
+    const body = JSON.stringify({ encrypt: await encryptEvent(TEST_ENCRYPT_KEY, JSON.stringify({ type: 'url_verification', token: DOC_TOKEN, challenge: 'ch-1' })) });
+    const res = await t.post(plain(body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ challenge: 'ch-1' });
+  });
+
+  it('replays a quarantined event once an operator supplies the corrected event', async () => {
+    const t = testApp(db);
+    const uuid = `fixme-${Math.random()}`;
+    const broken = withEvent((e) => delete e.employee_id, uuid);
+    expect((await t.post(await encryptedRequest(broken))).status).toBe(200);
+    const [row] = await db.db.select().from(inboxEvents).where(eq(inboxEvents.eventKey, uuid));
+    expect(row!.status).toBe('quarantined');
+    const listed = (await (await t.admin('/api/events?status=quarantined')).json()) as { items: Array<{ id: number }> };
+    expect(listed.items.some((i) => i.id === row!.id)).toBe(true);
+    // replay as is → still unusable, 422 with the reason
+    const again = await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST' });
+    expect(again.status).toBe(422);
+    const fixed: Record<string, unknown> = { ...(JSON.parse(broken) as { event: Record<string, unknown> }).event, employee_id: 'u_fixed' };
+    const res = await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST', body: JSON.stringify({ event: fixed }) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'applied', effect: 'created' });
+    const [leave] = await db.db.select().from(leaves).where(eq(leaves.instanceCode, fixed.instance_code as string));
+    expect(leave!.employeeId).toBe('u_fixed');
+    // the re-push of the same uuid by Feishu is still a duplicate
+    expect(await (await t.post(await encryptedRequest(broken))).json()).toMatchObject({ status: 'duplicate' });
+    expect((await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST' })).status).toBe(409);
+  });
+
+  it('503 when the database is unreachable, so Feishu retries', async () => {
+    const { connectPostgres } = await import('../src/db/node-client.js');
+    const dead = connectPostgres('postgres://postgres@127.0.0.1:1/none', { connectTimeout: 1 });
+    const t = testApp({ db: dead.db, kind: 'postgres' });
+    const res = await t.post(await encryptedRequest(leaveApprovalV1()));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: { code: 'database_unavailable', message: expect.any(String) } });
+    expect((await t.app.request('/readyz')).status).toBe(503);
+    await dead.close();
+  });
+});
