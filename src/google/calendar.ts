@@ -1,0 +1,359 @@
+/**
+ * CalendarPort on Google Calendar through @googleapis/calendar, acting as each employee (domain-wide
+ * delegation, subject = calendarId = their email, i.e. their primary calendar).
+ *
+ * Library behaviour this relies on (googleapis-common 8 / gaxios 7, read from their sources):
+ * - With no `auth` client, createAPIRequest sends the request through a bare Gaxios, so the bearer
+ *   token goes in per-request `headers`; no OAuth2Client (which would try to refresh near expiry).
+ * - `retry` defaults to true there, and gaxios then retries GET/PUT/DELETE on 429/5xx/network by
+ *   itself. We set `retry: false`: the outbox retries with its own backoff, and every failure must
+ *   reach it classified (STYLE §7).
+ * - gaxios on Node defaults to node-fetch; we hand it the platform fetch (`fetchImplementation`), so
+ *   the same code runs on Workers and tests can inject one.
+ * - The per-method URL is `options.rootUrl + '/calendar/v3/…'`; a rootUrl set globally is instead
+ *   re-resolved with `new URL(path, rootUrl)`, which drops any path prefix. So rootUrl is passed
+ *   per call, and a GOOGLE_CALENDAR_BASE_URL behind a path-prefixing proxy works too.
+ */
+import { calendar as calendarApi, type calendar_v3 } from '@googleapis/calendar';
+import {
+  ExternalError,
+  type BlockState,
+  type CalendarPort,
+  type GoogleEventSummary,
+  type WantedBlock,
+} from '../ports.js';
+import { createServiceAccountAuth, describeNetworkError, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
+import { eventIdFor, instanceCodeFromEventId } from './ids.js';
+
+type Event = calendar_v3.Schema$Event;
+
+/** Our private marker: listMarkedEvents filters on it, reconciliation reads instanceCode back. */
+export const MARKER_KEY = 'leaveBridge';
+export const MARKER_VALUE = '1';
+
+export interface GoogleCalendarOptions {
+  key: ServiceAccountKey;
+  /** GOOGLE_CALENDAR_BASE_URL, e.g. https://www.googleapis.com/ or a fake's url */
+  baseUrl: string;
+  fetch?: typeof fetch;
+  /** per HTTP request (token requests too); a hang beyond it is a transient failure */
+  timeoutMs?: number;
+  /** share one token cache between adapters; built from `key` when absent */
+  auth?: AccessTokenSource;
+  /** clock for token expiry (tests) */
+  now?: () => number;
+}
+
+/** Google's error details, kept apart from our wording so refusal detection reads only Google's. */
+class GoogleApiError extends ExternalError {
+  constructor(
+    failure: ExternalError['failure'],
+    message: string,
+    status: number | undefined,
+    reason: string | undefined,
+    readonly googleMessage: string,
+  ) {
+    super(failure, message, status, reason);
+  }
+}
+
+const TRANSIENT_403 = new Set(['ratelimitexceeded', 'userratelimitexceeded', 'quotaexceeded', 'dailylimitexceeded']);
+/** The Calendar API is off in the project, or the token lacks the scope: fix the setup, not retry. */
+const CONFIGURATION_403 = new Set(['accessnotconfigured', 'servicedisabled', 'insufficientpermissions']);
+
+const norm = (reason: string | undefined) => (reason ?? '').replace(/_/g, '').toLowerCase();
+
+interface ErrorBody {
+  error?: {
+    message?: string;
+    status?: string;
+    errors?: Array<{ reason?: string; message?: string }>;
+    details?: Array<{ reason?: string }>;
+  };
+}
+
+function classify(err: unknown, what: string): ExternalError {
+  if (err instanceof ExternalError) return err;
+  const response = (err as { response?: { status?: unknown; data?: unknown } } | null)?.response;
+  const status = typeof response?.status === 'number' ? response.status : undefined;
+  if (status === undefined) {
+    // gaxios wraps every fetch failure (refused, reset, TimeoutError) in a GaxiosError carrying
+    // `config`; anything else was thrown before a request was made: a bug, not worth retrying.
+    const fromFetch = typeof err === 'object' && err !== null && ('config' in err || Symbol.for('gaxios-gaxios-error') in err);
+    return fromFetch
+      ? new GoogleApiError('transient', `${what}: ${describeNetworkError(err)}`, undefined, undefined, '')
+      : new GoogleApiError('permanent', `${what}: ${(err as Error)?.message ?? String(err)}`, undefined, undefined, '');
+  }
+  const body = (typeof response?.data === 'object' && response.data ? response.data : {}) as ErrorBody;
+  const reason =
+    body.error?.errors?.find((e) => e.reason)?.reason ?? body.error?.details?.find((d) => d.reason)?.reason ?? body.error?.status;
+  const googleMessage = body.error?.message ?? body.error?.errors?.find((e) => e.message)?.message ?? (typeof response?.data === 'string' ? response.data.slice(0, 200) : '');
+  const message = `${what}: ${status}${reason ? ` ${reason}` : ''}${googleMessage ? `: ${googleMessage}` : ''}`;
+  let failure: ExternalError['failure'];
+  if (status === 401) failure = 'configuration';
+  else if (status === 408 || status === 429 || status >= 500) failure = 'transient';
+  else if (status === 403 && TRANSIENT_403.has(norm(reason))) failure = 'transient';
+  else if (status === 403 && CONFIGURATION_403.has(norm(reason))) failure = 'configuration';
+  else failure = 'permanent';
+  return new GoogleApiError(failure, message, status, reason, googleMessage);
+}
+
+const hasStatus = (err: unknown, ...statuses: number[]) =>
+  err instanceof ExternalError && err.status !== undefined && statuses.includes(err.status);
+
+/**
+ * Google refuses an out-of-office event with a 400/403 whose reason or message names the event type
+ * (consumer accounts, secondary calendars, admin policy). Rate-limit 403s never do.
+ */
+function isEventTypeRefusal(err: unknown): err is GoogleApiError {
+  return (
+    err instanceof GoogleApiError &&
+    (err.status === 400 || err.status === 403) &&
+    !TRANSIENT_403.has(norm(err.reason)) &&
+    /event ?type|out ?of ?office|out-of-office/i.test(`${err.reason ?? ''} ${err.googleMessage}`)
+  );
+}
+
+type BlockType = BlockState['eventType'];
+
+function eventBody(block: WantedBlock, id: string, type: BlockType): Event {
+  const event: Event = {
+    id,
+    eventType: type,
+    status: 'confirmed',
+    ...fields(block, type),
+  };
+  // A stand-in default event would otherwise ring the user's default reminders before their leave.
+  if (type === 'default') event.reminders = { useDefault: false, overrides: [] };
+  return event;
+}
+
+/** The fields we own on an existing event (a patch leaves anything else a user added alone). */
+function fields(block: WantedBlock, type: BlockType): Event {
+  const event: Event = {
+    summary: block.summary,
+    start: { dateTime: block.start.toISOString(), timeZone: block.timeZone },
+    end: { dateTime: block.end.toISOString(), timeZone: block.timeZone },
+    transparency: 'opaque',
+    extendedProperties: { private: { [MARKER_KEY]: MARKER_VALUE, instanceCode: block.instanceCode } },
+  };
+  if (type === 'outOfOffice') {
+    event.outOfOfficeProperties = { autoDeclineMode: block.declineMode, declineMessage: block.declineMessage };
+  }
+  return event;
+}
+
+function instant(t: calendar_v3.Schema$EventDateTime | undefined): Date | null {
+  const text = t?.dateTime ?? t?.date;
+  if (!text) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : new Date(ms);
+}
+
+function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
+  const priv = event.extendedProperties?.private ?? {};
+  return (
+    event.status === 'confirmed' &&
+    instant(event.start)?.getTime() === block.start.getTime() &&
+    instant(event.end)?.getTime() === block.end.getTime() &&
+    event.start?.timeZone === block.timeZone &&
+    event.end?.timeZone === block.timeZone &&
+    (event.summary ?? '') === block.summary &&
+    // Google leaves transparency out of responses when it is the default, "opaque".
+    (event.transparency ?? 'opaque') === 'opaque' &&
+    priv[MARKER_KEY] === MARKER_VALUE &&
+    priv.instanceCode === block.instanceCode &&
+    (type !== 'outOfOffice' ||
+      (event.outOfOfficeProperties?.autoDeclineMode === block.declineMode &&
+        (event.outOfOfficeProperties?.declineMessage ?? '') === block.declineMessage))
+  );
+}
+
+function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null): BlockState {
+  const eventType: BlockType = event.eventType === 'outOfOffice' ? 'outOfOffice' : 'default';
+  return {
+    eventId: event.id ?? eventIdFor(block.instanceCode),
+    eventType,
+    fallbackReason:
+      eventType === 'default'
+        ? fallbackReason ?? 'Google stored a default event although an out-of-office event was requested'
+        : null,
+    start: instant(event.start) ?? block.start,
+    end: instant(event.end) ?? block.end,
+  };
+}
+
+function summaryOf(event: Event): GoogleEventSummary {
+  const id = event.id ?? '';
+  return {
+    eventId: id,
+    instanceCode: event.extendedProperties?.private?.instanceCode ?? instanceCodeFromEventId(id),
+    status: event.status ?? 'confirmed',
+    eventType: event.eventType ?? 'default',
+    start: instant(event.start),
+    end: instant(event.end),
+  };
+}
+
+const MAX_PAGES = 1000;
+
+export function createGoogleCalendar(opts: GoogleCalendarOptions): CalendarPort {
+  const doFetch: typeof fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const auth = opts.auth ?? createServiceAccountAuth(opts.key, { fetch: doFetch, timeoutMs, now: opts.now });
+  const api = calendarApi({ version: 'v3', retry: false, timeout: timeoutMs, fetchImplementation: doFetch });
+  const rootUrl = opts.baseUrl;
+
+  /**
+   * One API call as `subject`. A 401 means our cached token went bad early (revoked, key rotated):
+   * drop it and try once more with a fresh one: the request was refused, so repeating it is safe.
+   * A second 401 is a setup problem ('configuration').
+   */
+  async function call<T>(
+    subject: string,
+    what: string,
+    send: (options: { rootUrl: string; headers: Record<string, string> }) => Promise<{ data: T }>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const token = await auth.token(subject);
+      try {
+        const res = await send({ rootUrl, headers: { authorization: `Bearer ${token}` } });
+        return res.data;
+      } catch (err) {
+        const failure = classify(err, what);
+        if (failure.status === 401) {
+          auth.invalidate(subject, token);
+          if (attempt === 1) continue;
+        }
+        throw failure;
+      }
+    }
+  }
+
+  const insert = (block: WantedBlock, id: string, type: BlockType) =>
+    call(block.calendarId, `insert ${type} event ${id} on ${block.calendarId}`, (o) =>
+      api.events.insert({ calendarId: block.calendarId, requestBody: eventBody(block, id, type) }, o),
+    );
+
+  /**
+   * The id exists (our earlier attempt committed even if its response was lost, or the leave was
+   * reverted and is now approved again: deleted events live on as "cancelled" and keep their id).
+   * Bring it to the wanted state with a patch, which also restores a cancelled one.
+   *
+   * eventType cannot change after creation. An existing default event (an earlier out-of-office
+   * refusal) therefore stays default and keeps reporting a fallbackReason, rather than being
+   * replaced under a second id: two ids per leave would break the one-leave-one-block guarantee
+   * and the idempotency of every retry.
+   */
+  async function bringExisting(block: WantedBlock, id: string, knownFallback: string | null): Promise<BlockState> {
+    let existing: Event;
+    try {
+      existing = await call(block.calendarId, `get event ${id} on ${block.calendarId}`, (o) =>
+        api.events.get({ calendarId: block.calendarId, eventId: id }, o),
+      );
+    } catch (err) {
+      if (hasStatus(err, 404, 410)) {
+        throw new ExternalError('transient', `event ${id} on ${block.calendarId} answered 409 duplicate on insert but is not found`, 404);
+      }
+      throw err;
+    }
+    const type = existing.eventType ?? 'default';
+    if (type !== 'outOfOffice' && type !== 'default') {
+      throw new ExternalError(
+        'permanent',
+        `event ${id} on ${block.calendarId} exists as a ${type} event; an event's type cannot change after creation`,
+        409,
+        'eventTypeMismatch',
+      );
+    }
+    const fallbackReason =
+      type === 'outOfOffice'
+        ? null
+        : knownFallback ??
+          `event ${id} already exists as a default event (Google refused out-of-office earlier); an event's type cannot change after creation`;
+    if (isWanted(existing, block, type)) return stateOf(existing, block, fallbackReason);
+    const patched = await call(block.calendarId, `patch event ${id} on ${block.calendarId}`, (o) =>
+      api.events.patch(
+        { calendarId: block.calendarId, eventId: id, requestBody: { ...fields(block, type), status: 'confirmed' } },
+        o,
+      ),
+    );
+    return stateOf(patched, block, fallbackReason);
+  }
+
+  return {
+    async upsertBlock(block) {
+      const id = eventIdFor(block.instanceCode);
+      let refusal: GoogleApiError;
+      try {
+        return stateOf(await insert(block, id, 'outOfOffice'), block, null);
+      } catch (err) {
+        if (hasStatus(err, 409)) return bringExisting(block, id, null);
+        if (!isEventTypeRefusal(err)) throw err;
+        refusal = err;
+      }
+      const fallbackReason = `Google refused an out-of-office event (${refusal.status} ${refusal.reason ?? ''}: ${refusal.googleMessage}); an opaque default event stands in`;
+      try {
+        return stateOf(await insert(block, id, 'default'), block, fallbackReason);
+      } catch (err) {
+        if (hasStatus(err, 409)) return bringExisting(block, id, fallbackReason);
+        throw err;
+      }
+    },
+
+    async deleteBlock(calendarId, instanceCode) {
+      const id = eventIdFor(instanceCode);
+      try {
+        await call(calendarId, `delete event ${id} on ${calendarId}`, (o) =>
+          api.events.delete({ calendarId, eventId: id }, o),
+        );
+        return 'deleted';
+      } catch (err) {
+        // 410: deleted before (it lives on as "cancelled"); 404: never made. Either way: gone.
+        if (hasStatus(err, 404, 410)) return 'already_gone';
+        throw err;
+      }
+    },
+
+    async getBlock(calendarId, instanceCode) {
+      const id = eventIdFor(instanceCode);
+      try {
+        const event = await call(calendarId, `get event ${id} on ${calendarId}`, (o) =>
+          api.events.get({ calendarId, eventId: id }, o),
+        );
+        return summaryOf(event);
+      } catch (err) {
+        if (hasStatus(err, 404, 410)) return null;
+        throw err;
+      }
+    },
+
+    async listMarkedEvents(calendarId, timeMin, timeMax) {
+      const out: GoogleEventSummary[] = [];
+      let pageToken: string | undefined;
+      for (let page = 1; ; page++) {
+        if (page > MAX_PAGES) {
+          throw new ExternalError('permanent', `list events on ${calendarId}: more than ${MAX_PAGES} pages`);
+        }
+        const data = await call(calendarId, `list events on ${calendarId}`, (o) =>
+          api.events.list(
+            {
+              calendarId,
+              privateExtendedProperty: [`${MARKER_KEY}=${MARKER_VALUE}`],
+              timeMin: timeMin.toISOString(),
+              timeMax: timeMax.toISOString(),
+              singleEvents: true,
+              showDeleted: false,
+              maxResults: 250,
+              pageToken,
+            },
+            o,
+          ),
+        );
+        for (const event of data.items ?? []) out.push(summaryOf(event));
+        pageToken = data.nextPageToken ?? undefined;
+        if (!pageToken) return out;
+      }
+    },
+  };
+}
