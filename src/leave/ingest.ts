@@ -41,8 +41,12 @@ export interface IngestResult {
   outboxKeys: string[];
 }
 
-/** Precedence of approval detail: V2 is the richest (segments, i18n names). */
-const DETAIL_RANK = { v1: 1, backfill: 2, v2: 3 } as const;
+/**
+ * Precedence of approval detail: V2 is the richest (segments, i18n names). Backfill ranks lowest:
+ * the instance form only knows DAY/HOUR and a float interval, so it fills in a leave no event
+ * described but never rewrites what an event said (no new revision, no calendar work).
+ */
+const DETAIL_RANK = { backfill: 0, v1: 1, v2: 3 } as const;
 
 /** Remove the verification token before a body is stored or shown (admin API, quarantine). */
 export function redactToken(body: unknown): unknown {
@@ -99,7 +103,28 @@ async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
  * commit; only then may the caller ack Feishu.
  */
 export async function ingest(deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>, incoming: IncomingEvent): Promise<IngestResult> {
-  const planned = plan(incoming);
+  return ingestPlanned(deps, incoming, plan(incoming));
+}
+
+/**
+ * Ingest an event that is already canonical (backfill builds its LeaveApproval from the instance
+ * API): the same transaction and inbox dedupe on (eventKey, eventType) as a webhook delivery.
+ * Throws AllocationError instead of quarantining: the caller reports it and a rerun retries it.
+ */
+export async function ingestNormalised(
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>,
+  incoming: Omit<IncomingEvent, 'event' | 'problem'>,
+  event: LeaveApproval | LeaveRevert,
+): Promise<IngestResult> {
+  const days = event.kind === 'approve' ? allocate(event) : null;
+  return ingestPlanned(deps, incoming, { status: 'applied', event, days });
+}
+
+async function ingestPlanned(
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>,
+  incoming: Omit<IncomingEvent, 'event' | 'problem'>,
+  planned: Planned,
+): Promise<IngestResult> {
   const result = await withDatabase(() =>
     deps.db.transaction(async (tx) => {
       // ON CONFLICT DO NOTHING: a concurrent duplicate waits on the unique index until the

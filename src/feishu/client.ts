@@ -1,0 +1,377 @@
+import { Client, defaultHttpInstance, LoggerLevel, type Cache, type HttpInstance } from '@larksuiteoapi/node-sdk';
+import pRetry from 'p-retry';
+import type { Logger } from '../logger.js';
+import { ExternalError, type FailureClass, type FeishuInstance, type FeishuPort, type FeishuUser } from '../ports.js';
+
+/**
+ * FeishuPort over the official SDK's Client. The SDK fetches and caches the tenant_access_token
+ * (it renews 3 minutes before `expire`) and fills in the bearer header; everything it does not do
+ * is here: treating `code != 0` as the failure it is (Feishu answers HTTP 200 for most of them, or
+ * HTTP 400 with a code), classifying failures (STYLE §7), a few in-process retries for the
+ * transient ones, and the API's own limits (instance list ranges of at most 10 h).
+ */
+
+export interface RetryOptions {
+  /** retries after the first attempt */
+  retries: number;
+  minTimeout: number;
+  maxTimeout: number;
+}
+
+export interface FeishuClientOptions {
+  appId: string;
+  appSecret: string;
+  /** FEISHU_BASE_URL: https://open.feishu.cn, https://open.larksuite.com, or a local fake */
+  baseUrl: string;
+  logger: Logger;
+  retry?: Partial<RetryOptions>;
+  /** per request; the SDK's own axios instance has none */
+  timeoutMs?: number;
+  /** page size for the instance list (1..100) */
+  pageSize?: number;
+}
+
+const DEFAULT_RETRY: RetryOptions = { retries: 4, minTimeout: 500, maxTimeout: 8_000 };
+
+/**
+ * "单次查询时间范围不要超过10小时" — the instance list API refuses wider creation-time windows
+ * (open.feishu.cn/document/server-docs/approval-v4/instance/list).
+ */
+export const LIST_WINDOW_MS = 10 * 3_600_000;
+
+/** Feishu codes with a meaning for us (open.feishu.cn generic error codes + the API pages). */
+export const FEISHU_CODES = {
+  /** request trigger frequency limit */
+  rateLimited: [99991400],
+  /** server-side trouble the API pages say to retry: "There have been some errors. Please try again later", internal error */
+  retryLater: [1395001, 40003],
+  /** credentials: invalid param on the token call, app secret invalid, app not enabled; missing/invalid tenant token */
+  credentials: [10003, 10012, 10014, 99991661, 99991663, 99991664, 99991665, 99991671],
+  /** the app lacks a scope, an IP allow-list refuses us, a user is outside the contact range */
+  permissions: [99991401, 99991672, 99991679, 41050],
+  /** contact v3 user get: "user id invalid error" */
+  userNotFound: 41012,
+  /** approval subscribe: "subscription existed" */
+  alreadySubscribed: 1390007,
+  /** approval instance get: "instance code not found" */
+  instanceNotFound: 1390003,
+} as const;
+
+/** A token the server refused though the SDK's cache still holds it (revoked, secret rotated). */
+const STALE_TOKEN_CODES = new Set<number>([99991663, 99991664, 99991665]);
+
+interface Envelope<T> {
+  code?: number;
+  msg?: string;
+  data?: T;
+}
+
+/** A business failure as Feishu reported it: code != 0, whatever the HTTP status. */
+class FeishuCodeError extends Error {
+  constructor(
+    readonly api: string,
+    readonly code: number,
+    readonly feishuMsg: string,
+    readonly httpStatus: number,
+    readonly retryAfterMs: number | null,
+  ) {
+    super(`feishu ${api}: code ${code}${feishuMsg ? ` ${feishuMsg}` : ''}${httpStatus !== 200 ? ` (HTTP ${httpStatus})` : ''}`);
+    this.name = 'FeishuCodeError';
+  }
+}
+
+function classOfCode(code: number): FailureClass {
+  if ((FEISHU_CODES.rateLimited as readonly number[]).includes(code)) return 'transient';
+  if ((FEISHU_CODES.retryLater as readonly number[]).includes(code)) return 'transient';
+  if ((FEISHU_CODES.credentials as readonly number[]).includes(code)) return 'configuration';
+  if ((FEISHU_CODES.permissions as readonly number[]).includes(code)) return 'configuration';
+  return 'permanent';
+}
+
+function asNumber(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return Number(v);
+  return null;
+}
+
+interface AxiosLike {
+  isAxiosError?: boolean;
+  message?: string;
+  code?: string;
+  config?: { url?: string };
+  response?: { status?: number; data?: unknown; headers?: Record<string, unknown> };
+}
+
+function retryAfterOf(headers: Record<string, unknown> | undefined): number | null {
+  if (!headers) return null;
+  // Feishu's gateway: x-ogw-ratelimit-reset = seconds until the window resets
+  for (const name of ['x-ogw-ratelimit-reset', 'retry-after']) {
+    const n = asNumber(headers[name]);
+    if (n !== null && n >= 0) return n * 1000;
+  }
+  return null;
+}
+
+/**
+ * Turn anything the SDK or the network threw into an ExternalError. Messages name the API, the
+ * HTTP status and Feishu's code/msg; they never include request bodies (the token call carries
+ * the app secret).
+ */
+export function classifyFeishuError(api: string, err: unknown): ExternalError & { retryAfterMs?: number | null } {
+  if (err instanceof ExternalError) return err;
+  if (err instanceof FeishuCodeError) {
+    const failure = err.httpStatus === 429 || err.httpStatus >= 500 ? 'transient' : classOfCode(err.code);
+    return Object.assign(new ExternalError(failure, err.message, err.httpStatus, String(err.code)), { retryAfterMs: err.retryAfterMs });
+  }
+  const e = (err ?? {}) as AxiosLike;
+  const isTokenCall = typeof e.config?.url === 'string' && e.config.url.includes('/auth/v3/tenant_access_token');
+  const where = isTokenCall ? `${api} (tenant_access_token)` : api;
+  if (e.isAxiosError && e.response) {
+    const status = e.response.status ?? 0;
+    const body = e.response.data as { code?: unknown; msg?: unknown } | undefined;
+    const code = typeof body === 'object' && body !== null ? asNumber(body.code) : null;
+    const msg = typeof body === 'object' && body !== null && typeof body.msg === 'string' ? body.msg : '';
+    const text = `feishu ${where}: HTTP ${status}${code !== null ? ` code ${code}` : ''}${msg ? ` ${msg}` : ''}`;
+    let failure: FailureClass;
+    if (status === 429 || status >= 500) failure = 'transient';
+    else if (code !== null) failure = classOfCode(code);
+    // a 4xx without a code from the token endpoint can only be about our credentials
+    else failure = isTokenCall || status === 401 ? 'configuration' : 'permanent';
+    if (isTokenCall && failure === 'permanent') failure = 'configuration';
+    return Object.assign(new ExternalError(failure, text, status, code !== null ? String(code) : undefined), {
+      retryAfterMs: retryAfterOf(e.response.headers),
+    });
+  }
+  if (e.isAxiosError) {
+    // no response: refused, reset, DNS, timeout
+    return new ExternalError('transient', `feishu ${where}: ${e.code ?? 'network error'} ${e.message ?? ''}`.trim());
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  // The SDK's token manager throws a plain Error for an HTTP-200 token failure:
+  // "failed to get tenant_access_token, code: 10014, msg: app secret invalid"
+  const token = /failed to get tenant_access_token, code: (-?\d+|unknown), msg: (.*)$/s.exec(message);
+  if (token) {
+    const code = asNumber(token[1]);
+    const failure = code !== null && classOfCode(code) === 'transient' ? 'transient' : 'configuration';
+    return new ExternalError(failure, `feishu ${api}: tenant_access_token refused: code ${token[1]} ${token[2]}`.trim(), 200, code !== null ? String(code) : undefined);
+  }
+  return new ExternalError('permanent', `feishu ${api}: ${message}`);
+}
+
+/** The SDK's token cache is module-global by default; each client keeps its own so tests (and a
+ * second app id) never share a token, and a refused token can be dropped. */
+class TokenCache implements Cache {
+  private readonly values = new Map<string, { value: unknown; expiresAt: number | undefined }>();
+  // `Symbol` (not `symbol`): the SDK's Cache interface declares it so
+  async get(key: string | Symbol, options?: { namespace?: string }): Promise<unknown> {
+    const entry = this.values.get(`${options?.namespace ?? ''}/${String(key)}`);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return undefined;
+    return entry.value;
+  }
+  async set(key: string | Symbol, value: unknown, expiresAt?: number, options?: { namespace?: string }): Promise<boolean> {
+    this.values.set(`${options?.namespace ?? ''}/${String(key)}`, { value, expiresAt });
+    return true;
+  }
+  clear(): void {
+    this.values.clear();
+  }
+}
+
+/** The SDK logs whole axios errors (request bodies included): keep only messages, at debug. */
+function sdkLogger(logger: Logger, secret: string) {
+  const summarise = (parts: unknown[]): string =>
+    parts
+      .flatMap((p) => (Array.isArray(p) ? p : [p]))
+      .map((p) => {
+        if (typeof p === 'string') return p;
+        if (p && typeof p === 'object' && typeof (p as { message?: unknown }).message === 'string') return (p as { message: string }).message;
+        return '';
+      })
+      .filter((s) => s !== '')
+      .join(' ');
+  const scrub = (line: string) => (secret ? line.split(secret).join('[redacted]') : line);
+  const log = (...parts: unknown[]) => {
+    const detail = scrub(summarise(parts));
+    if (detail) logger.debug('feishu sdk', { detail });
+  };
+  return { error: log, warn: log, info: () => {}, debug: () => {}, trace: () => {} };
+}
+
+function httpWithTimeout(timeoutMs: number): HttpInstance {
+  // defaultHttpInstance unwraps `response.data` (the SDK relies on that); we only add a timeout.
+  const http = defaultHttpInstance as unknown as HttpInstance;
+  return {
+    request: (opts) => http.request({ timeout: timeoutMs, ...opts }),
+    get: (url, opts) => http.get(url, { timeout: timeoutMs, ...opts }),
+    delete: (url, opts) => http.delete(url, { timeout: timeoutMs, ...opts }),
+    head: (url, opts) => http.head(url, { timeout: timeoutMs, ...opts }),
+    options: (url, opts) => http.options(url, { timeout: timeoutMs, ...opts }),
+    post: (url, data, opts) => http.post(url, data, { timeout: timeoutMs, ...opts }),
+    put: (url, data, opts) => http.put(url, data, { timeout: timeoutMs, ...opts }),
+    patch: (url, data, opts) => http.patch(url, data, { timeout: timeoutMs, ...opts }),
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+export interface FeishuClient extends FeishuPort {
+  /** the underlying SDK client, for calls this port does not cover */
+  readonly sdk: Client;
+}
+
+export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
+  const retry = { ...DEFAULT_RETRY, ...opts.retry };
+  const cache = new TokenCache();
+  const pageSize = Math.max(1, Math.min(100, opts.pageSize ?? 100));
+  const sdk = new Client({
+    appId: opts.appId,
+    appSecret: opts.appSecret,
+    // a trailing slash would make the SDK build "//open-apis/…"
+    domain: opts.baseUrl.replace(/\/+$/, ''),
+    cache,
+    httpInstance: httpWithTimeout(opts.timeoutMs ?? 15_000),
+    logger: sdkLogger(opts.logger, opts.appSecret),
+    loggerLevel: LoggerLevel.warn,
+  });
+
+  /** One API call: code != 0 is a failure; a refused cached token is dropped and tried once more. */
+  async function once<T>(api: string, fn: () => Promise<Envelope<T>>): Promise<T | undefined> {
+    const run = async () => {
+      try {
+        const res = await fn();
+        const code = asNumber(res?.code) ?? 0;
+        if (code !== 0) throw new FeishuCodeError(api, code, typeof res?.msg === 'string' ? res.msg : '', 200, null);
+        return res?.data;
+      } catch (err) {
+        throw classifyFeishuError(api, err);
+      }
+    };
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof ExternalError && err.reason !== undefined && STALE_TOKEN_CODES.has(Number(err.reason))) {
+        cache.clear();
+        return await run();
+      }
+      throw err;
+    }
+  }
+
+  /** `once` with in-process retries of transient failures (exponential backoff, p-retry). */
+  function call<T>(api: string, fn: () => Promise<Envelope<T>>): Promise<T | undefined> {
+    return pRetry(() => once(api, fn), {
+      retries: retry.retries,
+      minTimeout: retry.minTimeout,
+      maxTimeout: retry.maxTimeout,
+      factor: 2,
+      randomize: true,
+      shouldRetry: ({ error }) => error instanceof ExternalError && error.failure === 'transient',
+      onFailedAttempt: async ({ error, retriesLeft }) => {
+        const after = (error as { retryAfterMs?: number | null }).retryAfterMs;
+        if (error instanceof ExternalError && error.failure === 'transient' && retriesLeft > 0) {
+          opts.logger.warn('feishu call failed, retrying', { api, error: error.message, retriesLeft });
+          // the gateway says when the rate-limit window resets; wait for it (bounded)
+          if (typeof after === 'number' && after > 0) await sleep(Math.min(after, retry.maxTimeout));
+        }
+      },
+    });
+  }
+
+  /** Known "no such thing" codes become null instead of an error. */
+  async function orNull<T>(notFoundCode: number, p: Promise<T>): Promise<T | null> {
+    try {
+      return await p;
+    } catch (err) {
+      if (err instanceof ExternalError && err.reason === String(notFoundCode)) return null;
+      throw err;
+    }
+  }
+
+  return {
+    sdk,
+
+    async getUser(userId: string): Promise<FeishuUser | null> {
+      const data = await orNull(
+        FEISHU_CODES.userNotFound,
+        call('contact.v3.user.get', () =>
+          sdk.contact.v3.user.get({ path: { user_id: userId }, params: { user_id_type: 'user_id' } }),
+        ),
+      );
+      const user = data?.user as Record<string, unknown> | undefined;
+      if (!user) return null;
+      return {
+        userId: str(user.user_id) ?? userId,
+        openId: str(user.open_id),
+        name: str(user.name),
+        email: str(user.email),
+        enterpriseEmail: str(user.enterprise_email),
+      };
+    },
+
+    async subscribeApproval(approvalCode: string): Promise<'subscribed' | 'already_subscribed'> {
+      try {
+        await call('approval.v4.approval.subscribe', () => sdk.approval.v4.approval.subscribe({ path: { approval_code: approvalCode } }));
+        return 'subscribed';
+      } catch (err) {
+        if (err instanceof ExternalError && err.reason === String(FEISHU_CODES.alreadySubscribed)) return 'already_subscribed';
+        throw err;
+      }
+    },
+
+    async listInstanceCodes(approvalCode: string, startMs: number, endMs: number): Promise<string[]> {
+      const seen = new Set<string>();
+      for (let from = startMs; from <= endMs; from += LIST_WINDOW_MS) {
+        const to = Math.min(from + LIST_WINDOW_MS - 1, endMs);
+        let pageToken: string | undefined;
+        for (;;) {
+          const data = await call('approval.v4.instance.list', () =>
+            sdk.approval.v4.instance.list({
+              params: {
+                approval_code: approvalCode,
+                start_time: String(from),
+                end_time: String(to),
+                page_size: pageSize,
+                ...(pageToken ? { page_token: pageToken } : {}),
+              },
+            }),
+          );
+          for (const code of data?.instance_code_list ?? []) seen.add(code);
+          const next = data?.has_more ? str(data.page_token) : null;
+          // a has_more without a new token would loop forever: stop instead
+          if (!next || next === pageToken) break;
+          pageToken = next;
+        }
+      }
+      return [...seen];
+    },
+
+    async getInstance(instanceCode: string): Promise<FeishuInstance | null> {
+      const data = await orNull(
+        FEISHU_CODES.instanceNotFound,
+        call('approval.v4.instance.get', () =>
+          sdk.approval.v4.instance.get({ path: { instance_id: instanceCode }, params: { user_id_type: 'user_id' } }),
+        ),
+      );
+      if (!data) return null;
+      const d = data as Record<string, unknown>;
+      const ms = (v: unknown) => {
+        const n = asNumber(v);
+        return n === null || n <= 0 ? null : n;
+      };
+      return {
+        instanceCode: str(d.instance_code) ?? instanceCode,
+        approvalCode: str(d.approval_code) ?? '',
+        status: (str(d.status) ?? '').toUpperCase(),
+        reverted: d.reverted === true || d.reverted === 'true',
+        userId: str(d.user_id),
+        openId: str(d.open_id),
+        form: typeof d.form === 'string' ? d.form : JSON.stringify(d.form ?? []),
+        startTimeMs: ms(d.start_time),
+        endTimeMs: ms(d.end_time),
+      };
+    },
+  };
+}
