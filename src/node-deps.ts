@@ -4,6 +4,10 @@ import { connectPostgres, migratePostgres, openPglite } from './db/node-client.j
 import { systemClock, type Deps } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { createFeishuClient } from './feishu/client.js';
+import type { CalendarPort, FeishuPort } from './ports.js';
+import { loadServiceAccountKey } from './google/auth.js';
+import { createGoogleCalendar } from './google/calendar.js';
 
 export function loggerFor(config: Config): Logger {
   return createLogger({
@@ -47,6 +51,8 @@ export interface NodeRuntime {
 /** Build the deps object for Node entry points: database, logger, metrics, clock. */
 export async function buildNodeRuntime(config: Config, opts: { migrate?: boolean; logger?: Logger } = {}): Promise<NodeRuntime> {
   const logger = opts.logger ?? loggerFor(config);
+  // before the database: a bad key stops the start without leaving a connection behind
+  const calendar = await calendarFor(config);
   const database = await openDatabase(config, logger, opts);
   const deps: Deps = {
     config,
@@ -55,6 +61,24 @@ export async function buildNodeRuntime(config: Config, opts: { migrate?: boolean
     clock: systemClock,
     logger,
     metrics: new Metrics(),
+    feishu: feishuFor(config, logger),
+    calendar,
   };
   return { deps, database, close: () => database.close() };
+}
+
+/** The Feishu Open API client when FEISHU_APP_ID/SECRET are set (config checks they go together). */
+export function feishuFor(config: Config, logger: Logger): FeishuPort | undefined {
+  if (!config.FEISHU_APP_ID || !config.FEISHU_APP_SECRET) return undefined;
+  return createFeishuClient({ appId: config.FEISHU_APP_ID, appSecret: config.FEISHU_APP_SECRET, baseUrl: config.FEISHU_BASE_URL, logger });
+}
+
+/**
+ * Google Calendar when a service-account key is configured (calendar sync off otherwise: outbox
+ * rows are then held with that reason). A key that cannot be used stops the start with a ConfigError.
+ */
+export async function calendarFor(config: Config): Promise<CalendarPort | undefined> {
+  const key = await loadServiceAccountKey(config);
+  if (!key) return undefined;
+  return createGoogleCalendar({ key, baseUrl: config.GOOGLE_CALENDAR_BASE_URL });
 }

@@ -6,6 +6,8 @@ import { AppError, badRequest, notFound, unauthorized } from '../errors.js';
 import { constantTimeEqual } from '../feishu/crypto.js';
 import { getLeave, listEvents, listLeaves } from '../leave/queries.js';
 import { replayQuarantined } from '../leave/replay.js';
+import { outboxRoutes } from './outbox.js';
+import { reportRoutes } from './reports.js';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface AdminExtensions {}
@@ -95,6 +97,9 @@ export function adminRoutes(deps: Deps): Hono {
     const result = await replayQuarantined(deps, id, corrected);
     return c.json(result);
   });
+
+  r.route('/', outboxRoutes(deps));
+  r.route('/', reportRoutes(deps));
 
   return r;
 }

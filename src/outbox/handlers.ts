@@ -1,0 +1,159 @@
+import { eq } from 'drizzle-orm';
+import { calendarBlocks, leaves } from '../db/schema.js';
+import type { Deps } from '../deps.js';
+import { resolveEmail } from '../employees.js';
+import { toInstant } from '../leave/local-time.js';
+import { ExternalError, type CalendarPort, type WantedBlock } from '../ports.js';
+
+export type HandlerDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'calendar' | 'feishu' | 'logger'>;
+
+export interface OutboxMessage {
+  id: number;
+  key: string;
+  kind: string;
+  payload: unknown;
+  attempts: number;
+}
+
+export interface HandlerResult {
+  action: 'created' | 'updated' | 'deleted' | 'already_gone' | 'nothing';
+  detail?: string;
+  calendar_id?: string;
+  event_id?: string;
+  event_type?: string;
+  fallback_reason?: string | null;
+  start?: string;
+  end?: string;
+  time_zone?: string;
+  /** set when the block moved to another calendar (new address) */
+  moved_from?: string;
+}
+
+export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete'] as const;
+
+/**
+ * Both kinds bring Google to the leave's CURRENT state rather than replaying what the message
+ * said: rows of one leave coalesce (one pending row per key+kind), a revert may land while an
+ * upsert waits in backoff, and after a crash a row may run twice. Reading the state when the row
+ * runs makes every run idempotent and lets a late upsert of a reverted leave remove the block.
+ */
+export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage): Promise<HandlerResult> {
+  if (!(HANDLED_KINDS as readonly string[]).includes(msg.kind)) {
+    throw new ExternalError('permanent', `unknown outbox kind ${JSON.stringify(msg.kind)}`);
+  }
+  return syncLeaveCalendar(deps, msg.key);
+}
+
+type LeaveRow = typeof leaves.$inferSelect;
+type BlockRow = typeof calendarBlocks.$inferSelect;
+
+export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string): Promise<HandlerResult> {
+  const [leave] = await deps.db.select().from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
+  const [block] = await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1);
+  const wanted =
+    leave !== undefined &&
+    leave.status === 'approved' &&
+    leave.employeeId !== null &&
+    leave.startLocal !== null &&
+    leave.endLocal !== null;
+  return wanted ? placeBlock(deps, leave, block) : removeBlock(deps, instanceCode, leave, block);
+}
+
+function requireCalendar(deps: HandlerDeps): CalendarPort {
+  if (!deps.calendar) {
+    throw new ExternalError(
+      'configuration',
+      'calendar sync is off: no Google service account configured (GOOGLE_SERVICE_ACCOUNT_JSON or GOOGLE_SERVICE_ACCOUNT_FILE)',
+    );
+  }
+  return deps.calendar;
+}
+
+async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | undefined): Promise<HandlerResult> {
+  const calendar = requireCalendar(deps);
+  const resolved = await resolveEmail(deps, leave.employeeId!);
+  if (resolved.email === null) throw new ExternalError('configuration', resolved.reason);
+  const zone = leave.timezone ?? deps.config.DEFAULT_TIMEZONE;
+  let start: Date;
+  let end: Date;
+  try {
+    start = toInstant(leave.startLocal!, zone);
+    end = toInstant(leave.endLocal!, zone);
+  } catch (err) {
+    throw new ExternalError('permanent', (err as Error).message);
+  }
+  if (end.getTime() <= start.getTime()) {
+    throw new ExternalError('permanent', `leave ${leave.instanceCode} ends (${leave.endLocal}) no later than it starts (${leave.startLocal}) in ${zone}`);
+  }
+
+  // The address changed (override set, employee changed): the old block must not stay behind
+  // on the other calendar. Its deletion is idempotent, so a retry after a failure here is safe.
+  let movedFrom: string | undefined;
+  if (block && block.state === 'present' && block.calendarId !== resolved.email) {
+    await calendar.deleteBlock(block.calendarId, leave.instanceCode);
+    movedFrom = block.calendarId;
+  }
+
+  const want: WantedBlock = {
+    instanceCode: leave.instanceCode,
+    calendarId: resolved.email,
+    start,
+    end,
+    timeZone: zone,
+    summary: deps.config.CALENDAR_EVENT_TITLE,
+    declineMode: deps.config.CALENDAR_DECLINE_MODE,
+    declineMessage: deps.config.CALENDAR_DECLINE_MESSAGE,
+  };
+  const state = await calendar.upsertBlock(want);
+  const now = deps.clock.now();
+  const values = {
+    calendarId: want.calendarId,
+    eventId: state.eventId,
+    eventType: state.eventType,
+    state: 'present',
+    startAt: state.start,
+    endAt: state.end,
+    fallbackReason: state.fallbackReason,
+    syncedAt: now,
+  };
+  await deps.db
+    .insert(calendarBlocks)
+    .values({ instanceCode: leave.instanceCode, ...values })
+    .onConflictDoUpdate({ target: calendarBlocks.instanceCode, set: values });
+  if (state.fallbackReason) {
+    deps.logger.warn('calendar: out-of-office refused, opaque default event instead', { instance_code: leave.instanceCode, reason: state.fallbackReason });
+  }
+  return {
+    action: block?.state === 'present' && !movedFrom ? 'updated' : 'created',
+    calendar_id: want.calendarId,
+    event_id: state.eventId,
+    event_type: state.eventType,
+    fallback_reason: state.fallbackReason,
+    start: start.toISOString(),
+    end: end.toISOString(),
+    time_zone: zone,
+    ...(movedFrom ? { moved_from: movedFrom } : {}),
+  };
+}
+
+async function removeBlock(deps: HandlerDeps, instanceCode: string, leave: LeaveRow | undefined, block: BlockRow | undefined): Promise<HandlerResult> {
+  if (block?.state === 'deleted') return { action: 'nothing', detail: 'block already deleted' };
+  // Without a record, a block may still exist: the process can die between Google's answer and
+  // the calendar_blocks write. The event id is deterministic, so the stored address is enough to
+  // make sure. An address never resolved was never used to create anything.
+  let calendarId = block?.calendarId ?? null;
+  if (calendarId === null && leave?.employeeId) {
+    const resolved = await resolveEmail(deps, leave.employeeId, { lookup: false });
+    calendarId = resolved.email;
+  }
+  if (calendarId === null) return { action: 'nothing', detail: 'no block was ever created (no address known)' };
+  const calendar = requireCalendar(deps);
+  const outcome = await calendar.deleteBlock(calendarId, instanceCode);
+  if (block) {
+    await deps.db
+      .update(calendarBlocks)
+      .set({ state: 'deleted', syncedAt: deps.clock.now() })
+      .where(eq(calendarBlocks.instanceCode, instanceCode));
+  }
+  return { action: outcome, calendar_id: calendarId, ...(block ? { event_id: block.eventId } : {}) };
+}
