@@ -33,10 +33,11 @@ if ! pg_up; then
 fi
 
 # The dashboard browser test drives Debian's Chromium (no browser download exists here).
-if [ ! -x /usr/bin/chromium ]; then
+# fonts-wqy-microhei so Chinese leave names render in the screenshots rather than as boxes.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test: installing chromium for the dashboard browser test"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "test: installing chromium and a CJK font for the dashboard browser test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
   else
     echo "test: FAILED: /usr/bin/chromium is missing; install it (apt-get install chromium)" >&2
     exit 1

@@ -1,0 +1,83 @@
+import { parseArgs } from 'node:util';
+import type { Config } from '../config.js';
+import type { Deps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { buildNodeRuntime } from '../node-deps.js';
+import { exportPayroll, parsePeriod, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+
+export const EXPORT_USAGE = 'usage: leave-bridge export --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format csv|json] [--adjustments|--no-adjustments]';
+
+export interface ExportIo {
+  /** the export itself (stdout): nothing else is written there, so it can be piped to a file */
+  out: (chunk: string) => void;
+  /** usage and errors (stderr) */
+  err: (line: string) => void;
+}
+
+const stdio: ExportIo = {
+  out: (chunk) => process.stdout.write(chunk),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+export interface ExportArgs {
+  from: string;
+  to: string;
+  format: 'csv' | 'json';
+  adjustments: AdjustmentsMode;
+}
+
+/** Parse and check the arguments before anything opens the database. */
+export function parseExportArgs(args: string[]): ExportArgs | { error: string } {
+  let values: { from?: string; to?: string; format?: string; adjustments?: boolean; 'no-adjustments'?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        format: { type: 'string' },
+        adjustments: { type: 'boolean' },
+        'no-adjustments': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  const format = values.format ?? 'csv';
+  if (format !== 'csv' && format !== 'json') return { error: '--format must be csv or json' };
+  if (values.adjustments && values['no-adjustments']) return { error: '--adjustments and --no-adjustments exclude each other' };
+  try {
+    const period = parsePeriod(values.from, values.to);
+    return { ...period, format, adjustments: values.adjustments ? 'include' : values['no-adjustments'] ? 'omit' : 'auto' };
+  } catch (err) {
+    if (err instanceof AppError) return { error: err.message.replace(/^(from|to):/, '--$1:') };
+    throw err;
+  }
+}
+
+/**
+ * The payroll export on the command line: the same lines, adjustments and record as
+ * `GET /api/payroll/export`. Exit codes: 0 done, 2 bad arguments.
+ */
+export async function runExport(deps: Pick<Deps, 'db' | 'clock'>, args: ExportArgs, io: ExportIo): Promise<number> {
+  const exp = await exportPayroll(deps, args);
+  io.out(args.format === 'json' ? `${JSON.stringify(exp, null, 2)}\n` : payrollCsv(exp));
+  return 0;
+}
+
+/** `leave-bridge export`: checks its arguments, opens the configured database (no migration), exports. */
+export async function exportCommand(config: Config, args: string[], io: ExportIo = stdio): Promise<number> {
+  const parsed = parseExportArgs(args);
+  if ('error' in parsed) {
+    io.err(`leave-bridge export: ${parsed.error}\n${EXPORT_USAGE}`);
+    return 2;
+  }
+  const runtime = await buildNodeRuntime(config, { migrate: false });
+  try {
+    return await runExport(runtime.deps, parsed, io);
+  } finally {
+    await runtime.close();
+  }
+}

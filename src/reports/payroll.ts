@@ -1,0 +1,375 @@
+import { and, desc, eq, gte, inArray, lte } from 'drizzle-orm';
+import type { Queryable } from '../db/client.js';
+import { attendanceDays, employees, leaves, payrollExports } from '../db/schema.js';
+import type { Clock } from '../deps.js';
+import { badRequest } from '../errors.js';
+import { canonicalDecimal } from '../leave/ingest.js';
+
+// ---------------------------------------------------------------------------------------------
+// Periods (shared by the payroll export, the reconciliation report and the dashboard)
+
+/** A report period: local dates, both inclusive (DESIGN §3). */
+export interface Period {
+  from: string;
+  to: string;
+}
+
+/** Longest period a report accepts: a leap year. A longer one is almost always a typo (2042 for 2024). */
+export const MAX_PERIOD_DAYS = 366;
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAY_MS = 86_400_000;
+
+/** Days since the epoch of a YYYY-MM-DD, or null when it is not a real calendar date. */
+export function dateNumber(value: string): number | null {
+  const m = DATE_RE.exec(value);
+  if (!m) return null;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  // Date.UTC rolls 2024-02-30 over into March: such a value is not a date.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) return null;
+  return ms / DAY_MS;
+}
+
+export const dateFromNumber = (n: number): string => new Date(n * DAY_MS).toISOString().slice(0, 10);
+
+export const addDays = (date: string, days: number): string => dateFromNumber(dateNumber(date)! + days);
+
+/** Every date of the period, in order. */
+export function datesOf(period: Period): string[] {
+  const out: string[] = [];
+  for (let n = dateNumber(period.from)!, end = dateNumber(period.to)!; n <= end; n++) out.push(dateFromNumber(n));
+  return out;
+}
+
+/** Check a period from user input (HTTP query, command line): a 400 that names the problem. */
+export function parsePeriod(from: string | undefined, to: string | undefined): Period {
+  if (!from) throw badRequest('invalid_period', 'from: required (YYYY-MM-DD)');
+  if (!to) throw badRequest('invalid_period', 'to: required (YYYY-MM-DD)');
+  const a = dateNumber(from);
+  if (a === null) throw badRequest('invalid_period', `from: not a calendar date YYYY-MM-DD: ${JSON.stringify(from.slice(0, 40))}`);
+  const b = dateNumber(to);
+  if (b === null) throw badRequest('invalid_period', `to: not a calendar date YYYY-MM-DD: ${JSON.stringify(to.slice(0, 40))}`);
+  if (a > b) throw badRequest('invalid_period', `from (${from}) is after to (${to})`);
+  if (b - a + 1 > MAX_PERIOD_DAYS) {
+    throw badRequest('invalid_period', `the period has ${b - a + 1} days, more than ${MAX_PERIOD_DAYS}; split it`);
+  }
+  return { from, to };
+}
+
+/** The calendar month that contains `date` (the dashboard's default period). */
+export function monthOf(date: string): Period {
+  const y = Number(date.slice(0, 4));
+  const m = Number(date.slice(5, 7));
+  return { from: `${date.slice(0, 7)}-01`, to: dateFromNumber(Date.UTC(y, m, 1) / DAY_MS - 1) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact decimals: quantities are numeric(14,6) in the database; sums and differences must not
+// pick up binary floating-point noise (0.1 + 0.2), so they are done in integer millionths.
+
+const SCALE = 6;
+
+export function toMicro(value: string): bigint {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
+  if (!m) throw new Error(`not a decimal: ${value}`);
+  const frac = (m[3] ?? '').padEnd(SCALE, '0');
+  if (frac.length > SCALE && /[^0]/.test(frac.slice(SCALE))) throw new Error(`more than ${SCALE} decimals: ${value}`);
+  const n = BigInt(m[2]!) * 10n ** BigInt(SCALE) + BigInt(frac.slice(0, SCALE) || '0');
+  return m[1] === '-' ? -n : n;
+}
+
+export function fromMicro(n: bigint): string {
+  const neg = n < 0n;
+  const abs = neg ? -n : n;
+  const unit = 10n ** BigInt(SCALE);
+  const whole = abs / unit;
+  const frac = (abs % unit).toString().padStart(SCALE, '0').replace(/0+$/, '');
+  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+/** One CSV row: one employee, one leave, one local date (DESIGN §3, columns in this order). */
+export interface PayrollLine {
+  employee_id: string;
+  open_id: string | null;
+  email: string | null;
+  leave_type: string | null;
+  date: string;
+  /** plain decimal in `unit`: "1", "0.5", "2.25" */
+  quantity: string;
+  /** day | hour | minute */
+  unit: string;
+  instance_code: string;
+}
+
+export const PAYROLL_COLUMNS = ['employee_id', 'open_id', 'email', 'leave_type', 'date', 'quantity', 'unit', 'instance_code'] as const;
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Sorted in JS by code unit rather than in SQL: the database's collation (and PGlite's) would
+ * order mixed-case ids differently from one installation to the next.
+ */
+export const compareLines = (a: PayrollLine, b: PayrollLine) =>
+  cmp(a.date, b.date) || cmp(a.employee_id, b.employee_id) || cmp(a.instance_code, b.instance_code) || cmp(a.unit, b.unit);
+
+/**
+ * The attendance lines of a period: only active days of approved leaves, only dates inside
+ * [from, to]. A leave that crosses the boundary contributes just its inside days; superseded
+ * (re-allocated) and reverted days never appear.
+ */
+export async function payrollLines(db: Queryable, period: Period): Promise<PayrollLine[]> {
+  const rows = await db
+    .select({
+      employeeId: attendanceDays.employeeId,
+      leaveOpenId: leaves.openId,
+      employeeOpenId: employees.openId,
+      email: employees.email,
+      emailOverride: employees.emailOverride,
+      leaveType: leaves.leaveType,
+      leaveTypeKey: leaves.leaveTypeKey,
+      date: attendanceDays.date,
+      quantity: attendanceDays.quantity,
+      unit: attendanceDays.unit,
+      instanceCode: attendanceDays.instanceCode,
+    })
+    .from(attendanceDays)
+    .innerJoin(leaves, eq(leaves.instanceCode, attendanceDays.instanceCode))
+    .leftJoin(employees, eq(employees.employeeId, attendanceDays.employeeId))
+    .where(
+      and(
+        eq(attendanceDays.status, 'active'),
+        eq(leaves.status, 'approved'),
+        gte(attendanceDays.date, period.from),
+        lte(attendanceDays.date, period.to),
+      ),
+    );
+  return rows
+    .map((r) => ({
+      employee_id: r.employeeId,
+      open_id: r.leaveOpenId ?? r.employeeOpenId ?? null,
+      email: r.emailOverride ?? r.email ?? null,
+      leave_type: r.leaveType ?? r.leaveTypeKey ?? null,
+      date: r.date,
+      quantity: canonicalDecimal(r.quantity),
+      unit: r.unit,
+      instance_code: r.instanceCode,
+    }))
+    .sort(compareLines);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adjustments
+
+export type AdjustmentReason = 'reverted' | 'changed' | 'added';
+
+/**
+ * A correction to what an earlier export said about one (employee, leave, date, unit): the
+ * quantity is the signed difference, so "what was handed out" + adjustments = today's lines.
+ */
+export interface AdjustmentLine extends PayrollLine {
+  /** reverted: the leave was reverted; changed: re-allocated (V2 enriching V1, edited times); added: approved after the export */
+  reason: AdjustmentReason;
+  previous_quantity: string;
+  current_quantity: string;
+  /** the recorded export whose figure this corrects */
+  previous_export_id: number;
+}
+
+export interface BaselineExport {
+  export_id: number;
+  from: string;
+  to: string;
+  exported_at: string;
+  /** the dates of this period for which that export is the latest word */
+  dates: number;
+}
+
+const lineKey = (l: Pick<PayrollLine, 'employee_id' | 'instance_code' | 'date' | 'unit'>) =>
+  `${l.employee_id}\u0000${l.instance_code}\u0000${l.date}\u0000${l.unit}`;
+
+/**
+ * The rule: for every date of the period, the baseline is what the most recent recorded export
+ * covering that date said about it (exports of the same or of overlapping periods alike: a
+ * monthly export followed by a weekly re-run both count, the newest wins date by date).
+ * Adjustments are today's lines minus the baseline, per (employee, leave, date, unit): a revert
+ * gives a negative line, a re-allocation a negative and/or positive pair, a late approval a
+ * positive line. Dates no earlier export covered have no baseline and produce no adjustments.
+ */
+export async function computeAdjustments(
+  db: Queryable,
+  period: Period,
+  current: PayrollLine[],
+): Promise<{ adjustments: AdjustmentLine[]; baseline: BaselineExport[] }> {
+  const candidates = await db
+    .select({ id: payrollExports.id, from: payrollExports.fromDate, to: payrollExports.toDate, createdAt: payrollExports.createdAt })
+    .from(payrollExports)
+    .where(and(lte(payrollExports.fromDate, period.to), gte(payrollExports.toDate, period.from)))
+    .orderBy(desc(payrollExports.id));
+  // Newest first: each date belongs to the first export that covers it.
+  const owner = new Map<string, number>();
+  const used: BaselineExport[] = [];
+  const dates = datesOf(period);
+  for (const c of candidates) {
+    let n = 0;
+    for (const d of dates) {
+      if (!owner.has(d) && d >= c.from && d <= c.to) {
+        owner.set(d, c.id);
+        n++;
+      }
+    }
+    if (n > 0) used.push({ export_id: c.id, from: c.from, to: c.to, exported_at: c.createdAt.toISOString(), dates: n });
+    if (owner.size === dates.length) break;
+  }
+  if (used.length === 0) return { adjustments: [], baseline: [] };
+
+  const stored = await db
+    .select({ id: payrollExports.id, lines: payrollExports.lines })
+    .from(payrollExports)
+    .where(inArray(payrollExports.id, used.map((u) => u.export_id)));
+  const before = new Map<string, { line: PayrollLine; exportId: number }>();
+  for (const s of stored) {
+    for (const line of s.lines as PayrollLine[]) {
+      if (owner.get(line.date) === s.id) before.set(lineKey(line), { line, exportId: s.id });
+    }
+  }
+  const now = new Map(current.filter((l) => owner.has(l.date)).map((l) => [lineKey(l), l]));
+
+  const touched = new Set<string>();
+  for (const [k, v] of before) if (now.get(k)?.quantity !== v.line.quantity) touched.add(v.line.instance_code);
+  for (const [k, v] of now) if (!before.has(k)) touched.add(v.instance_code);
+  if (touched.size === 0) return { adjustments: [], baseline: used };
+
+  const statuses = new Map(
+    (
+      await db
+        .select({ instanceCode: leaves.instanceCode, status: leaves.status })
+        .from(leaves)
+        .where(inArray(leaves.instanceCode, [...touched]))
+    ).map((r) => [r.instanceCode, r.status]),
+  );
+  const inBaseline = new Set([...before.values()].map((v) => v.line.instance_code));
+  const reasonFor = (instanceCode: string): AdjustmentReason =>
+    statuses.get(instanceCode) !== 'approved' ? 'reverted' : inBaseline.has(instanceCode) ? 'changed' : 'added';
+
+  const out: AdjustmentLine[] = [];
+  for (const key of new Set([...before.keys(), ...now.keys()])) {
+    const was = before.get(key);
+    const is = now.get(key);
+    const prev = was ? toMicro(was.line.quantity) : 0n;
+    const cur = is ? toMicro(is.quantity) : 0n;
+    if (prev === cur) continue;
+    // Describe the line as it is now when it still exists, else as it was handed out.
+    const base = is ?? was!.line;
+    out.push({
+      ...pickLine(base),
+      quantity: fromMicro(cur - prev),
+      reason: reasonFor(base.instance_code),
+      previous_quantity: fromMicro(prev),
+      current_quantity: fromMicro(cur),
+      previous_export_id: was?.exportId ?? owner.get(base.date)!,
+    });
+  }
+  out.sort(compareLines);
+  return { adjustments: out, baseline: used };
+}
+
+const pickLine = (l: PayrollLine): PayrollLine => ({
+  employee_id: l.employee_id,
+  open_id: l.open_id,
+  email: l.email,
+  leave_type: l.leave_type,
+  date: l.date,
+  quantity: l.quantity,
+  unit: l.unit,
+  instance_code: l.instance_code,
+});
+
+// ---------------------------------------------------------------------------------------------
+// The export
+
+export type PayrollFormat = 'csv' | 'json';
+/**
+ * auto: `adjustments` only when there are some (an earlier export covered the period and today's
+ * lines differ from it); include: always, possibly empty; omit: never (lines only).
+ */
+export type AdjustmentsMode = 'auto' | 'include' | 'omit';
+
+export interface PayrollExport {
+  export_id: number;
+  exported_at: string;
+  from: string;
+  to: string;
+  lines: PayrollLine[];
+  /** present when there are adjustments (auto) or when asked for (include) */
+  adjustments?: AdjustmentLine[];
+  /** the earlier exports the adjustments are relative to, when there are any */
+  baseline?: BaselineExport[];
+}
+
+/**
+ * Compute the lines of a period, their adjustments against what earlier exports said, and record
+ * this export (period, time, lines) so the next one can be compared with it. The adjustments are
+ * computed and the export recorded in one transaction, so two simultaneous exports each see a
+ * consistent baseline.
+ */
+export async function exportPayroll(
+  deps: { db: Queryable; clock: Clock },
+  input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode },
+): Promise<PayrollExport> {
+  const period = { from: input.from, to: input.to };
+  const mode = input.adjustments ?? 'auto';
+  return deps.db.transaction(async (tx) => {
+    const lines = await payrollLines(tx, period);
+    const { adjustments, baseline } = mode === 'omit' ? { adjustments: [], baseline: [] } : await computeAdjustments(tx, period, lines);
+    const exportedAt = deps.clock.now();
+    const [row] = await tx
+      .insert(payrollExports)
+      .values({ fromDate: period.from, toDate: period.to, format: input.format, lineCount: lines.length, lines, createdAt: exportedAt })
+      .returning({ id: payrollExports.id });
+    const result: PayrollExport = { export_id: row!.id, exported_at: exportedAt.toISOString(), from: period.from, to: period.to, lines };
+    if (mode === 'include' || baseline.length > 0) result.baseline = baseline;
+    if (mode === 'include' || adjustments.length > 0) result.adjustments = adjustments;
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV (RFC 4180)
+
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
+
+/**
+ * One CSV field. RFC 4180: fields holding a comma, a double quote, CR or LF are quoted, quotes
+ * doubled. Spreadsheet formula injection (OWASP "CSV Injection"): a text field that starts with
+ * = + - @ TAB or CR is prefixed with a single quote so Excel/LibreOffice/Sheets show it as text
+ * instead of evaluating it (a leave type named `=HYPERLINK(...)` typed into Feishu would otherwise
+ * run in the payroll clerk's spreadsheet). Plain numbers (negative adjustment quantities such as
+ * `-0.5`) are left alone: they are data we produced, not formulas.
+ */
+export function csvField(value: string | null | undefined): string {
+  let v = value ?? '';
+  if (/^[=+\-@\t\r]/.test(v) && !PLAIN_NUMBER.test(v)) v = `'${v}`;
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvField).join(',')}\r\n`;
+
+/**
+ * Header row and CRLF line ends (RFC 4180). The eight columns of DESIGN §3 come first and in
+ * that order. Only when the export carries adjustments do two columns follow: `line_type`
+ * (`line` | `adjustment`) and `adjustment_reason`; adjustment rows come after all lines, their
+ * quantity signed. A plain export keeps exactly the eight contract columns.
+ */
+export function payrollCsv(exp: PayrollExport): string {
+  const withAdjustments = exp.adjustments !== undefined;
+  let out = csvRow(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]);
+  for (const l of exp.lines) {
+    const fields = PAYROLL_COLUMNS.map((c) => l[c]);
+    out += csvRow(withAdjustments ? [...fields, 'line', ''] : fields);
+  }
+  for (const a of exp.adjustments ?? []) out += csvRow([...PAYROLL_COLUMNS.map((c) => a[c]), 'adjustment', a.reason]);
+  return out;
+}
