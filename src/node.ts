@@ -10,6 +10,7 @@ const USAGE = `usage: leave-bridge <command>
   backfill --approval <code> --from <date> --to <date>
   export --from <date> --to <date> [--format csv|json]
   outbox list [--status <status>] | outbox retry <id>
+  employee list | employee set <employee_id> [--email <address>] [--timezone <zone>]
 `;
 
 type Command = (config: ReturnType<typeof loadConfig>, args: string[]) => Promise<void | number>;
