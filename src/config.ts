@@ -75,6 +75,9 @@ export const ConfigSchema = z
     BACKFILL_INTERVAL: Duration,
     BACKFILL_APPROVAL_CODES: optionalString,
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    /** HTTP server (serve): all headers of a request within this many ms, the whole request within the next (slowloris). */
+    HTTP_HEADERS_TIMEOUT_MS: positiveInt(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: positiveInt(15_000),
   })
   .superRefine((c, ctx) => {
     if ((c.FEISHU_APP_ID === undefined) !== (c.FEISHU_APP_SECRET === undefined)) {
@@ -90,6 +93,10 @@ export const ConfigSchema = z
         path: ['FEISHU_APP_ID'],
         message: 'required when FEISHU_EVENT_MODE=ws (the long connection logs in with the app credentials)',
       });
+    }
+    if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {
+      // node:http refuses to start with headersTimeout > requestTimeout
+      ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS' });
     }
     if (c.GOOGLE_SERVICE_ACCOUNT_JSON !== undefined && c.GOOGLE_SERVICE_ACCOUNT_FILE !== undefined) {
       ctx.addIssue({

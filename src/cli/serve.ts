@@ -2,6 +2,9 @@ import { serve as serveHttp, type ServerType } from '@hono/node-server';
 import { createApp } from '../app.js';
 import { requireWebhookSecrets, type Config } from '../config.js';
 import { buildNodeRuntime } from '../node-deps.js';
+import { createDrainer, drainerOptions } from '../outbox/drain.js';
+import { startLongConnection, type LongConnection } from '../feishu/long-connection.js';
+import { hostname } from 'node:os';
 
 /**
  * `leave-bridge serve`: HTTP (webhook, admin API, dashboard) plus the background parts that
@@ -12,6 +15,9 @@ export async function serve(config: Config): Promise<void> {
   requireWebhookSecrets(config);
   const runtime = await buildNodeRuntime(config);
   const { deps } = runtime;
+  // Woken right after each ingest commit (no waiting for a poll tick), and on OUTBOX_POLL_MS.
+  const drainer = createDrainer(deps, drainerOptions(config, { workerId: `${hostname()}:${process.pid}` }));
+  deps.onOutboxWritten = () => drainer.wake();
   const app = createApp(deps);
   const server: ServerType = serveHttp({
     fetch: app.fetch,
@@ -19,8 +25,11 @@ export async function serve(config: Config): Promise<void> {
     hostname: '0.0.0.0',
     serverOptions: {
       // A slow or stalled sender must not hold a socket for long (slowloris).
-      requestTimeout: 15_000,
-      headersTimeout: 10_000,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      // node:http only checks those timeouts every connectionsCheckingInterval (30 s by default),
+      // which would let a slow sender hold a socket up to 30 s longer than configured.
+      connectionsCheckingInterval: Math.min(1_000, config.HTTP_HEADERS_TIMEOUT_MS),
       keepAliveTimeout: 5_000,
     },
   });
@@ -28,6 +37,13 @@ export async function serve(config: Config): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   deps.logger.info('leave-bridge listening', { port, database: deps.dbKind, mode: config.FEISHU_EVENT_MODE });
+  drainer.start();
+  // FEISHU_EVENT_MODE=ws: events arrive over the SDK's long connection (config ensures app credentials).
+  const longConnection: LongConnection | undefined =
+    config.FEISHU_EVENT_MODE === 'ws'
+      ? startLongConnection(deps, { appId: config.FEISHU_APP_ID!, appSecret: config.FEISHU_APP_SECRET!, baseUrl: config.FEISHU_BASE_URL })
+      : undefined;
+  if (!deps.calendar) deps.logger.warn('calendar sync off: no Google service account configured; calendar messages are held until one is');
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -40,6 +56,10 @@ export async function serve(config: Config): Promise<void> {
     }, 20_000);
     hardStop.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    // before the database closes: in-flight runs finish or give their leases back
+    await drainer.stop();
+    // in-flight events commit and are acked; later ones are answered 500 and re-pushed by Feishu
+    await longConnection?.close();
     await runtime.close();
     deps.logger.info('stopped');
     process.exit(0);
