@@ -47,12 +47,21 @@ const CONNECTION_CODES = new Set([
   '08004',
 ]);
 
+/**
+ * On Workers, postgres.js talks through cloudflare:sockets and passes workerd's socket errors on
+ * as they are, without a code: a refused or unroutable connect rejects with "proxy request failed,
+ * cannot connect to the specified address" (workerd src/workerd/api/sockets.c++,
+ * Socket::handleProxyStatus) and a dropped one with "Network connection lost.".
+ */
+const WORKERD_SOCKET_ERROR = /proxy request failed, cannot connect to the specified address|^Network connection lost\.?$/;
+
 /** True when an error means "the database is not reachable right now" rather than a bug. */
 export function isConnectionError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
     const msg = (e as { message?: unknown }).message;
+    if (typeof msg === 'string' && WORKERD_SOCKET_ERROR.test(msg)) return true;
     if (typeof msg === 'string' && /connect|terminating connection|Connection terminated/i.test(msg) && !(e instanceof AppError)) {
       if (/ECONNREFUSED|ECONNRESET|terminat|timeout|closed/i.test(msg)) return true;
     }

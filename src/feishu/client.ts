@@ -198,11 +198,22 @@ function sdkLogger(logger: Logger, secret: string) {
   return { error: log, warn: log, info: () => {}, debug: () => {}, trace: () => {} };
 }
 
+function withoutBodyOnGet<T extends { method?: string; data?: unknown }>(opts: T): T {
+  const method = (opts.method ?? 'GET').toUpperCase();
+  if (method !== 'GET' && method !== 'HEAD') return opts;
+  const { data: _ignored, ...rest } = opts;
+  return rest as T;
+}
+
 function httpWithTimeout(timeoutMs: number): HttpInstance {
   // defaultHttpInstance unwraps `response.data` (the SDK relies on that); we only add a timeout.
   const http = defaultHttpInstance as unknown as HttpInstance;
   return {
-    request: (opts) => http.request({ timeout: timeoutMs, ...opts }),
+    // The SDK sends `data: {}` with every call, GETs included (Client.formatPayload). Node's http
+    // adapter puts that "{}" on the wire; on Workers axios uses its fetch adapter, and fetch refuses
+    // a GET or HEAD with a body ("Request with a GET or HEAD method cannot have a body"). A GET has
+    // no body to lose, so drop it here.
+    request: (opts) => http.request({ timeout: timeoutMs, ...withoutBodyOnGet(opts) }),
     get: (url, opts) => http.get(url, { timeout: timeoutMs, ...opts }),
     delete: (url, opts) => http.delete(url, { timeout: timeoutMs, ...opts }),
     head: (url, opts) => http.head(url, { timeout: timeoutMs, ...opts }),

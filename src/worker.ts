@@ -1,0 +1,182 @@
+/**
+ * Cloudflare Workers entry: the same Hono app as `leave-bridge serve`, with Postgres behind
+ * Hyperdrive. What differs from Node, and why:
+ *
+ * - Everything that does I/O is built per invocation (one request, or one cron run) and ended in
+ *   ctx.waitUntil: the database client, the Google and Feishu clients with their token caches, the
+ *   drainer. workerd does not let one request use a socket another request opened, and a promise
+ *   one request awaits must not belong to another request that may be cancelled first. Only plain
+ *   data lives per isolate: the parsed config, the parsed service-account key, the logger.
+ * - No background loop: the outbox is drained by ctx.waitUntil right after a request that wrote
+ *   outbox rows (only those leaves' keys), and by the cron trigger (everything due), each within a
+ *   time budget (src/worker-config.ts).
+ * - No embedded PGlite (no file system) and no long connection (no process that outlives a
+ *   request): both are configuration errors here rather than silent fallbacks.
+ *
+ * Nothing here may import a Node-only module of ours (src/db/node-client.ts, src/node-deps.ts,
+ * src/cli/*): scripts/bundle-size.ts fails when one appears in the bundle.
+ */
+import type { ExecutionContext } from 'hono';
+import { createApp, errorBody } from './app.js';
+import { ConfigError, type Config } from './config.js';
+import type { Database } from './db/client.js';
+import { connectWorkerPostgres } from './db/worker-client.js';
+import { systemClock, type Deps } from './deps.js';
+import { DatabaseUnavailableError } from './errors.js';
+import { createFeishuClient } from './feishu/client.js';
+import { parseServiceAccountKey, type ServiceAccountKey } from './google/auth.js';
+import { createGoogleCalendar } from './google/calendar.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { createDrainer, drainerOptions, type DrainSummary } from './outbox/drain.js';
+import { registerOutboxMetrics, releaseHeld } from './outbox/queries.js';
+import {
+  CRON_BUDGET_MS,
+  RUN_TIMEOUT_MS,
+  WAIT_UNTIL_BUDGET_MS,
+  workerConfig,
+  type WorkerEnv,
+} from './worker-config.js';
+
+/** The part of workerd's ScheduledController we use. */
+interface ScheduledController {
+  cron: string;
+  scheduledTime: number;
+}
+
+/** Plain data kept for the life of the isolate. */
+interface Isolate {
+  config: Config;
+  logger: Logger;
+  serviceAccountKey: ServiceAccountKey | null;
+  /** held outbox rows are released once per isolate, as `serve` does once per process start */
+  heldReleased: boolean;
+}
+
+const isolates = new WeakMap<object, Isolate>();
+
+function isolateFor(env: WorkerEnv): Isolate {
+  let isolate = isolates.get(env);
+  if (!isolate) {
+    const config = workerConfig(env);
+    const serviceAccountKey =
+      config.GOOGLE_SERVICE_ACCOUNT_JSON === undefined ? null : parseServiceAccountKey(config.GOOGLE_SERVICE_ACCOUNT_JSON);
+    const logger = createLogger({
+      level: config.LOG_LEVEL,
+      secrets: [
+        config.FEISHU_APP_SECRET,
+        config.FEISHU_ENCRYPT_KEY,
+        config.FEISHU_VERIFICATION_TOKEN,
+        config.ADMIN_TOKEN,
+        config.GOOGLE_SERVICE_ACCOUNT_JSON,
+        serviceAccountKey?.private_key,
+      ],
+    });
+    isolate = { config, logger, serviceAccountKey, heldReleased: false };
+    isolates.set(env, isolate);
+  }
+  return isolate;
+}
+
+interface Invocation {
+  deps: Deps;
+  database: Database;
+  /** leave keys whose outbox rows this invocation wrote */
+  touched: Set<string>;
+}
+
+function invocation(isolate: Isolate): Invocation {
+  const { config, logger } = isolate;
+  const database = connectWorkerPostgres(config.DATABASE_URL!);
+  const touched = new Set<string>();
+  const deps: Deps = {
+    config,
+    db: database.db,
+    dbKind: database.kind,
+    clock: systemClock,
+    logger,
+    // Per invocation: counters of one isolate are not a series Prometheus can use (a scrape lands
+    // on any isolate, and isolates come and go); /metrics here serves the database-derived outbox
+    // gauges. Request counts and errors come from Workers observability.
+    metrics: new Metrics(),
+    onOutboxWritten: (keys) => keys.forEach((k) => touched.add(k)),
+    calendar: isolate.serviceAccountKey
+      ? createGoogleCalendar({ key: isolate.serviceAccountKey, baseUrl: config.GOOGLE_CALENDAR_BASE_URL })
+      : undefined,
+    feishu:
+      config.FEISHU_APP_ID && config.FEISHU_APP_SECRET
+        ? createFeishuClient({ appId: config.FEISHU_APP_ID, appSecret: config.FEISHU_APP_SECRET, baseUrl: config.FEISHU_BASE_URL, logger })
+        : undefined,
+  };
+  registerOutboxMetrics(deps);
+  return { deps, database, touched };
+}
+
+async function drain(inv: Invocation, opts: { keys?: string[]; budgetMs: number }): Promise<DrainSummary> {
+  const drainer = createDrainer(inv.deps, drainerOptions(inv.deps.config, { runTimeoutMs: RUN_TIMEOUT_MS }));
+  return drainer.drainOnce(opts);
+}
+
+async function fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+  let isolate: Isolate;
+  try {
+    isolate = isolateFor(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg: err.message }));
+    // 503, not 500: Feishu re-pushes for about 7 h, so events sent while an operator fixes a
+    // setting are delivered again rather than lost. The body names no variable and no value.
+    return Response.json(errorBody('misconfigured', 'service misconfigured; see the worker logs'), { status: 503 });
+  }
+  const inv = invocation(isolate);
+  try {
+    return await createApp(inv.deps).fetch(request, env, ctx);
+  } finally {
+    ctx.waitUntil(afterResponse(inv));
+  }
+}
+
+/**
+ * The Node drainer is woken by onOutboxWritten; here the rows the request wrote are drained right
+ * after the response went out, so Feishu's 3 s clock never waits on Google. What does not finish
+ * in the budget (Google failing, backoff) is left to the cron.
+ */
+async function afterResponse(inv: Invocation): Promise<void> {
+  const { deps, database, touched } = inv;
+  try {
+    if (touched.size > 0) {
+      const summary = await drain(inv, { keys: [...touched], budgetMs: WAIT_UNTIL_BUDGET_MS });
+      deps.logger.debug('outbox drained after response', { keys: [...touched], ...summary });
+    }
+  } catch (err) {
+    deps.logger.error('outbox drain after response failed; the cron will retry', { err });
+  } finally {
+    await database.close();
+  }
+}
+
+async function scheduled(controller: ScheduledController, env: WorkerEnv, _ctx: ExecutionContext): Promise<void> {
+  // A config error throws here: the cron run shows as failed in the dashboard and the logs.
+  const isolate = isolateFor(env);
+  const inv = invocation(isolate);
+  try {
+    if (!isolate.heldReleased) {
+      // Rows held for configuration (no key, no email) get another chance when an isolate starts,
+      // which is when new secrets or vars take effect.
+      const released = await releaseHeld(inv.deps.db);
+      isolate.heldReleased = true;
+      if (released.count > 0) inv.deps.logger.info('outbox: released held messages', { count: released.count });
+    }
+    const summary = await drain(inv, { budgetMs: CRON_BUDGET_MS });
+    // A database that cannot be reached fails the run, so it shows as failed in the cron history.
+    if (summary.databaseUnavailable) throw new DatabaseUnavailableError();
+    (summary.claimed > 0 ? inv.deps.logger.info : inv.deps.logger.debug)('outbox drained by cron', { cron: controller.cron, ...summary });
+  } catch (err) {
+    inv.deps.logger.error('cron drain failed', { cron: controller.cron, err });
+    throw err;
+  } finally {
+    await inv.database.close();
+  }
+}
+
+export default { fetch, scheduled };

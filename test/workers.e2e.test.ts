@@ -1,0 +1,440 @@
+/**
+ * leave-bridge as a Cloudflare Worker, run by `wrangler dev` in workerd on this machine (no account,
+ * no network): Postgres through the Hyperdrive binding's local connection string, Feishu and Google
+ * as the fake servers on loopback, driven by the Worker's own SDK clients.
+ *
+ *   1. an encrypted, signed approval → an out-of-office block, written by ctx.waitUntil;
+ *   2. an approval whose sync fails (Google answers 503) is left in backoff by waitUntil and
+ *      completed by the scheduled handler (`--test-scheduled`, GET /__scheduled);
+ *   3. a revert removes the block;
+ *   4. the payroll export (JSON, CSV) and the reconciliation report answer exactly as the Node app
+ *      does for the same events (run in-process on a second database, against a second fake Google).
+ *
+ * wrangler dev runs on a snapshot of the sources in a temp dir: it rebuilds when files change, and
+ * edits made in the tree while this runs must not swap the Worker under the test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../src/db/client.js';
+import { createFeishuClient } from '../src/feishu/client.js';
+import { eventIdFor } from '../src/google/ids.js';
+import { createGoogleCalendar } from '../src/google/calendar.js';
+import { silentLogger } from '../src/logger.js';
+import { createDrainer, drainerOptions } from '../src/outbox/drain.js';
+import { startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
+import { startFakeGoogle, type FakeGoogle } from './fakes/google.js';
+import { ADMIN, testApp } from './support/app.js';
+import { createPostgresDatabase, type TestDatabase } from './support/db.js';
+import { DOC_TOKEN, encryptedRequest, leaveApprovalV1, leaveApprovalV2, leaveRevert, TEST_ENCRYPT_KEY, type FeishuRequest } from './support/feishu.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
+
+const PEOPLE = {
+  alice: { user_id: 'u_alice', open_id: 'ou_alice', email: 'alice@example.com' },
+  bob: { user_id: 'u_bob', open_id: 'ou_bob', email: 'bob@example.com' },
+  dave: { user_id: 'u_dave', open_id: 'ou_dave', enterprise_email: 'dave@corp.example.com' },
+};
+const A = 'E2E-WORKER-A-0001';
+const B = 'E2E-WORKER-B-0002';
+const C = 'E2E-WORKER-C-0003';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** dotenv, single-quoted: taken literally, so the key JSON keeps its "\n" escapes. */
+function envFile(vars: Record<string, string>): string {
+  return Object.entries(vars)
+    .map(([k, v]) => {
+      if (v.includes("'") || v.includes('\n')) throw new Error(`${k}: value cannot go into a single-quoted .env line`);
+      return `${k}='${v}'`;
+    })
+    .join('\n');
+}
+
+interface WranglerDev {
+  url: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `hyperdrive`: the database the binding's local connection string points at; without it the
+ * binding is taken out of the config and the Worker connects by a DATABASE_URL var (for a database
+ * that is down: wrangler's local Hyperdrive proxy has no error handler on its database socket and
+ * takes the whole of wrangler down with it — miniflare hyperdrive-proxy.ts #handleConnection).
+ */
+async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string, string> }): Promise<WranglerDev> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lb-workerd-'));
+  const app = path.join(dir, 'app');
+  for (const part of ['src', 'drizzle', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
+    cpSync(path.join(ROOT, part), path.join(app, part), { recursive: true });
+  }
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(app, 'node_modules'), 'dir');
+  if (!opts.hyperdrive) {
+    const toml = readFileSync(path.join(app, 'wrangler.toml'), 'utf8');
+    const without = toml.replace(/^\[\[hyperdrive\]\]\n(?:[^\n[]+\n)*/m, '');
+    if (without === toml) throw new Error('no [[hyperdrive]] table found in wrangler.toml');
+    writeFileSync(path.join(app, 'wrangler.toml'), without);
+  }
+  const envPath = path.join(dir, 'worker.env');
+  writeFileSync(envPath, envFile(opts.vars), { mode: 0o600 });
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+
+  const hyperdriveEnv: Record<string, string> = {};
+  if (opts.hyperdrive) {
+    // Hyperdrive's local emulation insists on a password in the URL; trust auth ignores it.
+    const url = new URL(opts.hyperdrive);
+    if (!url.password) url.password = 'unused';
+    hyperdriveEnv.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = url.toString();
+  }
+  const child: ChildProcess = spawn(
+    WRANGLER,
+    [
+      'dev',
+      '--local',
+      '--ip', '127.0.0.1',
+      '--port', String(port),
+      '--inspector-port', String(inspectorPort),
+      '--test-scheduled',
+      '--env-file', envPath,
+      '--persist-to', path.join(dir, 'state'),
+      '--show-interactive-dev-session=false',
+      '--log-level', 'info',
+    ],
+    {
+      cwd: app,
+      detached: true, // its own process group: workerd is wrangler's child and must stop with it
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        ...hyperdriveEnv,
+        // Nothing may leave the machine: no telemetry, no request.cf download, no update check.
+        WRANGLER_SEND_METRICS: 'false',
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+        WRANGLER_HIDE_BANNER: 'true',
+        CI: 'true',
+        NO_COLOR: '1',
+        FORCE_COLOR: '0',
+      },
+    },
+  );
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  let exited: number | null | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exited = code;
+      resolve();
+    }),
+  );
+
+  const stop = async () => {
+    if (exited === undefined) {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const killer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 5_000);
+      await exit;
+      clearTimeout(killer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited !== undefined) {
+      await stop();
+      throw new Error(`wrangler dev exited (${exited}) before it was ready:\n${output}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev was not ready after 90 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, log: () => output, stop };
+}
+
+/** Wait for a condition (the Worker works in the background); the limit is a safety net only. */
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, log: () => string, limitMs = 20_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}\n--- wrangler dev output ---\n${log().slice(-6000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface OutboxRow {
+  id: string;
+  kind: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  due: boolean;
+}
+
+const outboxOf = (db: TestDatabase, key: string) =>
+  queryRows<OutboxRow>(db.db, sql`select id::text, kind, status, attempts, last_error, run_after <= now() as due from outbox where key = ${key} order by id`);
+
+const instantOf = (t: unknown) => Date.parse((t as { dateTime: string }).dateTime);
+
+/** Leave the volatile parts out: when a report was made, not what it says. */
+function stable(body: unknown): unknown {
+  const { generated_at: _g, exported_at: _e, ...rest } = body as Record<string, unknown>;
+  return rest;
+}
+
+describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, () => {
+  let workerDb: TestDatabase;
+  let nodeDb: TestDatabase;
+  let feishu: FakeFeishu;
+  let google: FakeGoogle;
+  let nodeGoogle: FakeGoogle;
+  let worker: WranglerDev;
+  let workerWithoutDb: WranglerDev;
+  let node: ReturnType<typeof testApp>;
+  let drainNode: () => Promise<unknown>;
+  /** every request posted to the Worker, replayed to the Node app in the same order */
+  const delivered: FeishuRequest[] = [];
+
+  const post = async (req: FeishuRequest) => {
+    delivered.push(req);
+    const res = await fetch(`${worker.url}/webhook/feishu`, { method: 'POST', body: req.body, headers: req.headers });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const admin = (p: string) => fetch(`${worker.url}${p}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const log = () => worker?.log() ?? '';
+
+  beforeAll(async () => {
+    [workerDb, nodeDb, feishu, google, nodeGoogle] = await Promise.all([
+      createPostgresDatabase('lb_workerd'),
+      createPostgresDatabase('lb_workerd_node'),
+      startFakeFeishu(),
+      startFakeGoogle(),
+      startFakeGoogle(),
+    ]);
+    for (const p of Object.values(PEOPLE)) feishu.addUser(p);
+
+    const common = {
+      FEISHU_VERIFICATION_TOKEN: DOC_TOKEN,
+      FEISHU_ENCRYPT_KEY: TEST_ENCRYPT_KEY,
+      FEISHU_APP_ID: feishu.appId,
+      FEISHU_APP_SECRET: feishu.appSecret,
+      FEISHU_BASE_URL: feishu.url,
+      DEFAULT_TIMEZONE: 'Asia/Shanghai',
+      ADMIN_TOKEN: ADMIN,
+    };
+    const closedPort = await freePort();
+    [worker, workerWithoutDb] = await Promise.all([
+      startWranglerDev({
+        hyperdrive: workerDb.url!,
+        vars: {
+          ...common,
+          GOOGLE_CALENDAR_BASE_URL: google.url,
+          GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(JSON.parse(google.serviceAccountJson)),
+          LOG_LEVEL: 'info',
+        },
+      }),
+      startWranglerDev({ vars: { ...common, DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/nothing_listens_here`, LOG_LEVEL: 'silent' } }),
+    ]);
+
+    node = testApp(nodeDb, {
+      env: { ...common, LOG_LEVEL: 'silent' },
+      calendar: createGoogleCalendar({ key: nodeGoogle.serviceAccountKey, baseUrl: nodeGoogle.url }),
+      feishu: createFeishuClient({ appId: feishu.appId, appSecret: feishu.appSecret, baseUrl: feishu.url, logger: silentLogger }),
+    });
+    const drainer = createDrainer(node.deps, drainerOptions(node.deps.config));
+    drainNode = () => drainer.drainOnce();
+  }, 150_000);
+
+  afterAll(async () => {
+    await Promise.all([worker?.stop(), workerWithoutDb?.stop()]);
+    await Promise.all([workerDb?.close(), nodeDb?.close(), feishu?.close(), google?.close(), nodeGoogle?.close()]);
+  });
+
+  it('serves the app from workerd against the migrated database behind the Hyperdrive binding', async () => {
+    const ready = await fetch(`${worker.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: true, migrations: true } });
+    // the admin surface is there, behind the token
+    expect((await fetch(`${worker.url}/api/leaves`)).status).toBe(401);
+    expect((await admin('/api/leaves')).status).toBe(200);
+  });
+
+  it('turns an encrypted, signed approval into an out-of-office block through ctx.waitUntil', async () => {
+    const spec = { instanceCode: A, employeeId: PEOPLE.alice.user_id, openId: PEOPLE.alice.open_id, start: '2024-09-05 00:00:00', end: '2024-09-07 00:00:00', interval: 2 * 86400 };
+    const v2 = await post(await encryptedRequest(leaveApprovalV2(spec)));
+    expect(v2).toEqual({ status: 200, body: { code: 0, status: 'applied' } });
+    const v1 = await post(await encryptedRequest(leaveApprovalV1(spec)));
+    expect(v1.status).toBe(200);
+
+    // Nothing else drains this database: the block can only come from the request's waitUntil.
+    const event = await until('the block of A in the fake Google', () => google.event(PEOPLE.alice.email, eventIdFor(A)), log);
+    expect(event).toMatchObject({ status: 'confirmed', eventType: 'outOfOffice' });
+    // full days: local midnight to midnight in the employee's (here the default) zone
+    expect(instantOf(event.start)).toBe(Date.parse('2024-09-05T00:00:00+08:00'));
+    expect(instantOf(event.end)).toBe(Date.parse('2024-09-07T00:00:00+08:00'));
+    expect(event.start).toMatchObject({ timeZone: 'Asia/Shanghai' });
+    await until('the outbox of A to settle', async () => (await outboxOf(workerDb, A)).every((r) => r.status === 'done'), log);
+    // V1 and V2 are one leave: one event on the calendar
+    expect(google.events(PEOPLE.alice.email).filter((e) => e.status !== 'cancelled')).toHaveLength(1);
+  });
+
+  it('leaves a failing sync to backoff and completes it in the scheduled handler (/__scheduled)', async () => {
+    google.faults.add({ op: 'insert', calendarId: PEOPLE.bob.email, fault: 'http503', times: Infinity });
+    const res = await post(
+      await encryptedRequest(
+        leaveApprovalV2({ instanceCode: B, employeeId: PEOPLE.bob.user_id, openId: PEOPLE.bob.open_id, unit: 'HOUR', start: '2024-09-10 09:00:00', end: '2024-09-10 13:00:00', interval: 4 * 3600 }),
+      ),
+    );
+    expect(res.body).toEqual({ code: 0, status: 'applied' });
+
+    // waitUntil tried (with its quick retries), failed, and put the row back with a backoff
+    const [failed] = await until('waitUntil to give the row of B back', async () => {
+      const rows = await outboxOf(workerDb, B);
+      return rows.length === 1 && rows[0]!.status === 'pending' && rows[0]!.attempts === 1 ? rows : undefined;
+    }, log);
+    expect(failed!.last_error).toMatch(/503/);
+    expect(google.event(PEOPLE.bob.email, eventIdFor(B))).toBeUndefined();
+
+    google.faults.clear();
+    await until('the backoff of B to pass', async () => (await outboxOf(workerDb, B))[0]!.due, log);
+    const cron = await fetch(`${worker.url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
+    expect(cron.status).toBe(200);
+    await cron.text();
+
+    const event = await until('the block of B in the fake Google', () => google.event(PEOPLE.bob.email, eventIdFor(B)), log);
+    expect(event).toMatchObject({ status: 'confirmed', eventType: 'outOfOffice' });
+    expect(instantOf(event.start)).toBe(Date.parse('2024-09-10T09:00:00+08:00'));
+    expect(instantOf(event.end)).toBe(Date.parse('2024-09-10T13:00:00+08:00'));
+    const [row] = await until('the row of B to be done', async () => {
+      const rows = await outboxOf(workerDb, B);
+      return rows[0]?.status === 'done' ? rows : undefined;
+    }, log);
+    expect(row!.attempts).toBe(1);
+    expect(google.calls.filter((c) => c.op === 'insert' && c.calendarId === PEOPLE.bob.email && c.status === 503).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('removes the block when the leave is reverted', async () => {
+    const res = await post(await encryptedRequest(leaveRevert({ instanceCode: A })));
+    expect(res.body).toEqual({ code: 0, status: 'applied' });
+    const event = await until('the block of A to be cancelled', () => {
+      const e = google.event(PEOPLE.alice.email, eventIdFor(A));
+      return e?.status === 'cancelled' ? e : undefined;
+    }, log);
+    expect(event.id).toBe(eventIdFor(A));
+
+    const leave = (await (await admin(`/api/leaves/${A}`)).json()) as { status: string };
+    expect(leave.status).toBe('reverted');
+  });
+
+  it('answers the payroll export and the reconciliation exactly as the Node app does for the same events', async () => {
+    const res = await post(
+      await encryptedRequest(
+        leaveApprovalV2({ instanceCode: C, employeeId: PEOPLE.dave.user_id, openId: PEOPLE.dave.open_id, unit: 'HALF_DAY', start: '2024-09-12 09:00:00', end: '2024-09-12 13:00:00', interval: 43200 }),
+      ),
+    );
+    expect(res.body).toEqual({ code: 0, status: 'applied' });
+    await until('the block of C', () => google.event(PEOPLE.dave.enterprise_email, eventIdFor(C)), log);
+    await until('the Worker outbox to be idle', async () => {
+      const rows = await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from outbox where status not in ('done')`);
+      return rows[0]!.n === 0;
+    }, log);
+
+    // The same deliveries, byte for byte, to the Node app; its drainer runs in-process.
+    for (const req of delivered) {
+      const r = await node.post(req);
+      expect(r.status).toBe(200);
+      await drainNode();
+    }
+    expect(nodeGoogle.event(PEOPLE.dave.enterprise_email, eventIdFor(C))).toBeDefined();
+
+    // Drift both sides must report: C's block moved behind the connector's back in each Google,
+    // and Feishu says B was reverted while both have it approved.
+    for (const g of [google, nodeGoogle]) {
+      g.alterEvent(PEOPLE.dave.enterprise_email, eventIdFor(C), { start: { dateTime: '2024-09-12T10:00:00+08:00', timeZone: 'Asia/Shanghai' } });
+    }
+    const created = Date.parse('2024-09-01T00:00:00Z');
+    feishu.addInstance({ instance_code: A, approval_code: 'APPROVAL-LEAVE', status: 'APPROVED', reverted: true, user_id: PEOPLE.alice.user_id, createdMs: created, form: [] });
+    feishu.addInstance({ instance_code: B, approval_code: 'APPROVAL-LEAVE', status: 'APPROVED', reverted: true, user_id: PEOPLE.bob.user_id, createdMs: created, form: [] });
+    feishu.addInstance({ instance_code: C, approval_code: 'APPROVAL-LEAVE', status: 'APPROVED', user_id: PEOPLE.dave.user_id, createdMs: created, form: [] });
+
+    const period = 'from=2024-09-01&to=2024-09-30';
+    const paths = [
+      `/api/payroll/export?${period}&format=json`,
+      `/api/payroll/export?${period}&format=csv`,
+      `/api/reconciliation?${period}&verify=google,feishu`,
+    ];
+    for (const p of paths) {
+      const [w, n] = [await admin(p), await node.admin(p)];
+      expect([p, w.status], log()).toEqual([p, 200]);
+      expect(n.status).toBe(200);
+      expect(w.headers.get('content-type')).toBe(n.headers.get('content-type'));
+      if (p.includes('format=csv')) {
+        const [wt, nt] = [await w.text(), await n.text()];
+        expect(wt).toBe(nt);
+        expect(wt.trim().split("\n")).toHaveLength(3); // header, B (4 hours on one date), C (half a day)
+      } else {
+        const [wj, nj] = [await w.json(), await n.json()];
+        expect(stable(wj)).toEqual(stable(nj));
+      }
+    }
+
+    const report = (await (await admin(`/api/reconciliation?${period}&verify=google,feishu`)).json()) as { items: Array<{ category: string; instance_code: string }> };
+    expect(report.items).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ category: 'google_mismatch', instance_code: C }),
+        expect.objectContaining({ category: 'feishu_status_mismatch', instance_code: B }),
+      ]),
+    );
+  });
+
+  it('answers 503 when the database cannot be reached, so Feishu delivers the event again', async () => {
+    const req = await encryptedRequest(leaveApprovalV2({ instanceCode: 'E2E-WORKER-DOWN-0004' }));
+    const res = await fetch(`${workerWithoutDb.url}/webhook/feishu`, { method: 'POST', body: req.body, headers: req.headers });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: { code: 'database_unavailable', message: 'database unavailable, retry later' } });
+    const ready = await fetch(`${workerWithoutDb.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { database: false } });
+  });
+
+  it('exposes the outbox gauges on /metrics', async () => {
+    const text = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(text).toMatch(/^leave_bridge_outbox_messages\{status="done"\} [1-9]/m);
+    expect(text).toMatch(/^leave_bridge_outbox_messages\{status="pending"\} 0$/m);
+  });
+});
