@@ -9,6 +9,7 @@ import { leaveFromInstance } from '../src/feishu/form.js';
 import { getLeave } from '../src/leave/queries.js';
 import { silentLogger } from '../src/logger.js';
 import { ExternalError, type FeishuInstance } from '../src/ports.js';
+import { freePort, runCli, waitFor } from './support/process.js';
 import { leaveGroupForm, leaveGroupV2Form, startFakeFeishu, type FakeFeishu, type FakeInstance } from './fakes/feishu.js';
 import { testApp, testConfig } from './support/app.js';
 import { createPostgresDatabase, type TestDatabase } from './support/db.js';
@@ -290,5 +291,29 @@ describe('backfill from the approval instance API (Postgres, fake Feishu, real S
     expect((usage as { stderr: string }).stderr).toContain('from');
     const rows = await db.db.select().from(inboxEvents).where(eq(inboxEvents.instanceCode, 'CLI-1'));
     expect(rows.map((r) => [r.eventKey, r.eventType, r.source])).toEqual([['backfill:CLI-1:approved', 'backfill', 'backfill']]);
+  });
+
+  it('`serve` with BACKFILL_INTERVAL closes a gap the events left, and stops cleanly', async () => {
+    // created an hour ago: inside "yesterday and today" whatever the real date is
+    fake.addInstance({ instance_code: 'SERVE-GAP', approval_code: 'APPROVAL-SERVE', status: 'APPROVED', user_id: 'u_gus', createdMs: Date.now() - 3_600_000, form: leaveGroupV2Form({ start: '2024-10-09T00:00:00+08:00', end: '2024-10-10T00:00:00+08:00', interval: 1 }) });
+    const port = await freePort();
+    const child = runCli(['serve'], {
+      DATABASE_URL: db.url!,
+      PORT: String(port),
+      FEISHU_VERIFICATION_TOKEN: 'tok',
+      FEISHU_APP_ID: fake.appId,
+      FEISHU_APP_SECRET: fake.appSecret,
+      FEISHU_BASE_URL: fake.url,
+      BACKFILL_INTERVAL: '1h',
+      BACKFILL_APPROVAL_CODES: 'APPROVAL-SERVE',
+    });
+    try {
+      await waitFor('the periodic backfill to apply SERVE-GAP', async () => (await getLeave(db.db, 'SERVE-GAP')) !== null, 60_000);
+      expect((await getLeave(db.db, 'SERVE-GAP'))!.days).toEqual([{ date: '2024-10-09', quantity: '1', unit: 'day' }]);
+    } finally {
+      child.proc.kill('SIGTERM');
+    }
+    expect((await child.exited).code).toBe(0);
+    expect(child.output()).toMatch(/periodic backfill/);
   });
 });

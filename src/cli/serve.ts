@@ -4,6 +4,7 @@ import { requireWebhookSecrets, type Config } from '../config.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { createDrainer, drainerOptions } from '../outbox/drain.js';
 import { startLongConnection, type LongConnection } from '../feishu/long-connection.js';
+import { startPeriodicBackfill } from '../feishu/backfill.js';
 import { hostname } from 'node:os';
 
 /**
@@ -43,6 +44,8 @@ export async function serve(config: Config): Promise<void> {
     config.FEISHU_EVENT_MODE === 'ws'
       ? startLongConnection(deps, { appId: config.FEISHU_APP_ID!, appSecret: config.FEISHU_APP_SECRET!, baseUrl: config.FEISHU_BASE_URL })
       : undefined;
+  // BACKFILL_INTERVAL (off by default): closes gaps left by deliveries Feishu gave up on.
+  const stopBackfill = startPeriodicBackfill(deps, config);
   if (!deps.calendar) deps.logger.warn('calendar sync off: no Google service account configured; calendar messages are held until one is');
 
   let stopping = false;
@@ -56,6 +59,7 @@ export async function serve(config: Config): Promise<void> {
     }, 20_000);
     hardStop.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stopBackfill();
     // before the database closes: in-flight runs finish or give their leases back
     await drainer.stop();
     // in-flight events commit and are acked; later ones are answered 500 and re-pushed by Feishu
