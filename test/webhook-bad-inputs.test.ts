@@ -282,3 +282,34 @@ describe('hostile and malformed webhook input', () => {
     await dead.close();
   });
 });
+
+describe('strings Postgres cannot hold', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createPostgresDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('an authentic event with NUL characters in any string is stored (NUL → U+FFFD), never a 500', async () => {
+    const t = testApp(db);
+    const uuid = `nul-\u0000-${Math.random()}`;
+    const body = JSON.parse(leaveApprovalV1({ uuid, leaveName: 'Annual\u0000leave' })) as { event: Record<string, unknown> };
+    body.event.leave_reason = '\u0000'.repeat(1000);
+    body.event['key\u0000'] = 'v';
+    const applied = await t.post(await encryptedRequest(JSON.stringify(body)));
+    expect(applied.status).toBe(200);
+    expect(await applied.json()).toMatchObject({ status: 'applied' });
+    const [leave] = await db.db.select().from(leaves).where(eq(leaves.instanceCode, body.event.instance_code as string));
+    expect(leave!.leaveType).toBe('Annual\uFFFDleave');
+    // quarantined with a reason that quotes the bad value
+    const broken = JSON.parse(leaveApprovalV1()) as { event: Record<string, unknown> };
+    broken.event.leave_start_time = '\u0000bad';
+    const q = await t.post(await encryptedRequest(JSON.stringify(broken)));
+    expect(q.status).toBe(200);
+    expect(await q.json()).toMatchObject({ status: 'quarantined' });
+    // a re-push of the same delivery is still recognised
+    expect(await (await t.post(await encryptedRequest(JSON.stringify(body)))).json()).toMatchObject({ status: 'duplicate' });
+  });
+});

@@ -48,6 +48,22 @@ export interface IngestResult {
  */
 const DETAIL_RANK = { backfill: 0, v1: 1, v2: 3 } as const;
 
+/**
+ * Postgres text and jsonb cannot hold U+0000 (22P05 / 22021), and Feishu JSON may legally carry
+ * "\u0000" in any string. An authentic event must still be stored, so NUL becomes U+FFFD (the
+ * replacement character) in every string and key before anything reaches the database.
+ */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[storable(k)] = storable(v);
+    return out as T;
+  }
+  return value;
+}
+
 /** Remove the verification token before a body is stored or shown (admin API, quarantine). */
 export function redactToken(body: unknown): unknown {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
@@ -103,7 +119,7 @@ async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
  * commit; only then may the caller ack Feishu.
  */
 export async function ingest(deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>, incoming: IncomingEvent): Promise<IngestResult> {
-  return ingestPlanned(deps, incoming, plan(incoming));
+  return ingestPlanned(deps, incoming, plan({ ...incoming, event: storable(incoming.event) }));
 }
 
 /**
@@ -116,8 +132,9 @@ export async function ingestNormalised(
   incoming: Omit<IncomingEvent, 'event' | 'problem'>,
   event: LeaveApproval | LeaveRevert,
 ): Promise<IngestResult> {
-  const days = event.kind === 'approve' ? allocate(event) : null;
-  return ingestPlanned(deps, incoming, { status: 'applied', event, days });
+  const clean = storable(event);
+  const days = clean.kind === 'approve' ? allocate(clean) : null;
+  return ingestPlanned(deps, incoming, { status: 'applied', event: clean, days });
 }
 
 async function ingestPlanned(
@@ -132,13 +149,13 @@ async function ingestPlanned(
       const inserted = await tx
         .insert(inboxEvents)
         .values({
-          eventKey: incoming.eventKey,
-          eventType: incoming.eventType,
+          eventKey: storable(incoming.eventKey),
+          eventType: storable(incoming.eventType),
           source: incoming.source,
           instanceCode: planned.status === 'applied' ? planned.event.instanceCode : planned.instanceCode,
           status: planned.status,
-          reason: planned.status === 'applied' ? null : planned.reason,
-          payload: redactToken(incoming.payload) ?? {},
+          reason: planned.status === 'applied' ? null : storable(planned.reason),
+          payload: storable(redactToken(incoming.payload)) ?? {},
           receivedAt: deps.clock.now(),
         })
         .onConflictDoNothing({ target: [inboxEvents.eventKey, inboxEvents.eventType] })

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { inboxEvents } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AppError, notFound } from '../errors.js';
-import { applyLeaveEvent, plan, type IngestResult } from './ingest.js';
+import { applyLeaveEvent, plan, storable, type IngestResult } from './ingest.js';
 
 /**
  * Re-run a quarantined event: after a code fix, or with an operator-corrected event object. The
@@ -21,13 +21,13 @@ export async function replayQuarantined(
       throw new AppError(409, 'not_quarantined', `event ${inboxId} is ${row.status}, only quarantined events are replayed`);
     }
     const payload = row.payload as { event?: unknown };
-    const event = correctedEvent ?? payload.event;
+    const event = storable(correctedEvent ?? payload.event);
     const planned = plan({ eventType: row.eventType, event, problem: null });
     if (planned.status === 'quarantined') {
-      await tx.update(inboxEvents).set({ reason: planned.reason }).where(eq(inboxEvents.id, inboxId));
+      await tx.update(inboxEvents).set({ reason: storable(planned.reason) }).where(eq(inboxEvents.id, inboxId));
       throw new AppError(422, 'still_unusable', planned.reason);
     }
-    const newPayload = correctedEvent === undefined ? row.payload : { ...(row.payload as object), event: correctedEvent, original_event: payload.event };
+    const newPayload = correctedEvent === undefined ? row.payload : { ...(row.payload as object), event, original_event: payload.event };
     if (planned.status === 'ignored') {
       await tx.update(inboxEvents).set({ status: 'ignored', reason: planned.reason, payload: newPayload }).where(eq(inboxEvents.id, inboxId));
       return { status: 'ignored', inboxId, instanceCode: planned.instanceCode, effect: null, reason: planned.reason, outboxKeys: [] } satisfies IngestResult;
