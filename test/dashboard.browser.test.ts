@@ -127,6 +127,9 @@ describe('dashboard in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/dashboard');
     const cookie = (await context.cookies(base)).find((c) => c.name === 'lb_admin');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // the cookie is a derived session value, never the admin token itself
+    expect(cookie!.value).not.toContain(ADMIN);
+    expect(cookie!.value).toMatch(/^[0-9a-f]{64}$/);
 
     // The default period is the current month in DEFAULT_TIMEZONE.
     expect(await text(page, 'period')).toBe('2042-03-01 → 2042-03-31');

@@ -313,3 +313,29 @@ describe('strings Postgres cannot hold', () => {
     expect(await (await t.post(await encryptedRequest(JSON.stringify(body)))).json()).toMatchObject({ status: 'duplicate' });
   });
 });
+
+describe('admin authentication', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createPostgresDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('bearer token or the derived dashboard cookie; the raw token in a cookie is refused; 404 when ADMIN_TOKEN is unset', async () => {
+    const { ADMIN } = await import('./support/app.js');
+    const { dashboardSession } = await import('../src/routes/admin.js');
+    const t = testApp(db);
+    expect((await t.app.request('/api/leaves')).status).toBe(401);
+    expect((await t.app.request('/api/leaves', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await t.admin('/api/leaves')).status).toBe(200);
+    const session = await dashboardSession(ADMIN);
+    expect((await t.app.request('/api/leaves', { headers: { cookie: `lb_admin=${session}` } })).status).toBe(200);
+    expect((await t.app.request('/api/leaves', { headers: { cookie: `lb_admin=${ADMIN}` } })).status).toBe(401);
+    const off = testApp(db, { env: { ADMIN_TOKEN: undefined } });
+    const res = await off.admin('/api/leaves');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
+  });
+});

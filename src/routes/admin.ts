@@ -3,7 +3,7 @@ import { getCookie } from 'hono/cookie';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { AppError, badRequest, notFound, unauthorized } from '../errors.js';
-import { constantTimeEqual } from '../feishu/crypto.js';
+import { constantTimeEqual, sha256, toHex } from '../feishu/crypto.js';
 import { getLeave, listEvents, listLeaves } from '../leave/queries.js';
 import { replayQuarantined } from '../leave/replay.js';
 import { outboxRoutes } from './outbox.js';
@@ -15,6 +15,15 @@ export interface AdminExtensions {}
 export const ADMIN_COOKIE = 'lb_admin';
 
 /**
+ * What the dashboard's cookie holds: a value derived from ADMIN_TOKEN, not the token itself, so a
+ * cookie that leaks (browser profile, proxy log) is not the bearer token for /api/*. Changing
+ * ADMIN_TOKEN invalidates every session.
+ */
+export async function dashboardSession(adminToken: string): Promise<string> {
+  return toHex(await sha256(`leave-bridge dashboard session\n${adminToken}`));
+}
+
+/**
  * Bearer ADMIN_TOKEN (or the dashboard's cookie). Without ADMIN_TOKEN configured the admin surface
  * does not exist (404), rather than being open.
  */
@@ -24,8 +33,12 @@ export function requireAdmin(deps: Deps): MiddlewareHandler {
     if (!expected) throw notFound('not_found', 'no such route');
     const header = c.req.header('authorization') ?? '';
     const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
-    const presented = bearer ?? getCookie(c, ADMIN_COOKIE);
-    if (!presented || !(await constantTimeEqual(presented, expected))) {
+    const cookie = bearer === undefined ? getCookie(c, ADMIN_COOKIE) : undefined;
+    const ok =
+      bearer !== undefined
+        ? await constantTimeEqual(bearer, expected)
+        : cookie !== undefined && (await constantTimeEqual(cookie, await dashboardSession(expected)));
+    if (!ok) {
       throw unauthorized('unauthorized', 'missing or wrong admin token');
     }
     await next();

@@ -8,7 +8,7 @@ import { instantToLocalDate } from '../leave/local-time.js';
 import { DashboardPage, LeavePage, loadDashboard, LoginPage, renderHtml } from '../reports/dashboard.js';
 import { exportPayroll, monthOf, parsePeriod, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
 import { reconcile, type VerifyOptions } from '../reports/reconciliation.js';
-import { ADMIN_COOKIE, requireAdmin } from './admin.js';
+import { ADMIN_COOKIE, dashboardSession, requireAdmin } from './admin.js';
 
 /** How long the dashboard cookie keeps a person signed in. */
 const COOKIE_MAX_AGE = 12 * 3600;
@@ -100,7 +100,7 @@ export function reportRoutes(deps: Deps): Hono {
     }
     // HttpOnly: no script can read it; SameSite=Strict: no other site can make the browser send
     // it (the cookie also opens /api/*, including POST routes).
-    setCookie(c, ADMIN_COOKIE, token, {
+    setCookie(c, ADMIN_COOKIE, await dashboardSession(expected), {
       httpOnly: true,
       sameSite: 'Strict',
       secure: new URL(c.req.url).protocol === 'https:',
