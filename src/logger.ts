@@ -8,6 +8,18 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
+/**
+ * An error as a log field: name, code and message, without what drivers attach. drizzle's
+ * "Failed query: …\nparams: …" would put employee emails and whole event payloads into the logs,
+ * so the parameters are cut off and long messages truncated.
+ */
+function describeError(err: Error): Record<string, unknown> {
+  const paramsAt = err.message.indexOf('\nparams:');
+  const message = (paramsAt >= 0 ? `${err.message.slice(0, paramsAt)} [params omitted]` : err.message).slice(0, 1000);
+  const cause = err.cause instanceof Error ? describeError(err.cause) : undefined;
+  return { name: err.name, message, code: (err as { code?: unknown }).code, ...(cause ? { cause } : {}) };
+}
+
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 /**
@@ -27,7 +39,7 @@ export function createLogger(opts: {
     if (ORDER[level] < min) return;
     const record: LogFields = { t: new Date().toISOString(), level, msg };
     for (const [k, v] of Object.entries(fields ?? {})) {
-      record[k] = v instanceof Error ? { name: v.name, message: v.message, code: (v as { code?: unknown }).code } : v;
+      record[k] = v instanceof Error ? describeError(v) : v;
     }
     let line: string;
     try {

@@ -154,6 +154,20 @@ const cases: Case[] = [
     code: 'bad_token',
     stored: 'nothing',
   },
+  {
+    name: 'JSON nested 10,000 levels deep',
+    make: () => signedRequest(`{"encrypt":"x","a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`),
+    status: 400,
+    code: 'too_deep',
+    stored: 'nothing',
+  },
+  {
+    name: 'an authentic body nested too deep after decryption',
+    make: () => encryptedRequest(JSON.stringify({ ...JSON.parse(leaveApprovalV1()), extra: JSON.parse(`${'['.repeat(100)}${']'.repeat(100)}`) })),
+    status: 400,
+    code: 'too_deep',
+    stored: 'nothing',
+  },
   // Authentic but unusable: acked (Feishu must not block later events) and kept for replay.
   { name: 'leave_approval without employee_id', make: () => encryptedRequest(withEvent((e) => delete e.employee_id)), status: 200, stored: 'quarantined', reason: /employee_id/ },
   { name: 'leave_interval of the wrong type', make: () => encryptedRequest(withEvent((e) => (e.leave_interval = 'abc'))), status: 200, stored: 'quarantined', reason: /leave_interval/ },
@@ -183,6 +197,27 @@ const cases: Case[] = [
     status: 200,
     stored: 'quarantined',
     reason: /missing uuid/,
+  },
+  {
+    name: 'a uuid too long to be an index key',
+    make: () => encryptedRequest(leaveApprovalV1({ uuid: 'u'.repeat(5000) })),
+    status: 200,
+    stored: 'quarantined',
+    reason: /uuid longer than 200/,
+  },
+  {
+    name: 'an event type too long to be an index key',
+    make: () => encryptedRequest(JSON.stringify({ uuid: `long-type-${Math.random()}`, token: DOC_TOKEN, type: 'event_callback', event: { type: 't'.repeat(5000) } })),
+    status: 200,
+    stored: 'quarantined',
+    reason: /event type longer than 200/,
+  },
+  {
+    name: 'an instance_code too long to be an index key',
+    make: () => encryptedRequest(withEvent((e) => (e.instance_code = 'I'.repeat(5000)))),
+    status: 200,
+    stored: 'quarantined',
+    reason: /instance_code/,
   },
   {
     name: 'an event of a type we do not handle',
@@ -269,6 +304,13 @@ describe('hostile and malformed webhook input', () => {
     // the re-push of the same uuid by Feishu is still a duplicate
     expect(await (await t.post(await encryptedRequest(broken))).json()).toMatchObject({ status: 'duplicate' });
     expect((await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST' })).status).toBe(409);
+  });
+
+  it('an event without uuid re-pushed (encrypted afresh) is recognised as the same delivery', async () => {
+    const t = testApp(db);
+    const body = JSON.stringify({ ...JSON.parse(leaveApprovalV1()), uuid: undefined, marker: Math.random() });
+    expect(await (await t.post(await encryptedRequest(body))).json()).toMatchObject({ status: 'quarantined' });
+    expect(await (await t.post(await encryptedRequest(body))).json()).toMatchObject({ status: 'duplicate' });
   });
 
   it('503 when the database is unreachable, so Feishu retries', async () => {

@@ -34,6 +34,21 @@ export type Envelope = { kind: 'challenge'; challenge: string } | AuthenticEvent
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Deeper than any Feishu event; beyond it JSON.stringify and jsonb (limit ~5000) start to fail. */
+export const MAX_JSON_DEPTH = 64;
+
+function depthExceeds(value: unknown, limit: number): boolean {
+  // iterative: a recursive walk is exactly what a hostile body would overflow
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function parseBody(text: string, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -42,8 +57,12 @@ function parseBody(text: string, what: string): Record<string, unknown> {
     throw badRequest('invalid_json', `${what} is not valid JSON`);
   }
   if (!isObject(parsed)) throw badRequest('invalid_json', `${what} is not a JSON object`);
+  if (depthExceeds(parsed, MAX_JSON_DEPTH)) throw badRequest('too_deep', `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
   return parsed;
 }
+
+/** Ids and types longer than this cannot be index keys (Postgres btree rows ≤ ~2.7 kB); no real one is. */
+const MAX_ID_LENGTH = 200;
 
 /**
  * Verify, then decrypt, then parse: nothing in the body is trusted before the signature over the
@@ -116,26 +135,37 @@ export async function openEnvelope(
     throw unauthorized('missing_signature', 'signature headers are required when an encrypt key is set');
   }
 
+  return { kind: 'event', ...(await identifyEvent(body)), body };
+}
+
+
+/**
+ * Who an authenticated body is and what it carries: its dedupe key (v1 `uuid`, v2
+ * `header.event_id`), its type, its event object, and why it cannot be used if it cannot. Shared
+ * by the webhook and the long connection.
+ */
+export async function identifyEvent(body: Record<string, unknown>): Promise<Omit<AuthenticEvent, 'kind' | 'body'>> {
+  const header = isObject(body.header) ? body.header : undefined;
   const schema: 'v1' | 'v2' = header ? 'v2' : 'v1';
   const event = body.event;
-  const eventType = header
-    ? header.event_type
-    : isObject(event) && typeof event.type === 'string'
-      ? event.type
-      : body.type;
+  const eventType = header ? header.event_type : isObject(event) && typeof event.type === 'string' ? event.type : body.type;
   const eventKey = header ? header.event_id : body.uuid;
+  const keyName = header ? 'header.event_id' : 'uuid';
+  const keyOk = typeof eventKey === 'string' && eventKey !== '' && eventKey.length <= MAX_ID_LENGTH;
+  const typeOk = typeof eventType === 'string' && eventType !== '' && eventType.length <= MAX_ID_LENGTH;
   let problem: string | null = null;
-  if (typeof eventKey !== 'string' || eventKey === '') problem = `missing ${header ? 'header.event_id' : 'uuid'}`;
+  if (typeof eventKey !== 'string' || eventKey === '') problem = `missing ${keyName}`;
+  else if (!keyOk) problem = `${keyName} longer than ${MAX_ID_LENGTH} characters`;
   else if (typeof eventType !== 'string' || eventType === '') problem = 'missing event type';
+  else if (!typeOk) problem = `event type longer than ${MAX_ID_LENGTH} characters`;
   else if (!isObject(event)) problem = 'missing event object';
   return {
-    kind: 'event',
     schema,
-    // An authentic event without an id still must not be lost: key it by its content.
-    eventKey: typeof eventKey === 'string' && eventKey !== '' ? eventKey : `sha256:${toHex(await sha256(text))}`,
-    eventType: typeof eventType === 'string' && eventType !== '' ? eventType : 'unknown',
+    // An authentic event without a usable id still must not be lost: key it by its decrypted
+    // content, so a re-push (encrypted afresh, with another IV) finds the same key.
+    eventKey: keyOk ? (eventKey as string) : `sha256:${toHex(await sha256(JSON.stringify(body)))}`,
+    eventType: typeOk ? (eventType as string) : 'unknown',
     event,
-    body,
     problem,
   };
 }

@@ -2,7 +2,8 @@ import { EventDispatcher, LoggerLevel, WSClient } from '@larksuiteoapi/node-sdk'
 import type { Deps } from '../deps.js';
 import { ingest, type IngestResult } from '../leave/ingest.js';
 import type { Logger } from '../logger.js';
-import { decryptEvent, sha256, toHex } from './crypto.js';
+import { decryptEvent } from './crypto.js';
+import { identifyEvent } from './envelope.js';
 import { parseJsonLenient } from './json.js';
 
 /**
@@ -81,24 +82,6 @@ type IngestDeps = Parameters<typeof ingest>[0];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** What the webhook's openEnvelope extracts after authentication, for a body off the socket. */
-async function toIncoming(body: Record<string, unknown>) {
-  const header = isObject(body.header) ? body.header : undefined;
-  const event = body.event;
-  const eventType = header ? header.event_type : isObject(event) && typeof event.type === 'string' ? event.type : body.type;
-  const eventKey = header ? header.event_id : body.uuid;
-  let problem: string | null = null;
-  if (typeof eventKey !== 'string' || eventKey === '') problem = `missing ${header ? 'header.event_id' : 'uuid'}`;
-  else if (typeof eventType !== 'string' || eventType === '') problem = 'missing event type';
-  else if (!isObject(event)) problem = 'missing event object';
-  return {
-    eventKey: typeof eventKey === 'string' && eventKey !== '' ? eventKey : `sha256:${toHex(await sha256(JSON.stringify(body)))}`,
-    eventType: typeof eventType === 'string' && eventType !== '' ? eventType : 'unknown',
-    event,
-    problem,
-  };
-}
-
 /** The SDK logs through `logger.level([...args])`; its errors are mostly retries we recover from. */
 function sdkLogger(logger: Logger) {
   const text = (args: unknown[]) =>
@@ -169,7 +152,7 @@ export function startLongConnection(
     }
     // No token check here: frames on this socket come from the gateway we logged in to with the
     // app secret (endpoint discovery over TLS), which is what the token stands in for on a webhook.
-    const incoming = await toIncoming(body);
+    const incoming = await identifyEvent(body);
     return ingest(deps, { ...incoming, source: 'ws', payload: body });
   };
 

@@ -85,7 +85,7 @@ type Planned =
 export function plan(incoming: Pick<IncomingEvent, 'eventType' | 'event' | 'problem'>): Planned {
   const instanceCode =
     typeof incoming.event === 'object' && incoming.event !== null && typeof (incoming.event as { instance_code?: unknown }).instance_code === 'string'
-      ? ((incoming.event as { instance_code: string }).instance_code || null)
+      ? ((incoming.event as { instance_code: string }).instance_code.slice(0, 200) || null)
       : null;
   if (incoming.problem) return { status: 'quarantined', reason: incoming.problem, instanceCode };
   let event: LeaveEvent;
@@ -105,12 +105,29 @@ export function plan(incoming: Pick<IncomingEvent, 'eventType' | 'event' | 'prob
   }
 }
 
-async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Feishu re-pushes anything not answered with 200 within 3 s. When the database stalls (a restart,
+ * a failover) postgres.js queues queries through its reconnect backoff instead of failing, so the
+ * request would hang past Feishu's deadline; answering 503 before it is clearer and frees the
+ * connection. A transaction that still commits after the deadline is harmless: the re-push is a
+ * duplicate.
+ */
+export const INGEST_DEADLINE_MS = 2_500;
+
+async function withDatabase<T>(fn: () => Promise<T>, deadlineMs = INGEST_DEADLINE_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseUnavailableError(new Error(`no commit within ${deadlineMs} ms`))), deadlineMs);
+  });
+  const work = fn();
+  work.catch(() => {}); // a late failure after the deadline answered is not unhandled
   try {
-    return await fn();
+    return await Promise.race([work, deadline]);
   } catch (err) {
     if (isConnectionError(err)) throw new DatabaseUnavailableError(err);
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
