@@ -4,10 +4,8 @@ import { connectPostgres, migratePostgres, openPglite } from './db/node-client.j
 import { systemClock, type Deps } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { createFeishuClient } from './feishu/client.js';
 import type { CalendarPort, FeishuPort } from './ports.js';
 import { loadServiceAccountKey } from './google/auth.js';
-import { createGoogleCalendar } from './google/calendar.js';
 
 export function loggerFor(config: Config): Logger {
   return createLogger({
@@ -61,15 +59,17 @@ export async function buildNodeRuntime(config: Config, opts: { migrate?: boolean
     clock: systemClock,
     logger,
     metrics: new Metrics(),
-    feishu: feishuFor(config, logger),
+    feishu: await feishuFor(config, logger),
     calendar,
   };
   return { deps, database, close: () => database.close() };
 }
 
 /** The Feishu Open API client when FEISHU_APP_ID/SECRET are set (config checks they go together). */
-export function feishuFor(config: Config, logger: Logger): FeishuPort | undefined {
+export async function feishuFor(config: Config, logger: Logger): Promise<FeishuPort | undefined> {
   if (!config.FEISHU_APP_ID || !config.FEISHU_APP_SECRET) return undefined;
+  // Imported only when configured: the SDK alone is ~70 MB of heap for a process that never calls it.
+  const { createFeishuClient } = await import('./feishu/client.js');
   return createFeishuClient({ appId: config.FEISHU_APP_ID, appSecret: config.FEISHU_APP_SECRET, baseUrl: config.FEISHU_BASE_URL, logger });
 }
 
@@ -80,5 +80,7 @@ export function feishuFor(config: Config, logger: Logger): FeishuPort | undefine
 export async function calendarFor(config: Config): Promise<CalendarPort | undefined> {
   const key = await loadServiceAccountKey(config);
   if (!key) return undefined;
+  // Imported only when configured (googleapis and gaxios are ~18 MB of heap).
+  const { createGoogleCalendar } = await import('./google/calendar.js');
   return createGoogleCalendar({ key, baseUrl: config.GOOGLE_CALENDAR_BASE_URL });
 }

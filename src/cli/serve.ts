@@ -3,7 +3,7 @@ import { createApp } from '../app.js';
 import { requireWebhookSecrets, type Config } from '../config.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { createDrainer, drainerOptions } from '../outbox/drain.js';
-import { startLongConnection, type LongConnection } from '../feishu/long-connection.js';
+import type { LongConnection } from '../feishu/long-connection.js';
 import { startPeriodicBackfill } from '../feishu/backfill.js';
 import { hostname } from 'node:os';
 
@@ -40,9 +40,14 @@ export async function serve(config: Config): Promise<void> {
   deps.logger.info('leave-bridge listening', { port, database: deps.dbKind, mode: config.FEISHU_EVENT_MODE });
   drainer.start();
   // FEISHU_EVENT_MODE=ws: events arrive over the SDK's long connection (config ensures app credentials).
+  // (imported only in ws mode: the SDK is heavy and webhook mode never needs it)
   const longConnection: LongConnection | undefined =
     config.FEISHU_EVENT_MODE === 'ws'
-      ? startLongConnection(deps, { appId: config.FEISHU_APP_ID!, appSecret: config.FEISHU_APP_SECRET!, baseUrl: config.FEISHU_BASE_URL })
+      ? (await import('../feishu/long-connection.js')).startLongConnection(deps, {
+          appId: config.FEISHU_APP_ID!,
+          appSecret: config.FEISHU_APP_SECRET!,
+          baseUrl: config.FEISHU_BASE_URL,
+        })
       : undefined;
   // BACKFILL_INTERVAL (off by default): closes gaps left by deliveries Feishu gave up on.
   const stopBackfill = startPeriodicBackfill(deps, config);

@@ -37,7 +37,7 @@ export async function subscribeCommand(config: Config, args: string[], io: CliIo
     io.err('usage: leave-bridge subscribe <approval_code>…');
     return 2;
   }
-  const feishu = feishuFor(config, loggerFor(config));
+  const feishu = await feishuFor(config, loggerFor(config));
   if (!feishu) {
     io.err('leave-bridge subscribe: set FEISHU_APP_ID and FEISHU_APP_SECRET');
     return 78; // EX_CONFIG

@@ -187,26 +187,44 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   async function claim(limit: number, keys?: string[]): Promise<Claimed[]> {
     if (limit <= 0 || (keys && keys.length === 0)) return [];
     const token = `${workerId}#${++batchSeq}`;
+    // Per-key order: nothing earlier of the key still to do, and never two live runs for one key
+    // (an operator retry can put an EARLIER row back while a later one runs).
+    const orderGuard = sql`not exists (
+      select 1 from outbox e
+      where e.key = o.key and e.id <> o.id
+        and ((e.id < o.id and e.status in ('pending', 'running', 'held'))
+             or (e.status = 'running' and e.lease_until >= now()))
+    )`;
     const rows = await queryRows<{ id: string | number; key: string; kind: string; payload: unknown; attempts: number; prev_status: string; prev_leased_by: string | null }>(
       deps.db,
       sql`
-        with due as (
+        with pend as (
           select o.id, o.status as prev_status, o.leased_by as prev_leased_by
           from outbox o
-          where ((o.status = 'pending' and o.run_after <= now())
-                 or (o.status = 'running' and o.lease_until < now()))
+          where o.status = 'pending' and o.run_after <= now()
             ${keys ? sql`and o.key in ${keys}` : sql``}
-            and not exists (
-              select 1 from outbox e
-              where e.key = o.key and e.id <> o.id
-                and ((e.id < o.id and e.status in ('pending', 'running', 'held'))
-                     -- an operator retry can put an EARLIER row back while a later one runs:
-                     -- never two live runs for one leave
-                     or (e.status = 'running' and e.lease_until >= now()))
-            )
+            and ${orderGuard}
           order by o.run_after, o.id
           limit ${limit}
           for update of o skip locked
+        ),
+        expired as (
+          select o.id, o.status as prev_status, o.leased_by as prev_leased_by
+          from outbox o
+          where o.status = 'running' and o.lease_until < now()
+            ${keys ? sql`and o.key in ${keys}` : sql``}
+            and ${orderGuard}
+          order by o.run_after, o.id
+          limit ${limit}
+          for update of o skip locked
+        ),
+        -- Two branches rather than one OR: each can walk its own index (the partial
+        -- outbox_due_idx for pending rows), where the OR scanned and sorted the whole table.
+        due as (
+          select * from expired
+          union all
+          select * from pend
+          limit ${limit}
         )
         update outbox m
         set status = 'running',
