@@ -206,11 +206,6 @@ async function lockInstance(tx: Tx, instanceCode: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${instanceCode}, 0))`);
 }
 
-async function employeeZone(tx: Queryable, employeeId: string, fallback: string): Promise<string> {
-  const rows = await tx.select({ tz: employees.timezone }).from(employees).where(eq(employees.employeeId, employeeId)).limit(1);
-  return rows[0]?.tz ?? fallback;
-}
-
 async function activeDays(tx: Queryable, instanceCode: string): Promise<DayQuantity[]> {
   const rows = await tx
     .select({ date: attendanceDays.date, quantity: attendanceDays.quantity })
@@ -303,13 +298,15 @@ export async function applyLeaveEvent(
     hasV1: (existing?.hasV1 ?? false) || event.variant === 'v1',
     hasV2: (existing?.hasV2 ?? false) || event.variant === 'v2',
   };
-  await tx
+  const [employee] = await tx
     .insert(employees)
     .values({ employeeId: event.employeeId, openId: event.openId, updatedAt: now })
-    .onConflictDoUpdate({ target: employees.employeeId, set: { openId: sql`coalesce(excluded.open_id, ${employees.openId})` } });
+    .onConflictDoUpdate({ target: employees.employeeId, set: { openId: sql`coalesce(excluded.open_id, ${employees.openId})` } })
+    // the employee's own zone (an operator override) in the same round trip
+    .returning({ timezone: employees.timezone });
 
   if (!existing) {
-    const timezone = await employeeZone(tx, event.employeeId, deps.config.DEFAULT_TIMEZONE);
+    const timezone = employee?.timezone ?? deps.config.DEFAULT_TIMEZONE;
     await tx.insert(leaves).values({ instanceCode: event.instanceCode, ...detail, ...flags, timezone, status: 'approved', approvedAt: now, revision: 1, createdAt: now, updatedAt: now });
     await writeDays(tx, event.instanceCode, event.employeeId, 1, event.unit, allocation);
     await enqueue(tx, event.instanceCode, 'calendar.upsert');
@@ -323,7 +320,7 @@ export async function applyLeaveEvent(
   if (existing.status === 'reverted') {
     // The revert came first (or this is a late re-push): keep the detail for reports, but the
     // leave stays reverted: no attendance, no calendar block.
-    const timezone = existing.timezone ?? (await employeeZone(tx, event.employeeId, deps.config.DEFAULT_TIMEZONE));
+    const timezone = existing.timezone ?? employee?.timezone ?? deps.config.DEFAULT_TIMEZONE;
     await tx
       .update(leaves)
       .set({ ...(replaces ? detail : {}), leaveType, ...flags, timezone, updatedAt: now })
