@@ -136,3 +136,23 @@ export function requireWebhookSecrets(config: Config): void {
     ]);
   }
 }
+
+/** Every configured secret value, for the logger to scrub from whatever it writes. */
+export function secretValues(config: Config): Array<string | undefined> {
+  return [
+    config.FEISHU_APP_SECRET,
+    config.FEISHU_ENCRYPT_KEY,
+    config.FEISHU_VERIFICATION_TOKEN,
+    config.ADMIN_TOKEN,
+    config.GOOGLE_SERVICE_ACCOUNT_JSON,
+    config.DATABASE_URL ? passwordOf(config.DATABASE_URL) : undefined,
+  ];
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}

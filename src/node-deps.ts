@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import { secretValues, type Config } from './config.js';
 import type { Database } from './db/client.js';
 import { connectPostgres, migratePostgres, openPglite } from './db/node-client.js';
 import { systemClock, type Deps } from './deps.js';
@@ -8,26 +8,7 @@ import type { CalendarPort, FeishuPort } from './ports.js';
 import { loadServiceAccountKey } from './google/auth.js';
 
 export function loggerFor(config: Config): Logger {
-  return createLogger({
-    level: config.LOG_LEVEL,
-    secrets: [
-      config.FEISHU_APP_SECRET,
-      config.FEISHU_ENCRYPT_KEY,
-      config.FEISHU_VERIFICATION_TOKEN,
-      config.ADMIN_TOKEN,
-      config.GOOGLE_SERVICE_ACCOUNT_JSON,
-      // a password inside DATABASE_URL
-      config.DATABASE_URL ? safePassword(config.DATABASE_URL) : undefined,
-    ],
-  });
-}
-
-function safePassword(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).password) || undefined;
-  } catch {
-    return undefined;
-  }
+  return createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
 }
 
 /** Postgres when DATABASE_URL is set (migrated at start), else embedded PGlite in DATA_DIR. */

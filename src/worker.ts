@@ -18,7 +18,7 @@
  */
 import type { ExecutionContext } from 'hono';
 import { createApp, errorBody } from './app.js';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, secretValues, type Config } from './config.js';
 import type { Database } from './db/client.js';
 import { connectWorkerPostgres } from './db/worker-client.js';
 import { systemClock, type Deps } from './deps.js';
@@ -63,14 +63,7 @@ function isolateFor(env: WorkerEnv): Isolate {
       config.GOOGLE_SERVICE_ACCOUNT_JSON === undefined ? null : parseServiceAccountKey(config.GOOGLE_SERVICE_ACCOUNT_JSON);
     const logger = createLogger({
       level: config.LOG_LEVEL,
-      secrets: [
-        config.FEISHU_APP_SECRET,
-        config.FEISHU_ENCRYPT_KEY,
-        config.FEISHU_VERIFICATION_TOKEN,
-        config.ADMIN_TOKEN,
-        config.GOOGLE_SERVICE_ACCOUNT_JSON,
-        serviceAccountKey?.private_key,
-      ],
+      secrets: [...secretValues(config), serviceAccountKey?.private_key],
     });
     isolate = { config, logger, serviceAccountKey, heldReleased: false };
     isolates.set(env, isolate);
