@@ -186,14 +186,7 @@ async function ingestPlanned(
       }
       const applied = await applyLeaveEvent(tx, deps, planned.event, planned.days);
       await tx.update(inboxEvents).set({ effect: applied.effect, status: applied.ignoredReason ? 'ignored' : 'applied', reason: applied.ignoredReason }).where(eq(inboxEvents.id, inboxId));
-      return {
-        status: applied.ignoredReason ? 'ignored' : 'applied',
-        inboxId,
-        instanceCode: planned.event.instanceCode,
-        effect: applied.effect,
-        reason: applied.ignoredReason,
-        outboxKeys: applied.outboxKeys,
-      } satisfies IngestResult;
+      return appliedResult(inboxId, planned.event.instanceCode, applied);
     }),
   );
   deps.metrics.inc('leave_bridge_events_total', 'Feishu events by outcome', { source: incoming.source, status: result.status });
@@ -236,6 +229,17 @@ export interface Applied {
   effect: Effect;
   outboxKeys: string[];
   ignoredReason: string | null;
+}
+
+export function appliedResult(inboxId: number, instanceCode: string, applied: Applied): IngestResult {
+  return {
+    status: applied.ignoredReason ? 'ignored' : 'applied',
+    inboxId,
+    instanceCode,
+    effect: applied.effect,
+    reason: applied.ignoredReason,
+    outboxKeys: applied.outboxKeys,
+  };
 }
 
 /** Apply a canonical event to its leave inside the caller's transaction (ingest and replay). */

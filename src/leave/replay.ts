@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { inboxEvents } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { AppError, notFound } from '../errors.js';
-import { applyLeaveEvent, plan, storable, type IngestResult } from './ingest.js';
+import { appliedResult, applyLeaveEvent, plan, storable, type IngestResult } from './ingest.js';
 
 /**
  * Re-run a quarantined event: after a code fix, or with an operator-corrected event object. The
@@ -43,14 +43,7 @@ export async function replayQuarantined(
         payload: newPayload,
       })
       .where(eq(inboxEvents.id, inboxId));
-    return {
-      status: applied.ignoredReason ? 'ignored' : 'applied',
-      inboxId,
-      instanceCode: planned.event.instanceCode,
-      effect: applied.effect,
-      reason: applied.ignoredReason,
-      outboxKeys: applied.outboxKeys,
-    } satisfies IngestResult;
+    return appliedResult(inboxId, planned.event.instanceCode, applied);
   });
   if (result.outboxKeys.length > 0) deps.onOutboxWritten?.(result.outboxKeys);
   return result;
