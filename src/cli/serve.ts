@@ -19,6 +19,9 @@ export async function serve(config: Config): Promise<void> {
   // Woken right after each ingest commit (no waiting for a poll tick), and on OUTBOX_POLL_MS.
   const drainer = createDrainer(deps, drainerOptions(config, { workerId: `${hostname()}:${process.pid}` }));
   deps.onOutboxWritten = () => drainer.wake();
+  // The SDK is imported only in ws mode (it is heavy and webhook mode never needs it), and before
+  // the server listens, so the connection's readiness check is in place from the first /readyz.
+  const wsModule = config.FEISHU_EVENT_MODE === 'ws' ? await import('../feishu/long-connection.js') : undefined;
   const app = createApp(deps);
   const server: ServerType = serveHttp({
     fetch: app.fetch,
@@ -40,15 +43,11 @@ export async function serve(config: Config): Promise<void> {
   deps.logger.info('leave-bridge listening', { port, database: deps.dbKind, mode: config.FEISHU_EVENT_MODE });
   drainer.start();
   // FEISHU_EVENT_MODE=ws: events arrive over the SDK's long connection (config ensures app credentials).
-  // (imported only in ws mode: the SDK is heavy and webhook mode never needs it)
-  const longConnection: LongConnection | undefined =
-    config.FEISHU_EVENT_MODE === 'ws'
-      ? (await import('../feishu/long-connection.js')).startLongConnection(deps, {
-          appId: config.FEISHU_APP_ID!,
-          appSecret: config.FEISHU_APP_SECRET!,
-          baseUrl: config.FEISHU_BASE_URL,
-        })
-      : undefined;
+  const longConnection: LongConnection | undefined = wsModule?.startLongConnection(deps, {
+    appId: config.FEISHU_APP_ID!,
+    appSecret: config.FEISHU_APP_SECRET!,
+    baseUrl: config.FEISHU_BASE_URL,
+  });
   // BACKFILL_INTERVAL (off by default): closes gaps left by deliveries Feishu gave up on.
   const stopBackfill = startPeriodicBackfill(deps, config);
   if (!deps.calendar) deps.logger.warn('calendar sync off: no Google service account configured; calendar messages are held until one is');
