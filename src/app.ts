@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Deps } from './deps.js';
 import { AppError, isConnectionError } from './errors.js';
-import { adminRoutes, type AdminExtensions } from './routes/admin.js';
+import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { webhookRoutes } from './routes/webhook.js';
 
-export type AppDeps = Deps & AdminExtensions;
+export type AppDeps = Deps;
 
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };

@@ -1,6 +1,4 @@
 import { ConfigError, loadConfig } from './config.js';
-import { serve } from './cli/serve.js';
-import { migrate } from './cli/migrate.js';
 
 const USAGE = `usage: leave-bridge <command>
 
@@ -13,25 +11,15 @@ const USAGE = `usage: leave-bridge <command>
   employee list | employee set <employee_id> [--email <address>] [--timezone <zone>]
 `;
 
-type Command = (config: ReturnType<typeof loadConfig>, args: string[]) => Promise<void | number>;
-
-const commands: Record<string, Command> = {
-  serve: (config) => serve(config),
-  migrate: (config) => migrate(config),
-};
-
-export function registerCommand(name: string, command: Command): void {
-  commands[name] = command;
-}
-
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
     return name ? 0 : 2;
   }
-  await import('./cli/commands.js');
-  const command = commands[name];
+  // Loaded after the usage check, so `leave-bridge --help` answers without importing the app.
+  const { commands } = await import('./cli/commands.js');
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     process.stderr.write(`unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     return 2;

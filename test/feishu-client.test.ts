@@ -3,24 +3,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFeishuClient, LIST_WINDOW_MS } from '../src/feishu/client.js';
 import { createLogger } from '../src/logger.js';
-import { ExternalError } from '../src/ports.js';
 import { leaveGroupV2Form, startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
+import { rejection } from './support/errors.js';
 
 const FAST = { retries: 3, minTimeout: 1, maxTimeout: 5 };
 
 function capture() {
   const lines: string[] = [];
   return { lines, logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }) };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ExternalError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ExternalError);
-    return err as ExternalError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('Feishu client against the fake Open API (real SDK)', () => {

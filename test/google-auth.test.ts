@@ -10,23 +10,14 @@ import {
   parseServiceAccountKey,
   type ServiceAccountKey,
 } from '../src/google/auth.js';
-import { ExternalError } from '../src/ports.js';
 import { startFakeGoogle, tokenError, type FakeGoogle } from './fakes/google.js';
+import { rejection } from './support/errors.js';
 
 let google: FakeGoogle;
 let key: ServiceAccountKey;
 let n = 0;
 const subject = () => `auth-user-${++n}@example.com`;
 const tokenCalls = (sub: string) => google.calls.filter((c) => c.op === 'token' && c.subject === sub);
-
-async function rejection(p: Promise<unknown>): Promise<ExternalError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ExternalError);
-  return err as ExternalError;
-}
 
 beforeAll(async () => {
   google = await startFakeGoogle();

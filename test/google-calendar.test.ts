@@ -2,8 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseServiceAccountKey } from '../src/google/auth.js';
 import { createGoogleCalendar } from '../src/google/calendar.js';
 import { eventIdFor, instanceCodeFromEventId } from '../src/google/ids.js';
-import { ExternalError, type CalendarPort, type WantedBlock } from '../src/ports.js';
+import type { CalendarPort, WantedBlock } from '../src/ports.js';
 import { googleError, startFakeGoogle, type FakeGoogle, type FaultKind } from './fakes/google.js';
+import { rejection } from './support/errors.js';
 
 let google: FakeGoogle;
 let port: CalendarPort;
@@ -29,15 +30,6 @@ function block(overrides: Partial<WantedBlock> = {}): WantedBlock {
 
 const callsOn = (cal: string) => google.calls.filter((c) => c.calendarId === cal);
 const live = (cal: string) => google.events(cal).filter((e) => e.status !== 'cancelled');
-
-async function rejection(p: Promise<unknown>): Promise<ExternalError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ExternalError);
-  return err as ExternalError;
-}
 
 beforeAll(async () => {
   google = await startFakeGoogle({ pageSize: 2 });

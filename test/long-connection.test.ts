@@ -7,7 +7,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attendanceDays, inboxEvents, leaves, outbox } from '../src/db/schema.js';
 import { connectPostgres } from '../src/db/node-client.js';
-import { startLongConnection, type LongConnection, type LongConnectionOptions } from '../src/feishu/long-connection.js';
+import { startLongConnection, type LongConnectionOptions } from '../src/feishu/long-connection.js';
 import { parseJsonLenient } from '../src/feishu/json.js';
 import { decodeFrame, encodeFrame, FakeFeishuWs, type Frame } from './fakes/feishu-ws.js';
 import { testApp } from './support/app.js';

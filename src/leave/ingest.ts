@@ -8,6 +8,9 @@ import { enqueue } from '../outbox/enqueue.js';
 import { allocate, AllocationError } from './allocate.js';
 import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveEvent, type LeaveRevert } from './types.js';
 
+/** What ingest needs of the deps object (webhook, long connection, backfill all hand in theirs). */
+export type IngestDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>;
+
 export type IngestSource = 'webhook' | 'ws' | 'backfill' | 'replay';
 
 export interface IncomingEvent {
@@ -135,7 +138,7 @@ async function withDatabase<T>(fn: () => Promise<T>, deadlineMs = INGEST_DEADLIN
  * The one transaction: inbox row (dedupe) + leave + attendance days + outbox rows. Returns after
  * commit; only then may the caller ack Feishu.
  */
-export async function ingest(deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>, incoming: IncomingEvent): Promise<IngestResult> {
+export async function ingest(deps: IngestDeps, incoming: IncomingEvent): Promise<IngestResult> {
   return ingestPlanned(deps, incoming, plan({ ...incoming, event: storable(incoming.event) }));
 }
 
@@ -145,7 +148,7 @@ export async function ingest(deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metri
  * Throws AllocationError instead of quarantining: the caller reports it and a rerun retries it.
  */
 export async function ingestNormalised(
-  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>,
+  deps: IngestDeps,
   incoming: Omit<IncomingEvent, 'event' | 'problem'>,
   event: LeaveApproval | LeaveRevert,
 ): Promise<IngestResult> {
@@ -155,7 +158,7 @@ export async function ingestNormalised(
 }
 
 async function ingestPlanned(
-  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'metrics' | 'onOutboxWritten' | 'logger'>,
+  deps: IngestDeps,
   incoming: Omit<IncomingEvent, 'event' | 'problem'>,
   planned: Planned,
 ): Promise<IngestResult> {

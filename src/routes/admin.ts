@@ -2,15 +2,12 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
-import { AppError, badRequest, notFound, unauthorized } from '../errors.js';
+import { badRequest, notFound, unauthorized } from '../errors.js';
 import { constantTimeEqual, sha256, toHex } from '../feishu/crypto.js';
 import { getLeave, listEvents, listLeaves } from '../leave/queries.js';
 import { replayQuarantined } from '../leave/replay.js';
 import { outboxRoutes } from './outbox.js';
 import { reportRoutes } from './reports.js';
-
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface AdminExtensions {}
 
 export const ADMIN_COOKIE = 'lb_admin';
 
@@ -117,4 +114,3 @@ export function adminRoutes(deps: Deps): Hono {
   return r;
 }
 
-export { AppError };
