@@ -1,10 +1,8 @@
-import { and, eq, sql } from 'drizzle-orm';
-import type { Queryable, Tx } from '../db/client.js';
-import { attendanceDays, employees, inboxEvents, leaves } from '../db/schema.js';
+import { sql } from 'drizzle-orm';
+import { queryRows, type Tx } from '../db/client.js';
 import type { Deps } from '../deps.js';
 import { DatabaseUnavailableError, isConnectionError } from '../errors.js';
 import { normaliseEvent, UnusableEventError } from '../feishu/events.js';
-import { enqueue } from '../outbox/enqueue.js';
 import { allocate, AllocationError } from './allocate.js';
 import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveEvent, type LeaveRevert } from './types.js';
 
@@ -43,13 +41,6 @@ export interface IngestResult {
   /** leave keys whose outbox got a new message in this transaction */
   outboxKeys: string[];
 }
-
-/**
- * Precedence of approval detail: V2 is the richest (segments, i18n names). Backfill ranks lowest:
- * the instance form only knows DAY/HOUR and a float interval, so it fills in a leave no event
- * described but never rewrites what an event said (no new revision, no calendar work).
- */
-const DETAIL_RANK = { backfill: 0, v1: 1, v2: 3 } as const;
 
 /**
  * Postgres text and jsonb cannot hold U+0000 (22P05 / 22021), and Feishu JSON may legally carry
@@ -162,53 +153,52 @@ async function ingestPlanned(
   incoming: Omit<IncomingEvent, 'event' | 'problem'>,
   planned: Planned,
 ): Promise<IngestResult> {
-  const result = await withDatabase(() =>
-    deps.db.transaction(async (tx) => {
-      // ON CONFLICT DO NOTHING: a concurrent duplicate waits on the unique index until the
-      // first commits, then finds the row; no 503 because two deliveries raced.
-      const inserted = await tx
-        .insert(inboxEvents)
-        .values({
-          eventKey: storable(incoming.eventKey),
-          eventType: storable(incoming.eventType),
-          source: incoming.source,
-          instanceCode: planned.status === 'applied' ? planned.event.instanceCode : planned.instanceCode,
-          status: planned.status,
-          reason: planned.status === 'applied' ? null : storable(planned.reason),
-          payload: storable(redactToken(incoming.payload)) ?? {},
-          receivedAt: deps.clock.now(),
-        })
-        .onConflictDoNothing({ target: [inboxEvents.eventKey, inboxEvents.eventType] })
-        .returning({ id: inboxEvents.id });
-      const inboxId = inserted[0]?.id ?? null;
-      if (inboxId === null) {
-        return { status: 'duplicate', inboxId: null, instanceCode: null, effect: null, reason: null, outboxKeys: [] } satisfies IngestResult;
-      }
-      if (planned.status !== 'applied') {
-        return { status: planned.status, inboxId, instanceCode: planned.instanceCode, effect: null, reason: planned.reason, outboxKeys: [] } satisfies IngestResult;
-      }
-      const applied = await applyLeaveEvent(tx, deps, planned.event, planned.days);
-      await tx.update(inboxEvents).set({ effect: applied.effect, status: applied.ignoredReason ? 'ignored' : 'applied', reason: applied.ignoredReason }).where(eq(inboxEvents.id, inboxId));
-      return appliedResult(inboxId, planned.event.instanceCode, applied);
-    }),
+  const applied = planned.status === 'applied';
+  const instanceCode = applied ? planned.event.instanceCode : planned.instanceCode;
+  const inbox = {
+    eventKey: storable(incoming.eventKey),
+    eventType: storable(incoming.eventType),
+    source: incoming.source,
+    instanceCode,
+    status: planned.status,
+    reason: applied ? null : storable(planned.reason),
+    payload: storable(redactToken(incoming.payload)) ?? {},
+  };
+  // One autocommit statement (drizzle/0001_ingest_functions.sql): inbox dedupe, leave, attendance
+  // and outbox commit together or not at all, in one round trip.
+  const [row] = await withDatabase(() =>
+    queryRows<{ r: IngestRow }>(
+      deps.db,
+      sql`select leave_bridge_ingest(${JSON.stringify(inbox)}::jsonb, ${applied ? JSON.stringify(planned.event) : null}::jsonb,
+        ${applied ? JSON.stringify(planned.days ?? []) : null}::jsonb, ${applied && planned.event.kind === 'approve' ? UNIT_INFO[planned.event.unit].base : null}::text,
+        ${deps.clock.now().toISOString()}::timestamptz, ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
+    ),
   );
+  const r = row!.r;
+  const result: IngestResult =
+    r.status === 'duplicate'
+      ? { status: 'duplicate', inboxId: null, instanceCode: null, effect: null, reason: null, outboxKeys: [] }
+      : {
+          status: r.status,
+          inboxId: Number(r.inbox_id),
+          instanceCode,
+          effect: r.effect ?? null,
+          reason: r.reason ?? null,
+          outboxKeys: r.outbox && instanceCode ? [instanceCode] : [],
+        };
   deps.metrics.inc('leave_bridge_events_total', 'Feishu events by outcome', { source: incoming.source, status: result.status });
   if (result.outboxKeys.length > 0) deps.onOutboxWritten?.(result.outboxKeys);
   return result;
 }
 
-/** Serialise everything that touches one instance_code (V1 and V2 may arrive in the same ms). */
-async function lockInstance(tx: Tx, instanceCode: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${instanceCode}, 0))`);
-}
-
-async function activeDays(tx: Queryable, instanceCode: string): Promise<DayQuantity[]> {
-  const rows = await tx
-    .select({ date: attendanceDays.date, quantity: attendanceDays.quantity })
-    .from(attendanceDays)
-    .where(and(eq(attendanceDays.instanceCode, instanceCode), eq(attendanceDays.status, 'active')))
-    .orderBy(attendanceDays.date);
-  return rows.map((r) => ({ date: r.date, quantity: canonicalDecimal(r.quantity) }));
+/** What leave_bridge_ingest / leave_bridge_apply return (jsonb). */
+interface IngestRow {
+  status: IngestResult['status'];
+  inbox_id?: number | string;
+  effect?: Effect;
+  reason?: string | null;
+  outbox?: boolean;
+  ignored_reason?: string | null;
 }
 
 /** "0.500000" (numeric from the database) → "0.5" */
@@ -216,16 +206,6 @@ export function canonicalDecimal(value: string): string {
   if (!value.includes('.')) return value;
   const trimmed = value.replace(/0+$/, '').replace(/\.$/, '');
   return trimmed === '' || trimmed === '-' ? '0' : trimmed;
-}
-
-const sameDays = (a: DayQuantity[], b: DayQuantity[]) =>
-  a.length === b.length && a.every((d, i) => d.date === b[i]!.date && d.quantity === b[i]!.quantity);
-
-async function writeDays(tx: Tx, instanceCode: string, employeeId: string, revision: number, unit: LeaveApproval['unit'], days: DayQuantity[]): Promise<void> {
-  if (days.length === 0) return;
-  await tx.insert(attendanceDays).values(
-    days.map((d) => ({ instanceCode, employeeId, date: d.date, quantity: d.quantity, unit: UNIT_INFO[unit].base, revision, status: 'active' })),
-  );
 }
 
 export interface Applied {
@@ -245,118 +225,37 @@ export function appliedResult(inboxId: number, instanceCode: string, applied: Ap
   };
 }
 
-/** Apply a canonical event to its leave inside the caller's transaction (ingest and replay). */
+/**
+ * Apply a canonical event to its leave inside the caller's transaction (replay; ingest does the
+ * same inside leave_bridge_ingest). The rules live in leave_bridge_apply
+ * (drizzle/0001_ingest_functions.sql):
+ * - everything touching one instance_code is serialised by an advisory lock on it;
+ * - a revert marks the leave and its active days reverted and enqueues calendar.delete; a revert
+ *   of an unknown instance is remembered (REVERTED) so a late approval cannot resurrect it, or
+ *   ignored (CANCELED / DELETED of a still-pending instance);
+ * - the first approval creates the leave (revision 1), its days and a calendar.upsert; the
+ *   employee's zone (an operator override) or DEFAULT_TIMEZONE is fixed on the leave;
+ * - later detail replaces the stored one only if it ranks at least as high (v2 > v1 > backfill:
+ *   V2 is the richest, with segments and i18n names; backfill's instance form only knows DAY/HOUR
+ *   and a float interval, so it fills in a leave no event described but never rewrites what an
+ *   event said);
+ *   changed days supersede the active revision with a new one (nothing is deleted), a changed
+ *   start, end or employee enqueues calendar.upsert; a leave already reverted keeps the detail for
+ *   reports but gets no days and no calendar work.
+ */
 export async function applyLeaveEvent(
   tx: Tx,
   deps: Pick<Deps, 'config' | 'clock'>,
   event: LeaveApproval | LeaveRevert,
   days: DayQuantity[] | null,
 ): Promise<Applied> {
-  await lockInstance(tx, event.instanceCode);
-  const now = deps.clock.now();
-  const [existing] = await tx.select().from(leaves).where(eq(leaves.instanceCode, event.instanceCode)).limit(1);
-
-  if (event.kind === 'revert') {
-    if (!existing) {
-      if (event.status !== 'REVERTED') {
-        // CANCELED / DELETED happen to instances still pending: no leave_approval will follow.
-        return { effect: 'unchanged', outboxKeys: [], ignoredReason: `${event.status} of an instance that is not a known leave` };
-      }
-      // Revert before approval (separate deliveries, retries): remember it so the late approval
-      // cannot resurrect the leave.
-      await tx.insert(leaves).values({
-        instanceCode: event.instanceCode,
-        approvalCode: event.approvalCode,
-        status: 'reverted',
-        revertedAt: event.operateTime ?? now,
-        createdAt: now,
-        updatedAt: now,
-      });
-      return { effect: 'revert_remembered', outboxKeys: [], ignoredReason: null };
-    }
-    if (existing.status === 'reverted') return { effect: 'already_reverted', outboxKeys: [], ignoredReason: null };
-    await tx.update(leaves).set({ status: 'reverted', revertedAt: event.operateTime ?? now, updatedAt: now }).where(eq(leaves.instanceCode, event.instanceCode));
-    await tx
-      .update(attendanceDays)
-      .set({ status: 'reverted', updatedAt: now })
-      .where(and(eq(attendanceDays.instanceCode, event.instanceCode), eq(attendanceDays.status, 'active')));
-    await enqueue(tx, event.instanceCode, 'calendar.delete', { reason: event.via });
-    return { effect: 'reverted', outboxKeys: [event.instanceCode], ignoredReason: null };
-  }
-
-  const allocation = days ?? allocate(event);
-  const detail = {
-    approvalCode: event.approvalCode,
-    tenantKey: event.tenantKey,
-    employeeId: event.employeeId,
-    openId: event.openId,
-    leaveType: event.leaveType,
-    leaveTypeKey: event.leaveTypeKey,
-    unit: event.unit,
-    intervalSeconds: event.intervalSeconds,
-    startLocal: event.startLocal,
-    endLocal: event.endLocal,
-    segments: event.segments,
-    segmentsSource: event.segmentsSource,
-    reason: event.reason,
-    detailSource: event.variant,
-  };
-  const flags = {
-    hasV1: (existing?.hasV1 ?? false) || event.variant === 'v1',
-    hasV2: (existing?.hasV2 ?? false) || event.variant === 'v2',
-  };
-  const [employee] = await tx
-    .insert(employees)
-    .values({ employeeId: event.employeeId, openId: event.openId, updatedAt: now })
-    .onConflictDoUpdate({ target: employees.employeeId, set: { openId: sql`coalesce(excluded.open_id, ${employees.openId})` } })
-    // the employee's own zone (an operator override) in the same round trip
-    .returning({ timezone: employees.timezone });
-
-  if (!existing) {
-    const timezone = employee?.timezone ?? deps.config.DEFAULT_TIMEZONE;
-    await tx.insert(leaves).values({ instanceCode: event.instanceCode, ...detail, ...flags, timezone, status: 'approved', approvedAt: now, revision: 1, createdAt: now, updatedAt: now });
-    await writeDays(tx, event.instanceCode, event.employeeId, 1, event.unit, allocation);
-    await enqueue(tx, event.instanceCode, 'calendar.upsert');
-    return { effect: 'created', outboxKeys: [event.instanceCode], ignoredReason: null };
-  }
-
-  const replaces = existing.detailSource === null || DETAIL_RANK[event.variant] >= DETAIL_RANK[existing.detailSource as keyof typeof DETAIL_RANK];
-  // A name from either variant is better than none (V1 carries a plain name, V2 an i18n one).
-  const leaveType = replaces ? (event.leaveType ?? existing.leaveType) : (existing.leaveType ?? event.leaveType);
-
-  if (existing.status === 'reverted') {
-    // The revert came first (or this is a late re-push): keep the detail for reports, but the
-    // leave stays reverted: no attendance, no calendar block.
-    const timezone = existing.timezone ?? employee?.timezone ?? deps.config.DEFAULT_TIMEZONE;
-    await tx
-      .update(leaves)
-      .set({ ...(replaces ? detail : {}), leaveType, ...flags, timezone, updatedAt: now })
-      .where(eq(leaves.instanceCode, event.instanceCode));
-    return { effect: existing.detailSource === null ? 'detail_after_revert' : 'already_reverted', outboxKeys: [], ignoredReason: null };
-  }
-
-  if (!replaces) {
-    await tx.update(leaves).set({ ...flags, leaveType, updatedAt: now }).where(eq(leaves.instanceCode, event.instanceCode));
-    return { effect: 'unchanged', outboxKeys: [], ignoredReason: null };
-  }
-
-  const current = await activeDays(tx, event.instanceCode);
-  const daysChanged = !sameDays(current, allocation) || existing.unit !== event.unit;
-  const revision = daysChanged ? existing.revision + 1 : existing.revision;
-  if (daysChanged) {
-    await tx
-      .update(attendanceDays)
-      .set({ status: 'superseded', updatedAt: now })
-      .where(and(eq(attendanceDays.instanceCode, event.instanceCode), eq(attendanceDays.status, 'active')));
-    await writeDays(tx, event.instanceCode, event.employeeId, revision, event.unit, allocation);
-  }
-  const calendarChanged =
-    existing.startLocal !== event.startLocal || existing.endLocal !== event.endLocal || existing.employeeId !== event.employeeId;
-  await tx
-    .update(leaves)
-    .set({ ...detail, leaveType, ...flags, revision, updatedAt: now })
-    .where(eq(leaves.instanceCode, event.instanceCode));
-  if (calendarChanged) await enqueue(tx, event.instanceCode, 'calendar.upsert');
-  const changed = daysChanged || calendarChanged || leaveType !== existing.leaveType;
-  return { effect: changed ? 'enriched' : 'unchanged', outboxKeys: calendarChanged ? [event.instanceCode] : [], ignoredReason: null };
+  const allocation = event.kind === 'approve' ? (days ?? allocate(event)) : [];
+  const [row] = await queryRows<{ r: IngestRow }>(
+    tx,
+    sql`select leave_bridge_apply(${JSON.stringify(event)}::jsonb, ${JSON.stringify(allocation)}::jsonb,
+      ${event.kind === 'approve' ? UNIT_INFO[event.unit].base : null}::text, ${deps.clock.now().toISOString()}::timestamptz,
+      ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
+  );
+  const r = row!.r;
+  return { effect: r.effect!, outboxKeys: r.outbox ? [event.instanceCode] : [], ignoredReason: r.ignored_reason ?? null };
 }
