@@ -24,8 +24,43 @@ export function connectPostgres(url: string, opts: PostgresOptions = {}): Databa
     onnotice: () => {},
     // numeric/bigint come back as strings; we keep quantities exact as strings on purpose.
   });
-  const db = drizzlePg(client, { schema }) as unknown as Db;
+  const db = drizzlePg(preparedByDefault(client), { schema }) as unknown as Db;
   return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+}
+
+type Sql = postgres.Sql;
+
+/**
+ * drizzle runs every query through postgres.js `unsafe()` with `prepare: false` (only queries
+ * built with `.prepare(name)` ask otherwise), i.e. as unnamed statements. postgres.js must learn
+ * the parameter types of an unnamed statement first, so each query costs two round trips (Parse +
+ * Describe, then Bind + Execute) and a fresh parse and plan in Postgres. Named statements make that
+ * a one-time cost per connection and query text (postgres.js keeps them per connection and
+ * re-prepares after a schema change). Transactions and savepoints get a new `sql` object from
+ * postgres.js, so they are wrapped too. Hand-written because neither library has an option for it.
+ */
+export function preparedByDefault<T extends Sql>(sql: T): T {
+  const unsafe = sql.unsafe.bind(sql);
+  (sql as { unsafe: Sql['unsafe'] }).unsafe = ((query: string, args?: unknown[], options?: postgres.UnsafeQueryOptions) =>
+    unsafe(query, args as never, { ...options, prepare: true })) as Sql['unsafe'];
+  // the pool has begin(); a transaction's sql has savepoint() instead
+  const pool = sql as unknown as { begin?: (...a: unknown[]) => Promise<unknown> };
+  if (pool.begin) {
+    const begin = pool.begin.bind(sql);
+    pool.begin = (...a: unknown[]) => {
+      const fn = a.pop() as (tx: Sql) => unknown;
+      return begin(...a, (tx: Sql) => fn(preparedByDefault(tx)));
+    };
+  }
+  const tx = sql as unknown as { savepoint?: (...a: unknown[]) => Promise<unknown> };
+  const savepoint = tx.savepoint;
+  if (savepoint) {
+    tx.savepoint = (...a: unknown[]) => {
+      const fn = a.pop() as (tx: Sql) => unknown;
+      return savepoint(...a, (tx: Sql) => fn(preparedByDefault(tx)));
+    };
+  }
+  return sql;
 }
 
 /**

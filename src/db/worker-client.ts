@@ -18,7 +18,7 @@ import { schema, type Database, type Db } from './client.js';
 export function connectWorkerPostgres(url: string): Database {
   const client = postgres(url, {
     // A few, not one: an admin report may run independent queries side by side; an ingest holds one
-    // connection for its single transaction.
+    // connection for its single statement.
     max: 5,
     connect_timeout: 5,
     onnotice: () => {},
