@@ -119,6 +119,9 @@ async function driveHttp(
         FEISHU_ENCRYPT_KEY: ENCRYPT_KEY,
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
+        // Ingest only, like baseline (b): the outbox rows are written in the ingest transaction
+        // and drained by another process (bench/outbox measures that part).
+        OUTBOX_CONCURRENCY: '0',
       }, nodeArgs);
       await waitForHttp(child, `http://127.0.0.1:${port}/readyz`, 30_000);
     } else {

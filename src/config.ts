@@ -19,6 +19,7 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
 /** Duration like "15m", "1h", "30s" or plain seconds; "0"/"off" disables. Result in ms. */
 const Duration = z
@@ -68,7 +69,8 @@ export const ConfigSchema = z
     /** Outbox: attempts before a transiently failing message goes dead. */
     OUTBOX_MAX_ATTEMPTS: positiveInt(12),
     OUTBOX_BATCH_SIZE: positiveInt(16),
-    OUTBOX_CONCURRENCY: positiveInt(8),
+    /** 0: `serve` does not drain (an ingest-only process; another process drains) */
+    OUTBOX_CONCURRENCY: nonNegativeInt(8),
     OUTBOX_LEASE_SECONDS: positiveInt(60),
     OUTBOX_POLL_MS: positiveInt(1000),
     /** Periodic backfill inside `serve` (off by default), e.g. 1h. Needs BACKFILL_APPROVAL_CODES. */

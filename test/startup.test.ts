@@ -28,6 +28,7 @@ describe('configuration', () => {
     [{ FEISHU_APP_ID: 'cli_x' }, 'FEISHU_APP_SECRET'],
     [{ FEISHU_EVENT_MODE: 'ws' }, 'FEISHU_APP_ID'],
     [{ BACKFILL_INTERVAL: 'often' }, 'BACKFILL_INTERVAL'],
+    [{ OUTBOX_CONCURRENCY: '-1' }, 'OUTBOX_CONCURRENCY'],
   ];
   for (const [env, variable] of bad) {
     it(`names ${variable} when ${JSON.stringify(env)}`, () => {

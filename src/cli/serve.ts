@@ -17,8 +17,10 @@ export async function serve(config: Config): Promise<void> {
   const runtime = await buildNodeRuntime(config);
   const { deps } = runtime;
   // Woken right after each ingest commit (no waiting for a poll tick), and on OUTBOX_POLL_MS.
+  // OUTBOX_CONCURRENCY=0: this process only ingests (another process, or the CLI, drains).
+  const draining = config.OUTBOX_CONCURRENCY > 0;
   const drainer = createDrainer(deps, drainerOptions(config, { workerId: `${hostname()}:${process.pid}` }));
-  deps.onOutboxWritten = () => drainer.wake();
+  if (draining) deps.onOutboxWritten = () => drainer.wake();
   // The SDK is imported only in ws mode (it is heavy and webhook mode never needs it), and before
   // the server listens, so the connection's readiness check is in place from the first /readyz.
   const wsModule = config.FEISHU_EVENT_MODE === 'ws' ? await import('../feishu/long-connection.js') : undefined;
@@ -41,7 +43,8 @@ export async function serve(config: Config): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   deps.logger.info('leave-bridge listening', { port, database: deps.dbKind, mode: config.FEISHU_EVENT_MODE });
-  drainer.start();
+  if (draining) drainer.start();
+  else deps.logger.info('outbox draining off in this process (OUTBOX_CONCURRENCY=0)');
   // FEISHU_EVENT_MODE=ws: events arrive over the SDK's long connection (config ensures app credentials).
   const longConnection: LongConnection | undefined = wsModule?.startLongConnection(deps, {
     appId: config.FEISHU_APP_ID!,

@@ -604,7 +604,8 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       }
       let claimed: Claimed[];
       try {
-        claimed = await claim(Math.min(opts.batchSize, opts.concurrency), o.keys);
+        // an explicit drain (CLI, Worker) runs even where the loop is off (OUTBOX_CONCURRENCY=0)
+        claimed = await claim(Math.min(opts.batchSize, Math.max(1, opts.concurrency)), o.keys);
       } catch (err) {
         if (!isConnectionError(err)) throw err;
         summary.databaseUnavailable = true;
