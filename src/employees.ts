@@ -7,6 +7,12 @@ import { badRequest } from './errors.js';
 import { enqueue } from './outbox/enqueue.js';
 import { lockKey, releaseHeld } from './outbox/queries.js';
 
+/** What resolveEmail needs of a stored employee row. */
+export interface StoredEmail {
+  email: string | null;
+  emailOverride: string | null;
+}
+
 export type EmailResolution =
   | { email: string; source: 'override' | 'cache' | 'feishu' }
   | { email: null; reason: string };
@@ -20,9 +26,13 @@ export type EmailResolution =
 export async function resolveEmail(
   deps: Pick<Deps, 'db' | 'feishu' | 'clock'>,
   employeeId: string,
-  opts: { lookup?: boolean } = {},
+  opts: { lookup?: boolean; stored?: StoredEmail | null } = {},
 ): Promise<EmailResolution> {
-  const [row] = await deps.db.select().from(employees).where(eq(employees.employeeId, employeeId)).limit(1);
+  // `stored`: the caller already read the employee row (the outbox handler joins it to the leave)
+  const row =
+    opts.stored !== undefined
+      ? opts.stored
+      : (await deps.db.select({ email: employees.email, emailOverride: employees.emailOverride }).from(employees).where(eq(employees.employeeId, employeeId)).limit(1))[0];
   if (row?.emailOverride) return { email: row.emailOverride, source: 'override' };
   if (row?.email) return { email: row.email, source: 'cache' };
   if (opts.lookup === false) return { email: null, reason: `no stored email for employee ${employeeId}` };

@@ -268,14 +268,16 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
 
   const fence = (row: Claimed) => and(eq(outbox.id, row.id), eq(outbox.status, 'running'), eq(outbox.leasedBy, row.token));
 
+  // The completion every successful run writes, built once (drizzle's prepare()).
+  const markDone = deps.db
+    .update(outbox)
+    .set({ status: 'done', result: sql.placeholder('result'), leaseUntil: null, doneAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(outbox.id, sql.placeholder('id')), eq(outbox.status, 'running'), eq(outbox.leasedBy, sql.placeholder('token'))))
+    .returning({ id: outbox.id })
+    .prepare('lb_outbox_done');
+
   async function finishDone(row: Claimed, result: HandlerResult): Promise<boolean> {
-    const r = await persist(() =>
-      deps.db
-        .update(outbox)
-        .set({ status: 'done', result, leaseUntil: null, doneAt: sql`now()`, updatedAt: sql`now()` })
-        .where(fence(row))
-        .returning({ id: outbox.id }),
-    );
+    const r = await persist(() => markDone.execute({ id: row.id, token: row.token, result }));
     return r.length > 0;
   }
 

@@ -1,7 +1,8 @@
-import { eq } from 'drizzle-orm';
-import { calendarBlocks, leaves } from '../db/schema.js';
+import { eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { calendarBlocks, employees, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { resolveEmail } from '../employees.js';
+import { resolveEmail, type StoredEmail } from '../employees.js';
 import { toInstant } from '../leave/local-time.js';
 import { ExternalError, type CalendarPort, type WantedBlock } from '../ports.js';
 
@@ -47,16 +48,71 @@ export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage): Prom
 type LeaveRow = typeof leaves.$inferSelect;
 type BlockRow = typeof calendarBlocks.$inferSelect;
 
+/**
+ * The two statements every message runs, built once per database with drizzle's prepare(): building
+ * a query with this many columns from the query builder costs more CPU than Postgres spends on it.
+ */
+function buildStatements(db: Db) {
+  return {
+    // The leave, its block and its employee's stored addresses in one round trip.
+    readState: db
+      .select({ leave: leaves, block: calendarBlocks, email: employees.email, emailOverride: employees.emailOverride })
+      .from(leaves)
+      .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
+      .leftJoin(employees, eq(employees.employeeId, leaves.employeeId))
+      .where(eq(leaves.instanceCode, sql.placeholder('code')))
+      .limit(1)
+      .prepare('lb_sync_read_state'),
+    writeBlock: db
+      .insert(calendarBlocks)
+      .values({
+        instanceCode: sql.placeholder('instanceCode'),
+        calendarId: sql.placeholder('calendarId'),
+        eventId: sql.placeholder('eventId'),
+        eventType: sql.placeholder('eventType'),
+        state: 'present',
+        startAt: sql.placeholder('startAt'),
+        endAt: sql.placeholder('endAt'),
+        fallbackReason: sql.placeholder('fallbackReason'),
+        syncedAt: sql.placeholder('syncedAt'),
+      })
+      .onConflictDoUpdate({
+        target: calendarBlocks.instanceCode,
+        set: {
+          calendarId: sql`excluded.calendar_id`,
+          eventId: sql`excluded.event_id`,
+          eventType: sql`excluded.event_type`,
+          state: sql`excluded.state`,
+          startAt: sql`excluded.start_at`,
+          endAt: sql`excluded.end_at`,
+          fallbackReason: sql`excluded.fallback_reason`,
+          syncedAt: sql`excluded.synced_at`,
+        },
+      })
+      .prepare('lb_sync_write_block'),
+  };
+}
+const statements = new WeakMap<Db, ReturnType<typeof buildStatements>>();
+function prepared(db: Db): ReturnType<typeof buildStatements> {
+  let s = statements.get(db);
+  if (!s) statements.set(db, (s = buildStatements(db)));
+  return s;
+}
+
 export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string): Promise<HandlerResult> {
-  const [leave] = await deps.db.select().from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
-  const [block] = await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1);
+  // A message's leave always exists (the outbox row is written in the leave's transaction); the
+  // block-only read covers a leave row removed by hand, so its block still gets cleaned up.
+  const [joined] = await prepared(deps.db).readState.execute({ code: instanceCode });
+  const leave = joined?.leave;
+  const block = joined ? (joined.block ?? undefined) : (await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1))[0];
+  const stored: StoredEmail | null = joined ? { email: joined.email, emailOverride: joined.emailOverride } : null;
   const wanted =
     leave !== undefined &&
     leave.status === 'approved' &&
     leave.employeeId !== null &&
     leave.startLocal !== null &&
     leave.endLocal !== null;
-  return wanted ? placeBlock(deps, leave, block) : removeBlock(deps, instanceCode, leave, block);
+  return wanted ? placeBlock(deps, leave, block, stored) : removeBlock(deps, instanceCode, leave, block, stored);
 }
 
 function requireCalendar(deps: HandlerDeps): CalendarPort {
@@ -69,9 +125,9 @@ function requireCalendar(deps: HandlerDeps): CalendarPort {
   return deps.calendar;
 }
 
-async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | undefined): Promise<HandlerResult> {
+async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | undefined, stored: StoredEmail | null): Promise<HandlerResult> {
   const calendar = requireCalendar(deps);
-  const resolved = await resolveEmail(deps, leave.employeeId!);
+  const resolved = await resolveEmail(deps, leave.employeeId!, { stored });
   if (resolved.email === null) throw new ExternalError('configuration', resolved.reason);
   const zone = leave.timezone ?? deps.config.DEFAULT_TIMEZONE;
   let start: Date;
@@ -105,21 +161,16 @@ async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | 
     declineMessage: deps.config.CALENDAR_DECLINE_MESSAGE,
   };
   const state = await calendar.upsertBlock(want);
-  const now = deps.clock.now();
-  const values = {
+  await prepared(deps.db).writeBlock.execute({
+    instanceCode: leave.instanceCode,
     calendarId: want.calendarId,
     eventId: state.eventId,
     eventType: state.eventType,
-    state: 'present',
     startAt: state.start,
     endAt: state.end,
     fallbackReason: state.fallbackReason,
-    syncedAt: now,
-  };
-  await deps.db
-    .insert(calendarBlocks)
-    .values({ instanceCode: leave.instanceCode, ...values })
-    .onConflictDoUpdate({ target: calendarBlocks.instanceCode, set: values });
+    syncedAt: deps.clock.now(),
+  });
   if (state.fallbackReason) {
     deps.logger.warn('calendar: out-of-office refused, opaque default event instead', { instance_code: leave.instanceCode, reason: state.fallbackReason });
   }
@@ -136,14 +187,20 @@ async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | 
   };
 }
 
-async function removeBlock(deps: HandlerDeps, instanceCode: string, leave: LeaveRow | undefined, block: BlockRow | undefined): Promise<HandlerResult> {
+async function removeBlock(
+  deps: HandlerDeps,
+  instanceCode: string,
+  leave: LeaveRow | undefined,
+  block: BlockRow | undefined,
+  stored: StoredEmail | null,
+): Promise<HandlerResult> {
   if (block?.state === 'deleted') return { action: 'nothing', detail: 'block already deleted' };
   // Without a record, a block may still exist: the process can die between Google's answer and
   // the calendar_blocks write. The event id is deterministic, so the stored address is enough to
   // make sure. An address never resolved was never used to create anything.
   let calendarId = block?.calendarId ?? null;
   if (calendarId === null && leave?.employeeId) {
-    const resolved = await resolveEmail(deps, leave.employeeId, { lookup: false });
+    const resolved = await resolveEmail(deps, leave.employeeId, { lookup: false, stored });
     calendarId = resolved.email;
   }
   if (calendarId === null) return { action: 'nothing', detail: 'no block was ever created (no address known)' };
