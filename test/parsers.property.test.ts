@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseI18nResources, parseLoose, parseSegments, resolveI18nText } from '../src/feishu/strings.js';
 import { parseJsonLenient } from '../src/feishu/json.js';
 import { allocate, secondsPerDate } from '../src/leave/allocate.js';
-import { fromWallMs, wallMs } from '../src/leave/local-time.js';
+import { DateTime } from 'luxon';
+import { fromWallMs, toInstant, wallMs } from '../src/leave/local-time.js';
 import { LEAVE_UNITS, UNIT_INFO, type LeaveUnit } from '../src/leave/types.js';
 
 describe('Feishu non-JSON strings', () => {
@@ -161,5 +162,27 @@ describe('allocation over local dates', () => {
 
   it('wall-clock arithmetic ignores zones (a DST day still has 24 wall hours)', () => {
     expect(wallMs('2024-03-10 03:00:00') - wallMs('2024-03-10 01:00:00')).toBe(2 * 3600 * 1000);
+  });
+});
+
+describe('placing a local time in a zone (toInstant)', () => {
+  it('DST gap moves forward, an overlap takes the second occurrence (standard time), plain zones add their offset', () => {
+    expect(toInstant('2024-03-10 02:30:00', 'America/New_York').toISOString()).toBe('2024-03-10T07:30:00.000Z');
+    expect(toInstant('2024-11-03 01:30:00', 'America/New_York').toISOString()).toBe('2024-11-03T06:30:00.000Z');
+    expect(toInstant('2024-09-05 09:00:00', 'Asia/Shanghai').toISOString()).toBe('2024-09-05T01:00:00.000Z');
+    expect(() => toInstant('2024-09-05 09:00:00', 'Mars/Olympus')).toThrow(/Mars\/Olympus/);
+    expect(() => toInstant('2024-09-05', 'Asia/Shanghai')).toThrow(/2024-09-05/);
+  });
+
+  it("agrees with luxon's own parser of the same format for any time in any zone", () => {
+    const zones = ['Asia/Shanghai', 'America/New_York', 'Europe/Berlin', 'Australia/Lord_Howe', 'America/Santiago', 'Pacific/Chatham', 'UTC'];
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2040, 0, 1) }), fc.constantFrom(...zones), (ms, zone) => {
+        const local = fromWallMs(Math.floor(ms / 1000) * 1000);
+        const reference = DateTime.fromFormat(local, 'yyyy-MM-dd HH:mm:ss', { zone }).toJSDate();
+        expect(toInstant(local, zone).toISOString()).toBe(reference.toISOString());
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -36,11 +36,19 @@ export function fromWallMs(ms: number): LocalDateTime {
 export const localDate = (local: LocalDateTime): string => local.slice(0, 10);
 
 /**
- * The instant a wall-clock time means in `zone`. In a DST gap luxon moves forward, in an overlap it
- * takes the earlier offset; either is the least surprising choice for an out-of-office block.
+ * The instant a wall-clock time means in `zone`. In a DST gap luxon moves forward; in an overlap it
+ * takes the second occurrence (standard time): 01:30 on 2024-11-03 in New York is 06:30Z. Either
+ * is an acceptable edge for an out-of-office block.
  */
 export function toInstant(local: LocalDateTime, zone: string): Date {
-  const dt = DateTime.fromFormat(local, 'yyyy-MM-dd HH:mm:ss', { zone });
+  const m = LOCAL_RE.exec(local);
+  if (!m) throw new Error(`cannot place ${local} in zone ${zone}: not a YYYY-MM-DD HH:mm:ss local time`);
+  // fromObject rather than fromFormat: same zone rules, without parsing a format string per call
+  // (that was most of the drainer's time outside the Google client).
+  const dt = DateTime.fromObject(
+    { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]), minute: Number(m[5]), second: Number(m[6] ?? 0) },
+    { zone },
+  );
   if (!dt.isValid) throw new Error(`cannot place ${local} in zone ${zone}: ${dt.invalidExplanation ?? dt.invalidReason}`);
   return dt.toJSDate();
 }
