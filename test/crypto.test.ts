@@ -1,28 +1,56 @@
 import { AESCipher } from '@larksuiteoapi/node-sdk';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { constantTimeEqual, decryptEvent, encryptEvent, eventSignature } from '../src/feishu/crypto.js';
+import {
+  constantTimeEqual,
+  decryptEvent,
+  encryptEvent,
+  eventSignature,
+  nodeCryptoPrimitives,
+  webCryptoPrimitives,
+} from '../src/feishu/crypto.js';
 
-describe('Feishu event crypto (Web Crypto)', () => {
-  it('decrypts the documented vector', async () => {
-    expect(await decryptEvent('test key', 'P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk=')).toBe('hello world');
-  });
+// Node uses node:crypto, workerd Web Crypto (src/feishu/crypto.ts): both must give the same answers.
+const IMPLEMENTATIONS = [
+  { name: 'Web Crypto', impl: webCryptoPrimitives },
+  { name: 'node:crypto', impl: nodeCryptoPrimitives! },
+];
 
-  it('agrees with the official SDK AESCipher on random payloads and keys', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.string({ minLength: 1, maxLength: 64 }), fc.string({ maxLength: 2000 }), async (key, text) => {
-        const encrypted = await encryptEvent(key, text);
-        expect(new AESCipher(key).decrypt(encrypted)).toBe(text);
-        expect(await decryptEvent(key, encrypted)).toBe(text);
-      }),
-      { numRuns: 200 },
-    );
-  });
+it('Node gets the node:crypto primitives', () => {
+  expect(nodeCryptoPrimitives).toBeDefined();
+});
 
-  it('rejects a ciphertext made with another key', async () => {
-    const encrypted = await encryptEvent('key-one', JSON.stringify({ a: 1 }));
-    await expect(decryptEvent('key-two', encrypted)).rejects.toThrow();
+for (const { name, impl } of IMPLEMENTATIONS) {
+  describe(`Feishu event decryption (${name})`, () => {
+    it('decrypts the documented vector', async () => {
+      expect(await decryptEvent('test key', 'P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk=', impl)).toBe('hello world');
+    });
+
+    it('agrees with the official SDK AESCipher on random payloads and keys', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.string({ minLength: 1, maxLength: 64 }), fc.string({ maxLength: 2000 }), async (key, text) => {
+          const encrypted = await encryptEvent(key, text);
+          expect(new AESCipher(key).decrypt(encrypted)).toBe(text);
+          expect(await decryptEvent(key, encrypted, impl)).toBe(text);
+        }),
+        { numRuns: 200 },
+      );
+    });
+
+    it('rejects a ciphertext made with another key', async () => {
+      const encrypted = await encryptEvent('key-one', JSON.stringify({ a: 1 }));
+      await expect(decryptEvent('key-two', encrypted, impl)).rejects.toThrow();
+    });
+
+    it('hashes like node:crypto (SHA-256)', async () => {
+      const { createHash } = await import('node:crypto');
+      const data = new TextEncoder().encode('1700000000n0ncek{}');
+      expect(Buffer.from(await impl.sha256(data)).toString('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    });
   });
+}
+
+describe('Feishu event signature and token comparison', () => {
 
   it('signs timestamp + nonce + key + raw bytes as hex SHA-256', async () => {
     // sha256("1700000000" + "n0nce" + "k" + "{}") computed independently with node:crypto
