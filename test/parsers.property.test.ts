@@ -24,6 +24,19 @@ describe('Feishu non-JSON strings', () => {
     expect(parseSegments(JSON.stringify(pairs))).toEqual(pairs);
     expect(parseI18nResources([{ is_default: false, locale: 'en_us', texts: { k: 'Sick' } }])[0]!.texts.k).toBe('Sick');
     expect(parseI18nResources('[{"is_default":true,"locale":"en_us","texts":[{"key":"k","value":"Sick"}]}]')[0]!.texts.k).toBe('Sick');
+    expect(parseLoose('[]')).toEqual([]);
+    expect(parseLoose(' [ [ ] ] ')).toEqual([[]]);
+    expect(parseLoose('{}')).toEqual({});
+    // JSON whose first value is not a string is read as the notation: scalars stay strings
+    expect(parseLoose('[1,2]')).toEqual(['1', '2']);
+  });
+
+  it('reads any JSON array of string pairs the same as JSON.parse', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string(), fc.string()), { maxLength: 6 }), (ps) => {
+        expect(parseLoose(JSON.stringify(ps))).toEqual(ps);
+      }),
+    );
   });
 
   it('prefers the default locale, then any locale', () => {

@@ -21,14 +21,30 @@ export function parseLoose(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   const text = value.trim();
   if (text === '') return [];
-  if (text.startsWith('[') || text.startsWith('{')) {
+  if (looksLikeJson(text)) {
     try {
       return JSON.parse(text);
     } catch {
-      // not JSON: fall through to the toString() notation
+      // not JSON after all: fall through to the toString() notation
     }
   }
   return new LooseParser(text).parseDocument();
+}
+
+/**
+ * Whether to try JSON.parse first: the first value inside the brackets is a quoted string (or there
+ * is none). The notation's values are never quoted, so V2's strings skip a JSON.parse that could
+ * only fail: a thrown SyntaxError per field was a visible share of the ingest CPU. JSON whose
+ * first value is a number or a boolean takes the notation's path and keeps its scalars as strings,
+ * which callers coerce anyway.
+ */
+function looksLikeJson(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '[' || ch === '{' || ch === ' ' || ch === '\n' || ch === '\t' || ch === '\r') continue;
+    return ch === '"' || ((ch === ']' || ch === '}') && i > 0);
+  }
+  return false;
 }
 
 class LooseParser {
