@@ -70,7 +70,7 @@ for (const backend of BACKENDS) {
     async function approvedAndSynced(s: LeaveSpec & { instanceCode: string }) {
       await send(leaveApprovalV1(s));
       await send(leaveApprovalV2(s));
-      await drainer.drainOnce({ keys: [s.instanceCode] });
+      expect(await drainer.drainOnce({ keys: [s.instanceCode] })).toMatchObject({ done: 1 });
     }
 
     async function report(from: string, to: string, verify?: string): Promise<ReconciliationReport> {
@@ -81,19 +81,21 @@ for (const backend of BACKENDS) {
 
     beforeAll(async () => {
       db = await backend.create();
-      const calendar = createGoogleCalendar({ key: parseServiceAccountKey(google.serviceAccountJson), baseUrl: google.url, timeoutMs: 5_000 });
+      // Generous timeouts and a few quick retries: the whole suite runs at once on two cores, and a
+      // transient hiccup of a fake must not turn into drift this file did not set up.
+      const calendar = createGoogleCalendar({ key: parseServiceAccountKey(google.serviceAccountJson), baseUrl: google.url, timeoutMs: 20_000 });
       const feishu = createFeishuClient({
         appId: feishuFake.appId,
         appSecret: feishuFake.appSecret,
         baseUrl: feishuFake.url,
         logger: silentLogger,
-        retry: { retries: 0, minTimeout: 1, maxTimeout: 1 },
-        timeoutMs: 5_000,
+        retry: { retries: 2, minTimeout: 1, maxTimeout: 1 },
+        timeoutMs: 20_000,
       });
       t = testApp(db, { env: { FEISHU_ENCRYPT_KEY: undefined }, calendar, feishu, clock: { now: () => new Date(Date.now() + offsetMs) } });
       drainer = createDrainer(
         t.deps,
-        drainerOptions(t.deps.config, { quickRetry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1 }, releaseHeldOnStart: false, runTimeoutMs: 10_000 }),
+        drainerOptions(t.deps.config, { quickRetry: { retries: 2, minTimeoutMs: 1, maxTimeoutMs: 1 }, releaseHeldOnStart: false, runTimeoutMs: 60_000 }),
       );
     });
 
