@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outbox } from '../src/db/schema.js';
+import { calendarBlocks, outbox } from '../src/db/schema.js';
 import { connectPostgres } from '../src/db/node-client.js';
 import { createGoogleCalendar } from '../src/google/calendar.js';
 import { eventIdFor } from '../src/google/ids.js';
@@ -141,6 +141,9 @@ describe('outbox drainer mechanics (postgres)', () => {
     const rows = await w.outboxRows(c);
     expect(rows[0]).toMatchObject({ status: 'running', leasedBy: 'intruder#1' });
     expect(rows[1]).toMatchObject({ kind: 'calendar.upsert', status: 'pending', payload: { repair: expect.stringMatching(/lease of message/) } });
+    // Google did change: the block is recorded even though the completion was fenced out
+    const [block] = await db.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, c));
+    expect(block).toMatchObject({ state: 'present', calendarId: 'm@example.com', eventId: eventIdFor(c) });
   });
 
   it('a slow run keeps its lease (heartbeat): a second drainer does not take it over', async () => {

@@ -8,7 +8,7 @@ import { isConnectionError } from '../errors.js';
 import { ExternalError, type FailureClass } from '../ports.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, DEFAULT_QUICK_RETRY, type BackoffPolicy, type QuickRetryPolicy } from './backoff.js';
 import { enqueue } from './enqueue.js';
-import { handleMessage, type HandlerDeps, type HandlerResult, type OutboxMessage } from './handlers.js';
+import { handleMessage, recordStatement, type BlockRecord, type HandlerDeps, type HandlerOutcome, type OutboxMessage } from './handlers.js';
 import { lockKey, registerOutboxMetrics, releaseHeld, requeue } from './queries.js';
 
 /*
@@ -276,8 +276,29 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
     .returning({ id: outbox.id })
     .prepare('lb_outbox_done');
 
-  async function finishDone(row: Claimed, result: HandlerResult): Promise<boolean> {
-    const r = await persist(() => markDone.execute({ id: row.id, token: row.token, result }));
+  async function recordOnly(record: BlockRecord): Promise<void> {
+    try {
+      await deps.db.execute(recordStatement(record));
+    } catch (err) {
+      // the next run of the leave reads Google again (deterministic event ids) and records it then
+      deps.logger.warn('outbox: could not record a calendar block of an abandoned run', { key: record.instanceCode, err });
+    }
+  }
+
+  /** Done, with what the run learned about Google recorded in the same statement. */
+  async function finishDone(row: Claimed, { result, record }: HandlerOutcome): Promise<boolean> {
+    const r = await persist(() =>
+      record === null
+        ? markDone.execute({ id: row.id, token: row.token, result })
+        : queryRows<{ id: number }>(
+            deps.db,
+            sql`with record as (${recordStatement(record)})
+                update outbox set status = 'done', result = ${JSON.stringify(result)}::jsonb, lease_until = null,
+                       done_at = now(), updated_at = now()
+                where id = ${row.id} and status = 'running' and leased_by = ${row.token}
+                returning id`,
+          ),
+    );
     return r.length > 0;
   }
 
@@ -361,9 +382,9 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   async function execute(entry: InFlight, msg: OutboxMessage): Promise<Outcome> {
     const { row, ctl } = entry;
     const q = opts.quickRetry;
-    let result: HandlerResult;
+    let outcome: HandlerOutcome;
     try {
-      result = await withDeadline(
+      outcome = await withDeadline(
         pRetry(() => handleMessage(deps, msg), {
           retries: q.retries,
           minTimeout: q.minTimeoutMs,
@@ -379,9 +400,13 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       if (entry.abandoned) return entry.ctl.signal.reason === 'released' ? 'released' : 'lost';
       return fail(entry, err);
     }
-    if (entry.abandoned) return entry.ctl.signal.reason === 'released' ? 'released' : 'lost';
-    if (await finishDone(row, result)) {
-      deps.logger.debug('outbox: done', { id: row.id, key: row.key, kind: row.kind, action: result.action });
+    if (entry.abandoned) {
+      // The row went back (stop) or to another drainer, but Google did change: keep the record.
+      if (outcome.record) await recordOnly(outcome.record);
+      return entry.ctl.signal.reason === 'released' ? 'released' : 'lost';
+    }
+    if (await finishDone(row, outcome)) {
+      deps.logger.debug('outbox: done', { id: row.id, key: row.key, kind: row.kind, action: outcome.result.action });
       return 'done';
     }
     return lostLease(row);

@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calendarBlocks, employees, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
@@ -33,12 +33,51 @@ export interface HandlerResult {
 export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete'] as const;
 
 /**
+ * What a run learned about Google, for calendar_blocks. The drainer writes it in the same
+ * statement as the message's completion (recordStatement): one round trip fewer per message. As
+ * before, it is written even when the completion is fenced out: it describes Google, not the row.
+ */
+export type BlockRecord =
+  | {
+      state: 'present';
+      instanceCode: string;
+      calendarId: string;
+      eventId: string;
+      eventType: string;
+      startAt: Date;
+      endAt: Date;
+      fallbackReason: string | null;
+      syncedAt: Date;
+    }
+  | { state: 'deleted'; instanceCode: string; syncedAt: Date };
+
+export interface HandlerOutcome {
+  result: HandlerResult;
+  record: BlockRecord | null;
+}
+
+/** The SQL that records a BlockRecord (a data-modifying statement, usable inside WITH). */
+export function recordStatement(record: BlockRecord): SQL {
+  if (record.state === 'deleted') {
+    return sql`update calendar_blocks set state = 'deleted', synced_at = ${record.syncedAt.toISOString()}::timestamptz
+               where instance_code = ${record.instanceCode}`;
+  }
+  return sql`insert into calendar_blocks (instance_code, calendar_id, event_id, event_type, state, start_at, end_at, fallback_reason, synced_at)
+             values (${record.instanceCode}, ${record.calendarId}, ${record.eventId}, ${record.eventType}, 'present',
+                     ${record.startAt.toISOString()}::timestamptz, ${record.endAt.toISOString()}::timestamptz,
+                     ${record.fallbackReason}, ${record.syncedAt.toISOString()}::timestamptz)
+             on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
+               event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
+               end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at`;
+}
+
+/**
  * Both kinds bring Google to the leave's CURRENT state rather than replaying what the message
  * said: rows of one leave coalesce (one pending row per key+kind), a revert may land while an
  * upsert waits in backoff, and after a crash a row may run twice. Reading the state when the row
  * runs makes every run idempotent and lets a late upsert of a reverted leave remove the block.
  */
-export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage): Promise<HandlerResult> {
+export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage): Promise<HandlerOutcome> {
   if (!(HANDLED_KINDS as readonly string[]).includes(msg.kind)) {
     throw new ExternalError('permanent', `unknown outbox kind ${JSON.stringify(msg.kind)}`);
   }
@@ -49,8 +88,8 @@ type LeaveRow = typeof leaves.$inferSelect;
 type BlockRow = typeof calendarBlocks.$inferSelect;
 
 /**
- * The two statements every message runs, built once per database with drizzle's prepare(): building
- * a query with this many columns from the query builder costs more CPU than Postgres spends on it.
+ * The read every message starts with, built once per database with drizzle's prepare(): building a
+ * query with this many columns from the query builder costs more CPU than Postgres spends on it.
  */
 function buildStatements(db: Db) {
   return {
@@ -63,33 +102,6 @@ function buildStatements(db: Db) {
       .where(eq(leaves.instanceCode, sql.placeholder('code')))
       .limit(1)
       .prepare('lb_sync_read_state'),
-    writeBlock: db
-      .insert(calendarBlocks)
-      .values({
-        instanceCode: sql.placeholder('instanceCode'),
-        calendarId: sql.placeholder('calendarId'),
-        eventId: sql.placeholder('eventId'),
-        eventType: sql.placeholder('eventType'),
-        state: 'present',
-        startAt: sql.placeholder('startAt'),
-        endAt: sql.placeholder('endAt'),
-        fallbackReason: sql.placeholder('fallbackReason'),
-        syncedAt: sql.placeholder('syncedAt'),
-      })
-      .onConflictDoUpdate({
-        target: calendarBlocks.instanceCode,
-        set: {
-          calendarId: sql`excluded.calendar_id`,
-          eventId: sql`excluded.event_id`,
-          eventType: sql`excluded.event_type`,
-          state: sql`excluded.state`,
-          startAt: sql`excluded.start_at`,
-          endAt: sql`excluded.end_at`,
-          fallbackReason: sql`excluded.fallback_reason`,
-          syncedAt: sql`excluded.synced_at`,
-        },
-      })
-      .prepare('lb_sync_write_block'),
   };
 }
 const statements = new WeakMap<Db, ReturnType<typeof buildStatements>>();
@@ -99,7 +111,7 @@ function prepared(db: Db): ReturnType<typeof buildStatements> {
   return s;
 }
 
-export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string): Promise<HandlerResult> {
+export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string): Promise<HandlerOutcome> {
   // A message's leave always exists (the outbox row is written in the leave's transaction); the
   // block-only read covers a leave row removed by hand, so its block still gets cleaned up.
   const [joined] = await prepared(deps.db).readState.execute({ code: instanceCode });
@@ -125,7 +137,7 @@ function requireCalendar(deps: HandlerDeps): CalendarPort {
   return deps.calendar;
 }
 
-async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | undefined, stored: StoredEmail | null): Promise<HandlerResult> {
+async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | undefined, stored: StoredEmail | null): Promise<HandlerOutcome> {
   const calendar = requireCalendar(deps);
   const resolved = await resolveEmail(deps, leave.employeeId!, { stored });
   if (resolved.email === null) throw new ExternalError('configuration', resolved.reason);
@@ -161,29 +173,32 @@ async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | 
     declineMessage: deps.config.CALENDAR_DECLINE_MESSAGE,
   };
   const state = await calendar.upsertBlock(want);
-  await prepared(deps.db).writeBlock.execute({
-    instanceCode: leave.instanceCode,
-    calendarId: want.calendarId,
-    eventId: state.eventId,
-    eventType: state.eventType,
-    startAt: state.start,
-    endAt: state.end,
-    fallbackReason: state.fallbackReason,
-    syncedAt: deps.clock.now(),
-  });
   if (state.fallbackReason) {
     deps.logger.warn('calendar: out-of-office refused, opaque default event instead', { instance_code: leave.instanceCode, reason: state.fallbackReason });
   }
   return {
-    action: block?.state === 'present' && !movedFrom ? 'updated' : 'created',
-    calendar_id: want.calendarId,
-    event_id: state.eventId,
-    event_type: state.eventType,
-    fallback_reason: state.fallbackReason,
-    start: start.toISOString(),
-    end: end.toISOString(),
-    time_zone: zone,
-    ...(movedFrom ? { moved_from: movedFrom } : {}),
+    result: {
+      action: block?.state === 'present' && !movedFrom ? 'updated' : 'created',
+      calendar_id: want.calendarId,
+      event_id: state.eventId,
+      event_type: state.eventType,
+      fallback_reason: state.fallbackReason,
+      start: start.toISOString(),
+      end: end.toISOString(),
+      time_zone: zone,
+      ...(movedFrom ? { moved_from: movedFrom } : {}),
+    },
+    record: {
+      state: 'present',
+      instanceCode: leave.instanceCode,
+      calendarId: want.calendarId,
+      eventId: state.eventId,
+      eventType: state.eventType,
+      startAt: state.start,
+      endAt: state.end,
+      fallbackReason: state.fallbackReason,
+      syncedAt: deps.clock.now(),
+    },
   };
 }
 
@@ -193,8 +208,8 @@ async function removeBlock(
   leave: LeaveRow | undefined,
   block: BlockRow | undefined,
   stored: StoredEmail | null,
-): Promise<HandlerResult> {
-  if (block?.state === 'deleted') return { action: 'nothing', detail: 'block already deleted' };
+): Promise<HandlerOutcome> {
+  if (block?.state === 'deleted') return { result: { action: 'nothing', detail: 'block already deleted' }, record: null };
   // Without a record, a block may still exist: the process can die between Google's answer and
   // the calendar_blocks write. The event id is deterministic, so the stored address is enough to
   // make sure. An address never resolved was never used to create anything.
@@ -203,14 +218,11 @@ async function removeBlock(
     const resolved = await resolveEmail(deps, leave.employeeId, { lookup: false, stored });
     calendarId = resolved.email;
   }
-  if (calendarId === null) return { action: 'nothing', detail: 'no block was ever created (no address known)' };
+  if (calendarId === null) return { result: { action: 'nothing', detail: 'no block was ever created (no address known)' }, record: null };
   const calendar = requireCalendar(deps);
   const outcome = await calendar.deleteBlock(calendarId, instanceCode);
-  if (block) {
-    await deps.db
-      .update(calendarBlocks)
-      .set({ state: 'deleted', syncedAt: deps.clock.now() })
-      .where(eq(calendarBlocks.instanceCode, instanceCode));
-  }
-  return { action: outcome, calendar_id: calendarId, ...(block ? { event_id: block.eventId } : {}) };
+  return {
+    result: { action: outcome, calendar_id: calendarId, ...(block ? { event_id: block.eventId } : {}) },
+    record: block ? { state: 'deleted', instanceCode, syncedAt: deps.clock.now() } : null,
+  };
 }
