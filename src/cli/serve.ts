@@ -17,7 +17,7 @@ export async function serve(config: Config): Promise<void> {
   const runtime = await buildNodeRuntime(config);
   const { deps } = runtime;
   // Woken right after each ingest commit (no waiting for a poll tick), and on OUTBOX_POLL_MS.
-  // OUTBOX_CONCURRENCY=0: this process only ingests (another process, or the CLI, drains).
+  // OUTBOX_CONCURRENCY=0: this process only ingests (another `serve` drains).
   const draining = config.OUTBOX_CONCURRENCY > 0;
   const drainer = createDrainer(deps, drainerOptions(config, { workerId: `${hostname()}:${process.pid}` }));
   if (draining) deps.onOutboxWritten = () => drainer.wake();

@@ -140,8 +140,8 @@ async function withDatabase<T>(fn: () => Promise<T>, deadlineMs = INGEST_DEADLIN
 }
 
 /**
- * The one transaction: inbox row (dedupe) + leave + attendance days + outbox rows. Returns after
- * commit; only then may the caller ack Feishu.
+ * One statement, one transaction: inbox row (dedupe) + leave + attendance days + outbox rows.
+ * Returns after commit; only then may the caller ack Feishu.
  */
 export async function ingest(deps: IngestDeps, incoming: IncomingEvent): Promise<IngestResult> {
   return ingestPlanned(deps, incoming, plan({ ...incoming, event: storable(incoming.event) }));

@@ -631,7 +631,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       }
       let claimed: Claimed[];
       try {
-        // an explicit drain (CLI, Worker) runs even where the loop is off (OUTBOX_CONCURRENCY=0)
+        // an explicit drain (the Worker, tests) runs even where the loop is off (OUTBOX_CONCURRENCY=0)
         claimed = await claim(Math.min(opts.batchSize, Math.max(1, opts.concurrency)), o.keys);
       } catch (err) {
         if (!isConnectionError(err)) throw err;

@@ -88,33 +88,31 @@ type LeaveRow = typeof leaves.$inferSelect;
 type BlockRow = typeof calendarBlocks.$inferSelect;
 
 /**
- * The read every message starts with, built once per database with drizzle's prepare(): building a
- * query with this many columns from the query builder costs more CPU than Postgres spends on it.
+ * The read every message starts with: the leave, its block and its employee's stored addresses in
+ * one round trip, built once per database with drizzle's prepare() (building a query with this
+ * many columns from the query builder costs more CPU than Postgres spends running it).
  */
-function buildStatements(db: Db) {
-  return {
-    // The leave, its block and its employee's stored addresses in one round trip.
-    readState: db
-      .select({ leave: leaves, block: calendarBlocks, email: employees.email, emailOverride: employees.emailOverride })
-      .from(leaves)
-      .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
-      .leftJoin(employees, eq(employees.employeeId, leaves.employeeId))
-      .where(eq(leaves.instanceCode, sql.placeholder('code')))
-      .limit(1)
-      .prepare('lb_sync_read_state'),
-  };
+function buildReadState(db: Db) {
+  return db
+    .select({ leave: leaves, block: calendarBlocks, email: employees.email, emailOverride: employees.emailOverride })
+    .from(leaves)
+    .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
+    .leftJoin(employees, eq(employees.employeeId, leaves.employeeId))
+    .where(eq(leaves.instanceCode, sql.placeholder('code')))
+    .limit(1)
+    .prepare('lb_sync_read_state');
 }
-const statements = new WeakMap<Db, ReturnType<typeof buildStatements>>();
-function prepared(db: Db): ReturnType<typeof buildStatements> {
-  let s = statements.get(db);
-  if (!s) statements.set(db, (s = buildStatements(db)));
-  return s;
+const readStates = new WeakMap<Db, ReturnType<typeof buildReadState>>();
+function readState(db: Db): ReturnType<typeof buildReadState> {
+  let q = readStates.get(db);
+  if (!q) readStates.set(db, (q = buildReadState(db)));
+  return q;
 }
 
 export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string): Promise<HandlerOutcome> {
   // A message's leave always exists (the outbox row is written in the leave's transaction); the
   // block-only read covers a leave row removed by hand, so its block still gets cleaned up.
-  const [joined] = await prepared(deps.db).readState.execute({ code: instanceCode });
+  const [joined] = await readState(deps.db).execute({ code: instanceCode });
   const leave = joined?.leave;
   const block = joined ? (joined.block ?? undefined) : (await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1))[0];
   const stored: StoredEmail | null = joined ? { email: joined.email, emailOverride: joined.emailOverride } : null;
