@@ -6,7 +6,7 @@ import { employees } from '../src/db/schema.js';
 import { eventIdFor } from './support/outbox-world.js';
 import { createPostgresDatabase, type TestDatabase } from './support/db.js';
 import { DOC_TOKEN, encryptedRequest, leaveApprovalV1, TEST_ENCRYPT_KEY } from './support/feishu.js';
-import { freePort, runCli, waitFor, type Child } from './support/process.js';
+import { freePort, runCli, waitFor, waitForReady, type Child } from './support/process.js';
 import { startFakeGoogle, type FakeGoogle } from './fakes/google.js';
 
 describe('OUTBOX_CONCURRENCY=0: an ingest-only serve process (postgres)', { timeout: 120_000 }, () => {
@@ -38,13 +38,7 @@ describe('OUTBOX_CONCURRENCY=0: an ingest-only serve process (postgres)', { time
       ...extra,
     });
     children.push(child);
-    await waitFor('serve to be ready', async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, 60_000);
+    await waitForReady(port);
     return { port, child };
   }
 

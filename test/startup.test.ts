@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { freePort, runCli, waitFor } from './support/process.js';
+import { freePort, runCli, waitForReady } from './support/process.js';
 import { createPostgresDatabase } from './support/db.js';
 
 describe('configuration', () => {
@@ -78,13 +78,7 @@ describe('embedded PGlite in DATA_DIR', () => {
     const port = await freePort();
     const first = runCli(['serve'], { DATA_DIR: dir, PORT: String(port), FEISHU_VERIFICATION_TOKEN: 'tok' });
     try {
-      await waitFor('first serve to be ready', async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
-        } catch {
-          return false;
-        }
-      }, 60_000);
+      await waitForReady(port);
       const second = runCli(['migrate'], { DATA_DIR: dir });
       const { code } = await second.exited;
       expect(code).not.toBe(0);

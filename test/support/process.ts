@@ -35,6 +35,17 @@ export async function waitFor(what: string, predicate: () => boolean | Promise<b
   }
 }
 
+/** Until a `serve` on this port answers /readyz with 200. */
+export async function waitForReady(port: number, ms = 60_000): Promise<void> {
+  await waitFor(`serve on :${port} to be ready`, async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+    } catch {
+      return false;
+    }
+  }, ms);
+}
+
 /** A free port chosen by the kernel. */
 export async function freePort(): Promise<number> {
   const net = await import('node:net');
