@@ -8,7 +8,16 @@ import { isConnectionError } from '../errors.js';
 import { ExternalError, type FailureClass } from '../ports.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, DEFAULT_QUICK_RETRY, type BackoffPolicy, type QuickRetryPolicy } from './backoff.js';
 import { enqueue } from './enqueue.js';
-import { handleMessage, recordStatement, type BlockRecord, type HandlerDeps, type HandlerOutcome, type OutboxMessage } from './handlers.js';
+import {
+  handleMessage,
+  readSyncStates,
+  recordStatement,
+  type BlockRecord,
+  type HandlerDeps,
+  type HandlerOutcome,
+  type OutboxMessage,
+  type SyncState,
+} from './handlers.js';
 import { lockKey, registerOutboxMetrics, releaseHeld, requeue } from './queries.js';
 
 /*
@@ -80,6 +89,8 @@ export type DrainerDeps = HandlerDeps & Pick<Deps, 'metrics' | 'onOutboxWritten'
 interface Claimed extends OutboxMessage {
   token: string;
   takeover: boolean;
+  /** the leave's state, read for the whole claim in one query (absent: the run reads it) */
+  state?: SyncState;
 }
 
 interface InFlight {
@@ -155,6 +166,15 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   const workerId = opts.workerId ?? `drainer-${globalThis.crypto.randomUUID().slice(0, 8)}`;
   const leaseMs = opts.leaseSeconds * 1000;
   const inFlight = new Map<number, InFlight>();
+  /**
+   * Loop mode keeps up to `lookahead` claimed rows waiting beside the runs in flight: a finished
+   * run starts the next at once, and one claim (the heaviest statement of a message's life) serves
+   * several messages instead of one. Waiting rows are leased like running ones, kept by the same
+   * heartbeat, and given back at stop(). If the process dies, their leases expire and count as an
+   * attempt, like a run's.
+   */
+  const lookahead = Math.min(opts.batchSize, Math.max(1, opts.concurrency));
+  const waiting: Claimed[] = [];
   const runs = new Set<Promise<unknown>>();
   let batchSeq = 0;
 
@@ -241,7 +261,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
         where m.id = due.id
         returning m.id, m.key, m.kind, m.payload, m.attempts, due.prev_status, due.prev_leased_by`,
     );
-    return rows.map((r) => ({
+    const claimed: Claimed[] = rows.map((r) => ({
       id: Number(r.id),
       key: r.key,
       kind: r.kind,
@@ -250,6 +270,21 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       token,
       takeover: r.prev_status === 'running',
     }));
+    // The rows are leased now, so no later row of their keys runs before them: read their leaves
+    // for all of them at once (one query per claim instead of one per message).
+    if (claimed.length > 0) {
+      try {
+        const states = await readSyncStates(deps.db, [...new Set(claimed.map((c) => c.key))]);
+        for (const c of claimed) {
+          const state = states.get(c.key);
+          if (state) c.state = state;
+        }
+      } catch (err) {
+        // each run reads its own state instead (and meets the same database)
+        deps.logger.debug('outbox: could not read the claimed leaves; each run reads its own', { err });
+      }
+    }
+    return claimed;
   }
 
   /** A completion write that the database refused is retried for a while: the work is done. */
@@ -385,7 +420,8 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
     let outcome: HandlerOutcome;
     try {
       outcome = await withDeadline(
-        pRetry(() => handleMessage(deps, msg), {
+        // a quick retry reads the state again: the failed attempt may have changed Google already
+        pRetry((attempt) => handleMessage(deps, msg, attempt === 1 ? row.state : undefined), {
           retries: q.retries,
           minTimeout: q.minTimeoutMs,
           maxTimeout: q.maxTimeoutMs,
@@ -460,16 +496,17 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   }
 
   async function heartbeat(): Promise<void> {
-    const byToken = new Map<string, InFlight[]>();
-    for (const e of inFlight.values()) {
-      if (e.abandoned) continue;
-      const list = byToken.get(e.row.token) ?? [];
-      list.push(e);
-      byToken.set(e.row.token, list);
-    }
-    for (const [token, entries] of byToken) {
+    const byToken = new Map<string, { runs: InFlight[]; waits: Claimed[] }>();
+    const group = (token: string) => {
+      let g = byToken.get(token);
+      if (!g) byToken.set(token, (g = { runs: [], waits: [] }));
+      return g;
+    };
+    for (const e of inFlight.values()) if (!e.abandoned) group(e.row.token).runs.push(e);
+    for (const w of waiting) group(w.token).waits.push(w);
+    for (const [token, { runs: entries, waits }] of byToken) {
       try {
-        const ids = entries.map((e) => e.row.id);
+        const ids = [...entries.map((e) => e.row.id), ...waits.map((w) => w.id)];
         const kept = await queryRows<{ id: string | number }>(
           deps.db,
           sql`update outbox set lease_until = now() + ${opts.leaseSeconds}::float8 * interval '1 second'
@@ -482,6 +519,13 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
             e.ctl.abort('lost');
           }
         }
+        for (const w of waits) {
+          if (keptIds.has(w.id)) continue;
+          // taken over before it started (its lease ran out): it is the other drainer's now
+          const i = waiting.indexOf(w);
+          if (i >= 0) waiting.splice(i, 1);
+          deps.logger.warn('outbox: lease of a waiting row lost; another drainer owns it', { id: w.id, key: w.key });
+        }
       } catch (err) {
         if (!isConnectionError(err)) deps.logger.warn('outbox: lease heartbeat failed', { err });
       }
@@ -492,32 +536,45 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
     return { claimed: 0, done: 0, retried: 0, dead: 0, held: 0, lost: 0, released: 0, databaseUnavailable: false, budgetExhausted: false };
   }
 
-  /** Loop mode: claim what free slots allow, launch without waiting, come back when woken. */
+  /** Start waiting rows while slots are free; each finished run wakes the loop again. */
+  function launchWaiting(summary: DrainSummary): void {
+    while (waiting.length > 0 && inFlight.size < opts.concurrency && running && !stopping) {
+      const row = waiting.shift()!;
+      const run = runOne(row, summary).finally(() => {
+        runs.delete(run);
+        if (running && !stopping) wake();
+      });
+      runs.add(run);
+    }
+  }
+
+  /**
+   * Loop mode: start what is waiting, claim again when fewer than half the lookahead is left (free
+   * slots plus the lookahead, at most batchSize), launch without waiting, come back when woken.
+   */
   async function pumpOnce(): Promise<void> {
     const summary = emptySummary();
     do {
       pumpAgain = false;
-      if (!running || stopping || Date.now() < pausedUntil) return;
+      if (!running || stopping) return;
+      launchWaiting(summary);
+      if (Date.now() < pausedUntil) return;
       try {
         if (!heldReleased) {
           const r = await releaseHeld(deps.db);
           heldReleased = true;
           if (r.count > 0) deps.logger.info('outbox: released held messages at start', { count: r.count });
         }
-        const free = opts.concurrency - inFlight.size;
-        const limit = Math.min(opts.batchSize, free);
+        if (waiting.length > lookahead / 2) return;
+        const limit = Math.min(opts.batchSize, opts.concurrency - inFlight.size + lookahead - waiting.length);
         if (limit <= 0) return;
         const claimed = await claim(limit);
         if (databaseFailures > 0) deps.logger.info('outbox: database reachable again', { failures: databaseFailures });
         databaseFailures = 0;
         summary.claimed += claimed.length;
-        for (const row of claimed) {
-          const run = runOne(row, summary).finally(() => {
-            runs.delete(run);
-            if (running && !stopping) wake();
-          });
-          runs.add(run);
-        }
+        // stop() waits for this pump and then gives back whatever is still waiting
+        waiting.push(...claimed);
+        launchWaiting(summary);
         if (claimed.length === limit) pumpAgain = true;
       } catch (err) {
         if (isConnectionError(err)) {
@@ -575,6 +632,20 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
     pump();
   }
 
+  /** Back to pending now, attempts untouched (stop): another process need not wait for the lease. */
+  async function giveBack(row: Claimed): Promise<void> {
+    try {
+      await deps.db.transaction(async (tx) => {
+        await lockKey(tx, row.key);
+        const [mine] = await tx.select({ id: outbox.id }).from(outbox).where(fence(row)).for('update').limit(1);
+        if (mine) await requeue(tx, row, { delayMs: 0 });
+      });
+      count(row.kind, 'released');
+    } catch (err) {
+      deps.logger.warn('outbox: could not release a lease at stop; it will expire', { id: row.id, err });
+    }
+  }
+
   async function stop(): Promise<void> {
     if (!running || stopping) return;
     stopping = true;
@@ -583,6 +654,8 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
     pollTimer = null;
     wakeTimer = null;
     if (pumping) await pumping.catch(() => {});
+    // rows claimed ahead and never started go back at once, attempts untouched
+    for (const row of waiting.splice(0)) await giveBack(row);
     const settled = Promise.allSettled([...runs]);
     let timedOut = false;
     await Promise.race([
@@ -598,16 +671,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       for (const e of left) {
         e.abandoned = true;
         e.ctl.abort('released');
-        try {
-          await deps.db.transaction(async (tx) => {
-            await lockKey(tx, e.row.key);
-            const [mine] = await tx.select({ id: outbox.id }).from(outbox).where(fence(e.row)).for('update').limit(1);
-            if (mine) await requeue(tx, e.row, { delayMs: 0 });
-          });
-          count(e.row.kind, 'released');
-        } catch (err) {
-          deps.logger.warn('outbox: could not release a lease at stop; it will expire', { id: e.row.id, err });
-        }
+        await giveBack(e.row);
       }
       deps.logger.info('outbox: stopped with runs unfinished; their rows were released', { count: left.length });
     }

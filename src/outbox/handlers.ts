@@ -1,4 +1,4 @@
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calendarBlocks, employees, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
@@ -72,29 +72,46 @@ export function recordStatement(record: BlockRecord): SQL {
 }
 
 /**
+ * What a run starts from: the leave, its block and its employee's stored addresses. The drainer
+ * reads it for a whole claim at once (readSyncStates); a run without one reads its own.
+ */
+export interface SyncState {
+  leave: LeaveRow;
+  block: BlockRow | null;
+  stored: StoredEmail;
+}
+
+/**
  * Both kinds bring Google to the leave's CURRENT state rather than replaying what the message
  * said: rows of one leave coalesce (one pending row per key+kind), a revert may land while an
  * upsert waits in backoff, and after a crash a row may run twice. Reading the state when the row
  * runs makes every run idempotent and lets a late upsert of a reverted leave remove the block.
+ * `state` may come from the claim (read a moment before the run, while the row was already
+ * leased): a change to the leave after that read queues another row of the key, which runs after
+ * this one and reads again.
  */
-export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage): Promise<HandlerOutcome> {
+export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage, state?: SyncState): Promise<HandlerOutcome> {
   if (!(HANDLED_KINDS as readonly string[]).includes(msg.kind)) {
     throw new ExternalError('permanent', `unknown outbox kind ${JSON.stringify(msg.kind)}`);
   }
-  return syncLeaveCalendar(deps, msg.key);
+  return syncLeaveCalendar(deps, msg.key, state);
 }
 
 type LeaveRow = typeof leaves.$inferSelect;
 type BlockRow = typeof calendarBlocks.$inferSelect;
 
+const stateColumns = { leave: leaves, block: calendarBlocks, email: employees.email, emailOverride: employees.emailOverride };
+type JoinedState = { leave: LeaveRow; block: BlockRow | null; email: string | null; emailOverride: string | null };
+const toState = (j: JoinedState): SyncState => ({ leave: j.leave, block: j.block, stored: { email: j.email, emailOverride: j.emailOverride } });
+
 /**
- * The read every message starts with: the leave, its block and its employee's stored addresses in
- * one round trip, built once per database with drizzle's prepare() (building a query with this
- * many columns from the query builder costs more CPU than Postgres spends running it).
+ * One leave's state in one round trip, built once per database with drizzle's prepare() (building
+ * a query with this many columns from the query builder costs more CPU than Postgres spends
+ * running it).
  */
 function buildReadState(db: Db) {
   return db
-    .select({ leave: leaves, block: calendarBlocks, email: employees.email, emailOverride: employees.emailOverride })
+    .select(stateColumns)
     .from(leaves)
     .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
     .leftJoin(employees, eq(employees.employeeId, leaves.employeeId))
@@ -109,13 +126,31 @@ function readState(db: Db): ReturnType<typeof buildReadState> {
   return q;
 }
 
-export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string): Promise<HandlerOutcome> {
+/** The states of several leaves in one query (the drainer's claim); leaves that do not exist are absent. */
+export async function readSyncStates(db: Db, instanceCodes: string[]): Promise<Map<string, SyncState>> {
+  const out = new Map<string, SyncState>();
+  if (instanceCodes.length === 0) return out;
+  const rows = await db
+    .select(stateColumns)
+    .from(leaves)
+    .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
+    .leftJoin(employees, eq(employees.employeeId, leaves.employeeId))
+    .where(inArray(leaves.instanceCode, instanceCodes));
+  for (const r of rows) out.set(r.leave.instanceCode, toState(r));
+  return out;
+}
+
+export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string, given?: SyncState): Promise<HandlerOutcome> {
+  let state = given;
+  if (!state) {
+    const [joined] = await readState(deps.db).execute({ code: instanceCode });
+    if (joined) state = toState(joined);
+  }
   // A message's leave always exists (the outbox row is written in the leave's transaction); the
   // block-only read covers a leave row removed by hand, so its block still gets cleaned up.
-  const [joined] = await readState(deps.db).execute({ code: instanceCode });
-  const leave = joined?.leave;
-  const block = joined ? (joined.block ?? undefined) : (await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1))[0];
-  const stored: StoredEmail | null = joined ? { email: joined.email, emailOverride: joined.emailOverride } : null;
+  const leave = state?.leave;
+  const block = state ? (state.block ?? undefined) : (await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1))[0];
+  const stored = state?.stored ?? null;
   const wanted =
     leave !== undefined &&
     leave.status === 'approved' &&
