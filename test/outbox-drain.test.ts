@@ -1,11 +1,12 @@
 import net from 'node:net';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calendarBlocks, outbox } from '../src/db/schema.js';
+import { calendarBlocks, employees, outbox } from '../src/db/schema.js';
 import { connectPostgres } from '../src/db/node-client.js';
 import { createGoogleCalendar } from '../src/google/calendar.js';
 import { eventIdFor } from '../src/google/ids.js';
 import { createDrainer } from '../src/outbox/drain.js';
+import { handleMessage, readSyncStates } from '../src/outbox/handlers.js';
 import { ADMIN } from './support/app.js';
 import { createPostgresDatabase, type TestDatabase } from './support/db.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
@@ -171,6 +172,43 @@ describe('outbox drainer mechanics (postgres)', () => {
     expect((await w.outboxRows(c))[0]).toMatchObject({ status: 'done', attempts: 0, leasedBy: expect.stringMatching(/^slow-a#/) });
   });
 
+  it('loop mode claims ahead: a waiting row keeps its lease and goes back untouched at stop', async () => {
+    // its own database: a drainer in loop mode claims every due row, not only this test's
+    const own = await createPostgresDatabase();
+    const ow = await startWorld(own, { calendarTimeoutMs: 10_000 });
+    try {
+      ow.feishu.addUser({ user_id: 'u_m', email: 'm@example.com' });
+      const codes = [code('ahead1'), code('ahead2'), code('ahead3')];
+      for (const c of codes) await ow.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_m' }));
+      const rows = () => own.db.select().from(outbox).orderBy(outbox.id);
+      ow.google.faults.latencyMs = 1_500; // every call outlasts the 1 s lease
+      // one slot, one row claimed ahead of it
+      const a = createDrainer(ow.t.deps, { ...FAST_DRAINER, concurrency: 1, leaseSeconds: 1, stopTimeoutMs: 100, workerId: 'ahead-a' });
+      const b = createDrainer(ow.t.deps, { ...FAST_DRAINER, leaseSeconds: 1, workerId: 'other-b' });
+      a.start();
+      try {
+        await waitFor('a to hold two rows', async () => (await rows()).filter((r) => r.status === 'running').length === 2);
+        expect(a.inFlight()).toBe(1);
+        const held = (await rows()).filter((r) => r.status === 'running');
+        expect(held.every((r) => r.leasedBy?.startsWith('ahead-a#'))).toBe(true);
+        // past the lease, the heartbeat still keeps both: another drainer finds only the third row
+        await new Promise((r) => setTimeout(r, 1_300));
+        expect((await b.drainOnce({ keys: held.map((r) => r.key) })).claimed).toBe(0);
+      } finally {
+        await a.stop();
+        ow.google.faults.latencyMs = 0;
+      }
+      // both went back at once (the run's call still hangs), attempts untouched
+      const after = await rows();
+      expect(after.map((r) => [r.status, r.attempts, r.leasedBy])).toEqual(codes.map(() => ['pending', 0, null]));
+      expect(await b.drainOnce()).toMatchObject({ done: 3 });
+      expect(ow.confirmed('m@example.com').map((e) => e.id).sort()).toEqual(codes.map(eventIdFor).sort());
+    } finally {
+      await ow.close();
+      await own.close();
+    }
+  });
+
   it('a message whose drainers keep dying on it ends dead instead of looping', async () => {
     const key = code('poison');
     await db.db.insert(outbox).values({ key, kind: 'calendar.upsert', status: 'running', leasedBy: 'gone#1', leaseUntil: sql`now() - interval '1 second'`, attempts: FAST_DRAINER.maxAttempts - 1 });
@@ -187,6 +225,47 @@ describe('outbox drainer mechanics (postgres)', () => {
     expect((await w.drainer.drainOnce({ keys: [key] })).claimed).toBe(0);
     expect((await w.outboxRows(key))[0]).toMatchObject({ id: early!.id, status: 'pending' });
     await db.db.update(outbox).set({ status: 'done', leaseUntil: null }).where(eq(outbox.key, key));
+  });
+
+  it('a run starts from the state read for its whole claim; a quick retry reads it again', async () => {
+    const [c1, c2] = [code('state1'), code('state2')];
+    for (const c of [c1, c2]) await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_m' }));
+    // the address as a first run would have cached it from Feishu
+    await db.db.update(employees).set({ email: 'm@example.com' }).where(eq(employees.employeeId, 'u_m'));
+    const states = await readSyncStates(w.t.deps.db, [c1, c2, code('absent')]);
+    expect([...states.keys()].sort()).toEqual([c1, c2].sort());
+    expect(states.get(c1)).toMatchObject({ leave: { instanceCode: c1, status: 'approved' }, block: null, stored: { email: 'm@example.com' } });
+
+    // with a state given, the handler does not read the database at all
+    const noDb = new Proxy(w.t.deps.db, {
+      get: () => {
+        throw new Error('the database was read');
+      },
+    });
+    const msg = { id: 0, key: c1, kind: 'calendar.upsert', payload: {}, attempts: 0 };
+    const outcome = await handleMessage({ ...w.t.deps, db: noDb }, msg, states.get(c1));
+    expect(outcome.result).toMatchObject({ action: 'created', calendar_id: 'm@example.com' });
+
+    // The claim's state goes stale when the leave is reverted during the first attempt; that
+    // attempt fails (503), and the quick retry reads the leave again: it removes, not places.
+    const patient = createGoogleCalendar({ key: w.google.serviceAccountKey, baseUrl: w.google.url, timeoutMs: 10_000 });
+    const d = createDrainer({ ...w.t.deps, calendar: patient }, FAST_DRAINER);
+    w.google.faults.add({ op: 'insert', calendarId: 'm@example.com', fault: 'http503', times: 1 });
+    w.google.faults.latencyMs = 1_000;
+    let summary;
+    try {
+      const run = d.drainOnce({ keys: [c2] });
+      await waitFor('the upsert to run', async () => (await w.outboxRows(c2))[0]?.status === 'running');
+      await w.send(leaveRevert({ instanceCode: c2 }));
+      summary = await run;
+    } finally {
+      w.google.faults.latencyMs = 0;
+    }
+    // the upsert, then the revert's delete
+    expect(summary).toMatchObject({ claimed: 2, done: 2 });
+    const [upsert] = await w.outboxRows(c2);
+    expect(upsert!.result).toMatchObject({ action: 'already_gone', calendar_id: 'm@example.com' });
+    expect(w.google.events('m@example.com').filter((e) => e.id === eventIdFor(c2))).toHaveLength(0);
   });
 
   it('an unknown kind is dead at once', async () => {
