@@ -17,7 +17,7 @@ import postgres from 'postgres';
 import { createDatabase, freeConnections, type BenchDatabase } from './lib/db.js';
 import { encryptEvents, samplePlaintext, signEvents, type PreparedRequest } from './lib/feishu-events.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { freePort, MemorySampler, round, spawnProcess, spawnTs, waitForHttp, waitForLine, type Child } from './lib/proc.js';
+import { freePort, MemorySampler, round, spawnCompiled, spawnProcess, spawnService, spawnTs, waitForHttp, waitForLine, type Child } from './lib/proc.js';
 import { summarise, type LatencySummary } from './lib/stats.js';
 import { cpuWindow, type CpuWindow } from './lib/sysstat.js';
 
@@ -106,13 +106,13 @@ async function driveHttp(
   const db = await createDatabase(`ingest_${target}_c${concurrency}`);
   let child: Child | null = null;
   const nodeArgs = opts.cpuProfDir
-    ? // One directory per server: the tsx loader thread writes a profile of its own next to main's.
+    ? // One directory per server (a loader thread, where there is one, writes a profile of its own).
       ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProfDir, `ingest-${target}-c${concurrency}`)}`]
     : [];
   try {
     const port = await freePort();
     if (target === 'leave-bridge') {
-      child = spawnTs('leave-bridge serve', 'src/node.ts', ['serve'], {
+      child = await spawnService('leave-bridge serve', ['serve'], {
         PORT: String(port),
         DATABASE_URL: db.url,
         FEISHU_VERIFICATION_TOKEN: VERIFICATION_TOKEN,
@@ -125,7 +125,7 @@ async function driveHttp(
       }, nodeArgs);
       await waitForHttp(child, `http://127.0.0.1:${port}/readyz`, 30_000);
     } else {
-      child = spawnTs('sdk webhook', 'bench/children/sdk-webhook.ts', [], {
+      child = await spawnCompiled('sdk webhook', 'bench/children/sdk-webhook.ts', [], {
         PORT: String(port),
         DATABASE_URL: db.url,
         FEISHU_VERIFICATION_TOKEN: VERIFICATION_TOKEN,

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { freePort, runCli, waitForReady } from './support/process.js';
+import { freePort, ROOT, runBuilt, runCli, waitForReady } from './support/process.js';
+import { DOC_TOKEN, leaveApprovalV1 } from './support/feishu.js';
 import { createPostgresDatabase } from './support/db.js';
 
 describe('configuration', () => {
@@ -91,6 +93,33 @@ describe('embedded PGlite in DATA_DIR', () => {
     const third = runCli(['migrate'], { DATA_DIR: dir });
     expect((await third.exited).code).toBe(0);
     expect(third.output()).toMatch(/migrations applied \(pglite/);
+  });
+
+  it('the build (what npm start runs) serves: migrations, the webhook and the dashboard from dist/', async () => {
+    const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+    expect(build.status, build.stderr).toBe(0);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lb-built-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const served = runBuilt(['serve'], { DATA_DIR: dir, PORT: String(port), FEISHU_VERIFICATION_TOKEN: DOC_TOKEN, ADMIN_TOKEN: 'adm' });
+    try {
+      await waitForReady(port);
+      const hook = await fetch(`http://127.0.0.1:${port}/webhook/feishu`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: leaveApprovalV1({ instanceCode: 'BUILT-1' }),
+      });
+      expect(hook.status).toBe(200);
+      const leaves = await fetch(`http://127.0.0.1:${port}/api/leaves/BUILT-1`, { headers: { authorization: 'Bearer adm' } });
+      expect(await leaves.text()).toContain('BUILT-1');
+      const dash = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { authorization: 'Bearer adm' } });
+      expect(dash.status).toBe(200);
+      expect(await dash.text()).toMatch(/<html/i);
+    } finally {
+      served.proc.kill('SIGTERM');
+    }
+    expect((await served.exited).code, served.output()).toBe(0);
+    expect(served.output()).not.toMatch(/tsx/);
   });
 
   it('migrate on Postgres is idempotent and safe to run concurrently', async () => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.js';
 
@@ -26,6 +27,34 @@ export interface Child {
  */
 export function spawnTs(label: string, script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
   return spawnProcess(label, process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], env);
+}
+
+/** `npm run build` (src → dist), once per benchmark run: the service is measured as `npm start` runs it. */
+let built: Promise<void> | null = null;
+export function buildService(): Promise<void> {
+  built ??= new Promise<void>((resolve, reject) => {
+    const p = spawn(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run build exited ${code}`))));
+  });
+  return built;
+}
+
+/** The built service (dist/node.js) as `npm start` runs it. */
+export async function spawnService(label: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Child> {
+  await buildService();
+  return spawnProcess(label, process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/node.js', ...args], env);
+}
+
+/**
+ * A benchmark child compiled to JavaScript first (esbuild, packages left in node_modules), so a
+ * baseline runs without tsx's loader too, as the service does. Written under bench/results/.
+ */
+export async function spawnCompiled(label: string, script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Child> {
+  const { build } = await import('esbuild');
+  const outfile = path.join(REPO_ROOT, 'bench/results/.build', `${path.basename(script).replace(/\.ts$/, '')}.mjs`);
+  await build({ entryPoints: [path.join(REPO_ROOT, script)], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20.10', logLevel: 'warning' });
+  return spawnProcess(label, process.execPath, [...nodeArgs, outfile, ...args], env);
 }
 
 export function spawnProcess(label: string, command: string, args: string[], env: Record<string, string>): Child {

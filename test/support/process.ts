@@ -9,9 +9,18 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Run `leave-bridge <args>` as a real process (through tsx, as `npm start` does). */
+/** Run `leave-bridge <args>` as a real process, from the sources through tsx (as `npm run leave-bridge` does). */
 export function runCli(args: string[], env: Record<string, string | undefined>): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts', ...args], {
+  return runNode(['--import', 'tsx', 'src/node.ts', ...args], env);
+}
+
+/** Run `leave-bridge <args>` from the build in dist/ (as `npm start` does, after `npm run build`). */
+export function runBuilt(args: string[], env: Record<string, string | undefined>): Child {
+  return runNode(['--enable-source-maps', 'dist/node.js', ...args], env);
+}
+
+function runNode(nodeArgs: string[], env: Record<string, string | undefined>): Child {
+  const proc = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
