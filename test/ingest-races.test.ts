@@ -1,7 +1,8 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attendanceDays, inboxEvents, leaves, outbox } from '../src/db/schema.js';
-import { BACKENDS, type TestDatabase } from './support/db.js';
+import { connectPostgres } from '../src/db/node-client.js';
+import { BACKENDS, createPostgresDatabase, type TestDatabase } from './support/db.js';
 import { testApp } from './support/app.js';
 import { encryptedRequest, leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
 
@@ -124,5 +125,97 @@ for (const backend of BACKENDS) {
       // either the revert came first (nothing queued) or after the approval (upsert then delete)
       expect([[], ['calendar.delete', 'calendar.upsert']]).toContainEqual(s.kinds);
     });
+
+    const counter = async (app: ReturnType<typeof testApp>, name: string) => {
+      const text = await (await app.app.request('/metrics')).text();
+      return [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+    };
+
+    it('group commit: a burst commits in batches, every delivery with the outcome it has alone', async () => {
+      const codes = Array.from({ length: 12 }, () => code());
+      const bodies = codes.flatMap((c, i) => [
+        leaveApprovalV1(spec(c)),
+        leaveApprovalV2(spec(c)),
+        ...(i % 4 === 3 ? [leaveRevert({ instanceCode: c })] : []),
+      ]);
+      const reqs = await Promise.all(bodies.map((b) => encryptedRequest(b)));
+      const burst = testApp(db);
+      // every delivery twice, all at once: a re-push lands in the same batch or in another
+      const responses = await Promise.all([...reqs, ...reqs].map((r) => burst.post(r)));
+      expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
+      const statuses = await Promise.all(responses.map(async (r) => ((await r.json()) as { status: string }).status));
+      expect(statuses.filter((x) => x === 'applied')).toHaveLength(bodies.length);
+      expect(statuses.filter((x) => x === 'duplicate')).toHaveLength(bodies.length);
+      expect(await counter(burst, 'leave_bridge_ingest_batched_total')).toBeGreaterThan(0);
+      for (const [i, c] of codes.entries()) {
+        const s = await state(c);
+        expect(s.leaveCount).toBe(1);
+        if (i % 4 === 3) {
+          expect(s.leave!.status).toBe('reverted');
+          expect(s.activeDates).toEqual([]);
+        } else {
+          expect(s.leave).toMatchObject({ status: 'approved', detailSource: 'v2', hasV1: true, hasV2: true });
+          expect(s.activeDates).toEqual(['2024-09-05=0.5', '2024-09-06=1']);
+          expect(s.kinds).toEqual(['calendar.upsert']);
+        }
+      }
+    });
+
+    it('group commit: a delivery the database refuses fails alone; the rest of its batch commits', async () => {
+      const poison = code();
+      await db.db.execute(sql.raw(`create function refuse_for_test() returns trigger language plpgsql as $$ begin raise exception 'refused by a test trigger'; end $$`));
+      await db.db.execute(
+        sql.raw(`create trigger refuse_for_test before insert on leaves for each row when (new.instance_code = '${poison}') execute function refuse_for_test()`),
+      );
+      const others = Array.from({ length: 15 }, () => code());
+      try {
+        // the first few go alone (free slots); the poison, last, waits in a batch with the rest
+        const reqs = await Promise.all([...others, poison].map((c) => encryptedRequest(leaveApprovalV1(spec(c)))));
+        const burst = testApp(db);
+        const responses = await Promise.all(reqs.map((r) => burst.post(r)));
+        expect(responses.map((r) => r.status)).toEqual([...others.map(() => 200), 500]);
+        expect(await counter(burst, 'leave_bridge_ingest_batch_retries_total')).toBeGreaterThan(1);
+      } finally {
+        await db.db.execute(sql.raw(`drop trigger refuse_for_test on leaves`));
+        await db.db.execute(sql.raw(`drop function refuse_for_test()`));
+      }
+      for (const c of others) expect((await state(c)).leave!.status).toBe('approved');
+      // nothing of the refused delivery was stored, so Feishu's re-push is applied in full
+      expect(await db.db.select().from(inboxEvents).where(eq(inboxEvents.instanceCode, poison))).toEqual([]);
+      expect((await deliver(leaveApprovalV1(spec(poison)), 1))[0]!.status).toBe('applied');
+      expect((await state(poison)).activeTotal).toBe(1.5);
+    });
   });
 }
+
+describe('group commit across processes (postgres)', () => {
+  it('batches of two pools sharing new employees and leaves never deadlock (no batch is retried)', async () => {
+    const db = await createPostgresDatabase();
+    const other = connectPostgres(db.url!);
+    try {
+      const a = testApp(db);
+      const b = testApp({ db: other.db, kind: 'postgres' });
+      for (let round = 0; round < 3; round++) {
+        // 48 leaves of 6 employees none of which exists yet; V1 through one pool, V2 through the
+        // other, in the same order: both pools batch the same leaves at the same time
+        const who = Array.from({ length: 6 }, (_, i) => `u_gc_${process.pid}_${round}_${i}`);
+        const codes = Array.from({ length: 48 }, () => code());
+        const v1 = await Promise.all(codes.map((c, i) => encryptedRequest(leaveApprovalV1({ instanceCode: c, employeeId: who[i % 6]! }))));
+        const v2 = await Promise.all(codes.map((c, i) => encryptedRequest(leaveApprovalV2({ instanceCode: c, employeeId: who[(i + 3) % 6]! }))));
+        const responses = await Promise.all([...v1.map((r) => a.post(r)), ...v2.map((r) => b.post(r))]);
+        expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
+        const rows = await db.db.select().from(leaves).where(inArray(leaves.instanceCode, codes));
+        expect(rows).toHaveLength(48);
+        expect(rows.every((l) => l.hasV1 && l.hasV2 && l.detailSource === 'v2')).toBe(true);
+      }
+      for (const app of [a, b]) {
+        const text = await (await app.app.request('/metrics')).text();
+        expect(text).toMatch(/leave_bridge_ingest_batched_total\{source="webhook"\} [1-9]/);
+        expect(text).not.toMatch(/leave_bridge_ingest_batch_retries_total/);
+      }
+    } finally {
+      await other.close();
+      await db.close();
+    }
+  });
+});

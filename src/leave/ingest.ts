@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { DatabaseUnavailableError, isConnectionError } from '../errors.js';
 import { normaliseEvent, UnusableEventError } from '../feishu/events.js';
 import { allocate, AllocationError } from './allocate.js';
+import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveEvent, type LeaveRevert } from './types.js';
 
 /** What ingest needs of the deps object (webhook, long connection, backfill all hand in theirs). */
@@ -162,6 +163,55 @@ export async function ingestNormalised(
   return ingestPlanned(deps, incoming, { status: 'applied', event: clean, days });
 }
 
+/** One delivery as leave_bridge_ingest(_batch) takes it. */
+interface IngestCall {
+  inbox: Record<string, unknown>;
+  ev: LeaveEvent | null;
+  days: DayQuantity[] | null;
+  baseUnit: string | null;
+  now: string;
+  defaultTz: string;
+}
+
+/**
+ * Statements in flight per database before deliveries start to queue for a batch. Small on
+ * purpose: a few large batches cost Postgres less than many small ones, and the pool (16) keeps
+ * connections free for the drainer, the admin API and the reports.
+ */
+const GROUP_COMMIT_IN_FLIGHT = 4;
+const GROUP_COMMIT_MAX_BATCH = 32;
+
+const groupCommits = new WeakMap<object, GroupCommit<IngestCall, IngestRow>>();
+
+function groupCommit(deps: IngestDeps): GroupCommit<IngestCall, IngestRow> {
+  let gc = groupCommits.get(deps.db);
+  if (gc) return gc;
+  const db = deps.db;
+  const logger = deps.logger;
+  gc = createGroupCommit<IngestCall, IngestRow>({
+    maxInFlight: GROUP_COMMIT_IN_FLIGHT,
+    maxBatch: GROUP_COMMIT_MAX_BATCH,
+    runOne: async (c) => {
+      const [row] = await queryRows<{ r: IngestRow }>(
+        db,
+        sql`select leave_bridge_ingest(${JSON.stringify(c.inbox)}::jsonb, ${c.ev ? JSON.stringify(c.ev) : null}::jsonb,
+          ${c.days ? JSON.stringify(c.days) : null}::jsonb, ${c.baseUnit}::text, ${c.now}::timestamptz, ${c.defaultTz}::text) as r`,
+      );
+      return row!.r;
+    },
+    runBatch: async (calls) => {
+      const [row] = await queryRows<{ r: Record<string, IngestRow> }>(
+        db,
+        sql`select leave_bridge_ingest_batch(${JSON.stringify(calls)}::jsonb) as r`,
+      );
+      return calls.map((_, i) => row!.r[String(i + 1)]!);
+    },
+    onBatchFailed: (err, size) => logger.warn('ingest: a batch failed; retrying its deliveries one by one', { size, err }),
+  });
+  groupCommits.set(db, gc);
+  return gc;
+}
+
 async function ingestPlanned(
   deps: IngestDeps,
   incoming: Omit<IncomingEvent, 'event' | 'problem'>,
@@ -178,17 +228,26 @@ async function ingestPlanned(
     reason: applied ? null : storable(planned.reason),
     payload: storable(redactToken(incoming.payload)) ?? {},
   };
-  // One autocommit statement (drizzle/0001_ingest_functions.sql): inbox dedupe, leave, attendance
-  // and outbox commit together or not at all, in one round trip.
-  const [row] = await withDatabase(() =>
-    queryRows<{ r: IngestRow }>(
-      deps.db,
-      sql`select leave_bridge_ingest(${JSON.stringify(inbox)}::jsonb, ${applied ? JSON.stringify(planned.event) : null}::jsonb,
-        ${applied ? JSON.stringify(planned.days ?? []) : null}::jsonb, ${applied && planned.event.kind === 'approve' ? UNIT_INFO[planned.event.unit].base : null}::text,
-        ${deps.clock.now().toISOString()}::timestamptz, ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
-    ),
+  // One autocommit statement (drizzle/0002_ingest_group_commit.sql): inbox dedupe, leave,
+  // attendance and outbox commit together or not at all, in one round trip; under load, together
+  // with other deliveries (group commit, src/leave/group-commit.ts).
+  const committed = await withDatabase(() =>
+    groupCommit(deps).submit({
+      inbox,
+      ev: applied ? planned.event : null,
+      days: applied ? (planned.days ?? []) : null,
+      baseUnit: applied && planned.event.kind === 'approve' ? UNIT_INFO[planned.event.unit].base : null,
+      now: deps.clock.now().toISOString(),
+      defaultTz: deps.config.DEFAULT_TIMEZONE,
+    }),
   );
-  const r = row!.r;
+  const r = committed.value;
+  if (committed.batchSize > 1) {
+    deps.metrics.inc('leave_bridge_ingest_batched_total', 'Deliveries committed together with others (group commit)', { source: incoming.source });
+  }
+  if (committed.retriedAlone) {
+    deps.metrics.inc('leave_bridge_ingest_batch_retries_total', 'Deliveries run again alone because their batch failed', { source: incoming.source });
+  }
   const result: IngestResult =
     r.status === 'duplicate'
       ? { status: 'duplicate', inboxId: null, instanceCode: null, effect: null, reason: null, outboxKeys: [] }
@@ -242,7 +301,7 @@ export function appliedResult(inboxId: number, instanceCode: string, applied: Ap
 /**
  * Apply a canonical event to its leave inside the caller's transaction (replay; ingest does the
  * same inside leave_bridge_ingest). The rules live in leave_bridge_apply
- * (drizzle/0001_ingest_functions.sql):
+ * (drizzle/0001_ingest_functions.sql, as replaced by 0002_ingest_group_commit.sql):
  * - everything touching one instance_code is serialised by an advisory lock on it;
  * - a revert marks the leave and its active days reverted and enqueues calendar.delete; a revert
  *   of an unknown instance is remembered (REVERTED) so a late approval cannot resurrect it, or
