@@ -43,6 +43,7 @@ DECLARE
   known boolean;
   op_time timestamptz;
   emp_tz text;
+  emp_open text;
   v_rank int;
   ex_rank int;
   replaces boolean;
@@ -86,9 +87,12 @@ BEGIN
   -- An approval (v1, v2 or backfill).
   new_has_v1 := coalesce(ex.has_v1, false) OR ev->>'variant' = 'v1';
   new_has_v2 := coalesce(ex.has_v2, false) OR ev->>'variant' = 'v2';
-  -- Ingest has done this before taking its locks (then it only reads); replay has not.
-  PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
-  SELECT timezone INTO emp_tz FROM employees WHERE employee_id = ev->>'employeeId';
+  -- Ingest has written the employee before taking its locks, so this only reads; replay has not.
+  SELECT timezone, open_id INTO emp_tz, emp_open FROM employees WHERE employee_id = ev->>'employeeId';
+  IF NOT FOUND OR (ev->>'openId' IS NOT NULL AND emp_open IS DISTINCT FROM ev->>'openId') THEN
+    PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
+    SELECT timezone INTO emp_tz FROM employees WHERE employee_id = ev->>'employeeId';
+  END IF;
 
   IF NOT known THEN
     INSERT INTO leaves (instance_code, approval_code, tenant_key, employee_id, open_id, leave_type, leave_type_key,
@@ -184,6 +188,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
   new_id bigint;
+  known_open text;
   applied jsonb;
   final_status text;
   final_reason text;
@@ -195,8 +200,12 @@ BEGIN
   -- inserted it first and updated it after the apply: a second copy of every row, payload and
   -- index entries included.) The lock holder commits before the lock is released, and each
   -- statement here takes a fresh snapshot (READ COMMITTED), so the read sees its row.
+  -- the employee first (see the lock order above); a plain read when nothing is to be written
   IF ev IS NOT NULL AND ev->>'kind' <> 'revert' THEN
-    PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
+    SELECT open_id INTO known_open FROM employees WHERE employee_id = ev->>'employeeId';
+    IF NOT FOUND OR (ev->>'openId' IS NOT NULL AND known_open IS DISTINCT FROM ev->>'openId') THEN
+      PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
+    END IF;
   END IF;
   IF inbox->>'instanceCode' IS NOT NULL THEN
     PERFORM pg_advisory_xact_lock(hashtextextended(inbox->>'instanceCode', 0));

@@ -549,8 +549,9 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   }
 
   /**
-   * Loop mode: start what is waiting, claim again when fewer than half the lookahead is left (free
-   * slots plus the lookahead, at most batchSize), launch without waiting, come back when woken.
+   * Loop mode: start what is waiting; once no more than half the lookahead is left waiting, claim
+   * enough to fill the free slots and the lookahead (at most batchSize); launch without waiting,
+   * come back when woken.
    */
   async function pumpOnce(): Promise<void> {
     const summary = emptySummary();
