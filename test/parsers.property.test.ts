@@ -23,6 +23,11 @@ describe('Feishu non-JSON strings', () => {
     expect(parseSegments(pairs)).toEqual(pairs);
     expect(parseSegments(JSON.stringify(pairs))).toEqual(pairs);
     expect(parseI18nResources([{ is_default: false, locale: 'en_us', texts: { k: 'Sick' } }])[0]!.texts.k).toBe('Sick');
+    // found by the round-trip property below: a key named __proto__ is a key like any other
+    const proto = parseI18nResources('[{is_default=true,locale=zh_cn,texts={__proto__=事假}}]')[0]!.texts;
+    expect(Object.keys(proto)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+    expect(resolveI18nText(parseI18nResources('[{is_default=true,locale=zh_cn,texts={__proto__=事假}}]'), '__proto__')).toBe('事假');
     expect(parseI18nResources('[{"is_default":true,"locale":"en_us","texts":[{"key":"k","value":"Sick"}]}]')[0]!.texts.k).toBe('Sick');
     expect(parseLoose('[]')).toEqual([]);
     expect(parseLoose(' [ [ ] ] ')).toEqual([[]]);

@@ -10,6 +10,14 @@
  */
 export type Loose = string | Loose[] | { [key: string]: Loose };
 
+/**
+ * `obj[key] = value` as an own property, whatever the key: an assignment to "__proto__" (a key
+ * anyone can put in a Feishu string) would set the object's prototype instead and lose the entry.
+ */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export class LooseParseError extends Error {
   constructor(message: string, readonly input: string) {
     super(message);
@@ -95,7 +103,7 @@ class LooseParser {
       const key = this.scalar('=,}').trim();
       if (this.text[this.pos] !== '=') this.fail(`expected = after key ${JSON.stringify(key)}`);
       this.pos++;
-      out[key] = this.value();
+      setOwn(out, key, this.value());
       this.skipSpace();
       const ch = this.text[this.pos++];
       if (ch === '}') return out;
@@ -144,10 +152,10 @@ export function parseI18nResources(value: unknown): I18nResource[] {
     if (Array.isArray(rawTexts)) {
       for (const t of rawTexts) {
         const kv = t as { key?: unknown; value?: unknown };
-        if (typeof kv?.key === 'string') texts[kv.key] = String(kv.value ?? '');
+        if (typeof kv?.key === 'string') setOwn(texts, kv.key, String(kv.value ?? ''));
       }
     } else if (rawTexts && typeof rawTexts === 'object') {
-      for (const [k, v] of Object.entries(rawTexts)) texts[k] = String(v);
+      for (const [k, v] of Object.entries(rawTexts)) setOwn(texts, k, String(v));
     }
     return {
       isDefault: e.is_default === true || e.is_default === 'true',
