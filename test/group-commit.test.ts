@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGroupCommit } from '../src/leave/group-commit.js';
+import { createGroupCommit } from '../src/db/group-commit.js';
 
 /** A statement we finish by hand. */
 interface Pending {

@@ -30,6 +30,10 @@ describe('outbox drainer mechanics (postgres)', () => {
   });
 
   const makeDue = (id: number) => db.db.update(outbox).set({ runAfter: sql`now()` }).where(eq(outbox.id, id));
+  const counter = async (app: World['t']['app'], name: string) => {
+    const text = await (await app.request('/metrics')).text();
+    return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+  };
 
   it('per-key order: a revert waits for the upsert before it, even while that upsert is in backoff', async () => {
     const c = code('order');
@@ -147,6 +151,34 @@ describe('outbox drainer mechanics (postgres)', () => {
     expect(block).toMatchObject({ state: 'present', calendarId: 'm@example.com', eventId: eventIdFor(c) });
   });
 
+  it('runs that finish together complete in one statement; a fenced-out one among them is lost alone', async () => {
+    const codes = Array.from({ length: 8 }, (_, i) => code(`together${i}`));
+    for (const c of codes) await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_m' }));
+    const d = createDrainer(w.t.deps, FAST_DRAINER);
+    const before = await counter(w.t.app, 'leave_bridge_outbox_completions_batched_total');
+    w.google.faults.latencyMs = 200; // all eight inserts answer at about the same time
+    let summary;
+    try {
+      const run = d.drainOnce({ keys: codes });
+      await waitFor('all eight running', async () => (await Promise.all(codes.map((c) => w.outboxRows(c)))).every((r) => r[0]?.status === 'running'));
+      // another drainer takes one of them over
+      const [taken] = await w.outboxRows(codes[3]!);
+      await db.db.update(outbox).set({ leasedBy: 'intruder#1' }).where(eq(outbox.id, taken!.id));
+      summary = await run;
+    } finally {
+      w.google.faults.latencyMs = 0;
+    }
+    expect(summary).toMatchObject({ claimed: 8, done: 7, lost: 1 });
+    expect(await counter(w.t.app, 'leave_bridge_outbox_completions_batched_total')).toBeGreaterThan(before);
+    for (const [i, c] of codes.entries()) {
+      const [row] = await w.outboxRows(c);
+      expect(row!.status).toBe(i === 3 ? 'running' : 'done');
+      // the block is recorded for every run, the fenced-out one included (it describes Google)
+      const [block] = await db.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, c));
+      expect(block).toMatchObject({ state: 'present', calendarId: 'm@example.com', eventId: eventIdFor(c) });
+    }
+  });
+
   it('a slow run keeps its lease (heartbeat): a second drainer does not take it over', async () => {
     const c = code('slow');
     await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_m' }));
@@ -187,8 +219,8 @@ describe('outbox drainer mechanics (postgres)', () => {
       const b = createDrainer(ow.t.deps, { ...FAST_DRAINER, leaseSeconds: 1, workerId: 'other-b' });
       a.start();
       try {
-        await waitFor('a to hold two rows', async () => (await rows()).filter((r) => r.status === 'running').length === 2);
-        expect(a.inFlight()).toBe(1);
+        // two rows leased, one of them running (the claim reads the leaves before it starts any)
+        await waitFor('a to hold two rows', async () => a.inFlight() === 1 && (await rows()).filter((r) => r.status === 'running').length === 2);
         const held = (await rows()).filter((r) => r.status === 'running');
         expect(held.every((r) => r.leasedBy?.startsWith('ahead-a#'))).toBe(true);
         // past the lease, the heartbeat still keeps both: another drainer finds only the third row

@@ -98,8 +98,10 @@ describe('outbox drainers as real processes (postgres)', { timeout: 180_000 }, (
     const c = code('term');
     await ingestHere([leaveApprovalV1({ instanceCode: c, employeeId: 'u_p1' })]);
     google.faults.add({ op: 'insert', calendarId: 'p1@example.com', fault: 'hang', when: 'before', times: 1 });
+    const hangsBefore = google.calls.length;
     const a = await serve();
-    await waitFor('A to be stuck in the insert', () => google.calls.some((x) => x.op === 'insert' && x.status === 'hang' && x.calendarId === 'p1@example.com'), 60_000);
+    // this row's insert (the kill test above left hangs on p1 in the log too)
+    await waitFor('A to be stuck in the insert', () => google.calls.slice(hangsBefore).some((x) => x.op === 'insert' && x.status === 'hang' && x.calendarId === 'p1@example.com'), 60_000);
     a.proc.kill('SIGTERM');
     expect((await a.exited).code).toBe(0);
     const [row] = await rowsOf([c]);

@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Tx } from '../db/client.js';
+import { createGroupCommit, type GroupCommit } from '../db/group-commit.js';
 import type { Deps } from '../deps.js';
 import { DatabaseUnavailableError, isConnectionError } from '../errors.js';
 import { normaliseEvent, UnusableEventError } from '../feishu/events.js';
 import { allocate, AllocationError } from './allocate.js';
-import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveEvent, type LeaveRevert } from './types.js';
 
 /** What ingest needs of the deps object (webhook, long connection, backfill all hand in theirs). */
@@ -230,7 +230,7 @@ async function ingestPlanned(
   };
   // One autocommit statement (drizzle/0002_ingest_group_commit.sql): inbox dedupe, leave,
   // attendance and outbox commit together or not at all, in one round trip; under load, together
-  // with other deliveries (group commit, src/leave/group-commit.ts).
+  // with other deliveries (group commit, src/db/group-commit.ts).
   const committed = await withDatabase(() =>
     groupCommit(deps).submit({
       inbox,

@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import pRetry from 'p-retry';
 import type { Config } from '../config.js';
 import { queryRows } from '../db/client.js';
+import { createGroupCommit } from '../db/group-commit.js';
 import { outbox } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { isConnectionError } from '../errors.js';
@@ -11,6 +12,7 @@ import { enqueue } from './enqueue.js';
 import {
   handleMessage,
   readSyncStates,
+  recordsCtes,
   recordStatement,
   type BlockRecord,
   type HandlerDeps,
@@ -91,6 +93,11 @@ interface Claimed extends OutboxMessage {
   takeover: boolean;
   /** the leave's state, read for the whole claim in one query (absent: the run reads it) */
   state?: SyncState;
+}
+
+interface Completion {
+  row: Claimed;
+  outcome: HandlerOutcome;
 }
 
 interface InFlight {
@@ -321,7 +328,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   }
 
   /** Done, with what the run learned about Google recorded in the same statement. */
-  async function finishDone(row: Claimed, { result, record }: HandlerOutcome): Promise<boolean> {
+  async function finishDoneAlone({ row, outcome: { result, record } }: Completion): Promise<boolean> {
     const r = await persist(() =>
       record === null
         ? markDone.execute({ id: row.id, token: row.token, result })
@@ -335,6 +342,44 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
           ),
     );
     return r.length > 0;
+  }
+
+  /** Several completions (and their block records) in one statement; false where fenced out. */
+  async function finishDoneTogether(items: Completion[]): Promise<boolean[]> {
+    const done = items.map(({ row, outcome }) => ({ id: row.id, token: row.token, result: outcome.result }));
+    const records = items.flatMap(({ outcome }) => (outcome.record ? [outcome.record] : []));
+    const rows = await queryRows<{ id: string | number }>(
+      deps.db,
+      sql`with ${recordsCtes(records)}
+          update outbox o set status = 'done', result = d.result, lease_until = null, done_at = now(), updated_at = now()
+          from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as d(id bigint, token text, result jsonb)
+          where o.id = d.id and o.status = 'running' and o.leased_by = d.token
+          returning o.id`,
+    );
+    const kept = new Set(rows.map((r) => Number(r.id)));
+    return items.map(({ row }) => kept.has(row.id));
+  }
+
+  /**
+   * Completions go through a group commit (src/db/group-commit.ts): while one completion
+   * statement runs, runs that finish queue and are written together in the next, one round trip
+   * and one commit for several messages. A batch that fails is written one by one (with the
+   * retries of persist()).
+   */
+  const completions = createGroupCommit<Completion, boolean>({
+    maxInFlight: 2,
+    maxBatch: 32,
+    runOne: finishDoneAlone,
+    runBatch: finishDoneTogether,
+    onBatchFailed: (err, size) => deps.logger.warn('outbox: a batch of completions failed; writing them one by one', { size, err }),
+  });
+
+  async function finishDone(row: Claimed, outcome: HandlerOutcome): Promise<boolean> {
+    const committed = await completions.submit({ row, outcome });
+    if (committed.batchSize > 1) {
+      deps.metrics.inc('leave_bridge_outbox_completions_batched_total', 'Outbox completions written together with others (group commit)');
+    }
+    return committed.value;
   }
 
   async function finishFinal(row: Claimed, status: 'dead' | 'held', reason: string, attempts: number): Promise<boolean> {

@@ -56,6 +56,10 @@ export interface HandlerOutcome {
   record: BlockRecord | null;
 }
 
+const UPSERT_BLOCK = sql`on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
+  event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
+  end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at`;
+
 /** The SQL that records a BlockRecord (a data-modifying statement, usable inside WITH). */
 export function recordStatement(record: BlockRecord): SQL {
   if (record.state === 'deleted') {
@@ -66,9 +70,33 @@ export function recordStatement(record: BlockRecord): SQL {
              values (${record.instanceCode}, ${record.calendarId}, ${record.eventId}, ${record.eventType}, 'present',
                      ${record.startAt.toISOString()}::timestamptz, ${record.endAt.toISOString()}::timestamptz,
                      ${record.fallbackReason}, ${record.syncedAt.toISOString()}::timestamptz)
-             on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
-               event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
-               end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at`;
+             ${UPSERT_BLOCK}`;
+}
+
+/**
+ * Several BlockRecords as two WITH entries (`blocks_present`, `blocks_deleted`) for one statement.
+ * At most one record per leave (an upsert cannot touch one row twice; the drainer never runs two
+ * messages of one leave at once, and a batch that breaks this fails and is retried one by one).
+ */
+export function recordsCtes(records: BlockRecord[]): SQL {
+  const present = records.flatMap((r) =>
+    r.state === 'present'
+      ? [{ instance_code: r.instanceCode, calendar_id: r.calendarId, event_id: r.eventId, event_type: r.eventType, start_at: r.startAt.toISOString(), end_at: r.endAt.toISOString(), fallback_reason: r.fallbackReason, synced_at: r.syncedAt.toISOString() }]
+      : [],
+  );
+  const deleted = records.flatMap((r) => (r.state === 'deleted' ? [{ instance_code: r.instanceCode, synced_at: r.syncedAt.toISOString() }] : []));
+  return sql`blocks_present as (
+      insert into calendar_blocks (instance_code, calendar_id, event_id, event_type, state, start_at, end_at, fallback_reason, synced_at)
+      select p.instance_code, p.calendar_id, p.event_id, p.event_type, 'present', p.start_at, p.end_at, p.fallback_reason, p.synced_at
+      from jsonb_to_recordset(${JSON.stringify(present)}::jsonb) as p(instance_code text, calendar_id text, event_id text,
+        event_type text, start_at timestamptz, end_at timestamptz, fallback_reason text, synced_at timestamptz)
+      ${UPSERT_BLOCK}
+    ),
+    blocks_deleted as (
+      update calendar_blocks b set state = 'deleted', synced_at = d.synced_at
+      from jsonb_to_recordset(${JSON.stringify(deleted)}::jsonb) as d(instance_code text, synced_at timestamptz)
+      where b.instance_code = d.instance_code
+    )`;
 }
 
 /**
