@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { createDatabase, freeConnections, type BenchDatabase } from './lib/db.js';
+import { checkpoint, createDatabase, freeConnections, type BenchDatabase } from './lib/db.js';
 import { encryptEvents, samplePlaintext, signEvents, type PreparedRequest } from './lib/feishu-events.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { freePort, MemorySampler, round, spawnCompiled, spawnProcess, spawnService, spawnTs, waitForHttp, waitForLine, type Child } from './lib/proc.js';
@@ -340,15 +340,19 @@ export async function runIngest(opts: IngestOptions): Promise<IngestRow[]> {
   if (opts.pgbench && !withPgbench) opts.log('pgbench not found: baseline (a′) skipped');
   for (const c of opts.concurrencies) {
     opts.log(`ingest c=${c}: (a) postgres.js commits…`);
+    await checkpoint();
     const commit = await commitPool(c, opts, payload);
     let pgb: CommitResult | null = null;
     if (withPgbench) {
       opts.log(`ingest c=${c}: (a′) pgbench…`);
+      await checkpoint();
       pgb = await commitPgbench(c, opts, payload);
     }
     opts.log(`ingest c=${c}: (b) Feishu SDK + node:http…`);
+    await checkpoint();
     const sdk = await driveHttp('sdk', c, opts);
     opts.log(`ingest c=${c}: leave-bridge…`);
+    await checkpoint();
     // Bodies for twice the SDK's rate (at least 1,000/s) rather than maxRate: encrypting what is
     // never sent costs this shared machine's CPU too. Outrunning them is flagged in the table.
     const lb = await driveHttp('leave-bridge', c, opts, 2 * Math.max(sdk.eventsPerS, 500));

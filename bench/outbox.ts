@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runMigrations } from 'graphile-worker';
 import postgres from 'postgres';
 import { startFakeGoogle, type FakeGoogle } from '../test/fakes/google.js';
-import { createDatabase } from './lib/db.js';
+import { checkpoint, createDatabase } from './lib/db.js';
 import { round, spawnTs } from './lib/proc.js';
 
 export interface OutboxOptions {
@@ -150,6 +150,7 @@ async function drainLeaveBridge(leaves: Leave[], latencyMs: number, opts: Outbox
   const fake = await startFakeGoogle();
   try {
     await seedOutbox(db.url, leaves);
+    await checkpoint(); // the seed's writes are not the drain's to pay for (both sides)
     fake.faults.latencyMs = latencyMs;
     const child = spawnTs('outbox drainer', 'bench/children/outbox-drain.ts', [], {
       DATABASE_URL: db.url,
@@ -203,6 +204,7 @@ async function drainGraphile(leaves: Leave[], latencyMs: number, opts: OutboxOpt
   const fake = await startFakeGoogle();
   try {
     await seedGraphile(db.url, leaves);
+    await checkpoint(); // the seed's writes are not the drain's to pay for (both sides)
     fake.faults.latencyMs = latencyMs;
     const child = spawnTs('graphile-worker', 'bench/children/graphile-drain.ts', [], {
       DATABASE_URL: db.url,
