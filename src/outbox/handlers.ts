@@ -137,12 +137,15 @@ const toState = (j: JoinedState): SyncState => ({ leave: j.leave, block: j.block
  * a query with this many columns from the query builder costs more CPU than Postgres spends
  * running it).
  */
-function buildReadState(db: Db) {
-  return db
+const joinedState = (db: Db) =>
+  db
     .select(stateColumns)
     .from(leaves)
     .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
-    .leftJoin(employees, eq(employees.employeeId, leaves.employeeId))
+    .leftJoin(employees, eq(employees.employeeId, leaves.employeeId));
+
+function buildReadState(db: Db) {
+  return joinedState(db)
     .where(eq(leaves.instanceCode, sql.placeholder('code')))
     .limit(1)
     .prepare('lb_sync_read_state');
@@ -158,12 +161,7 @@ function readState(db: Db): ReturnType<typeof buildReadState> {
 export async function readSyncStates(db: Db, instanceCodes: string[]): Promise<Map<string, SyncState>> {
   const out = new Map<string, SyncState>();
   if (instanceCodes.length === 0) return out;
-  const rows = await db
-    .select(stateColumns)
-    .from(leaves)
-    .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
-    .leftJoin(employees, eq(employees.employeeId, leaves.employeeId))
-    .where(inArray(leaves.instanceCode, instanceCodes));
+  const rows = await joinedState(db).where(inArray(leaves.instanceCode, instanceCodes));
   for (const r of rows) out.set(r.leave.instanceCode, toState(r));
   return out;
 }
