@@ -12,7 +12,7 @@
  * again one by one, so one bad item never fails the others and each gets its own error. Callers
  * make that safe: a batch that failed after it committed (the connection dropped on the way
  * back) must be harmless to run again item by item (ingest finds its rows as duplicates; a
- * completion is fenced and idempotent).
+ * completion's fence finds its row done and the drainer queues a harmless repair sync).
  *
  * Pure scheduling: how a batch and a single item are run is handed in.
  */

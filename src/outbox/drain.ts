@@ -361,10 +361,12 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   }
 
   /**
-   * Completions go through a group commit (src/db/group-commit.ts): while one completion
-   * statement runs, runs that finish queue and are written together in the next, one round trip
+   * Completions go through a group commit (src/db/group-commit.ts): while two completion
+   * statements run, runs that finish queue and are written together in the next, one round trip
    * and one commit for several messages. A batch that fails is written one by one (with the
-   * retries of persist()).
+   * retries of persist()); if it had committed after all (the connection dropped on the way
+   * back), the fenced retries find their rows done, count them lost and queue a repair sync,
+   * which only reads Google again.
    */
   const completions = createGroupCommit<Completion, boolean>({
     maxInFlight: 2,
