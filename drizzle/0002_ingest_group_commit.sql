@@ -8,10 +8,11 @@
 -- 0), the one leave_bridge_apply and the outbox's lockKey take) BEFORE the lock of the delivery
 -- (hashtextextended(type:key, 1)). A batch takes its leaves' locks in ascending lock-key order
 -- and writes its employees (new ones, changed open_ids) first, in employee order, before any
--- lock; a single ingest writes its employee before its locks too. So a transaction only ever waits for a
--- leave lock greater than every leave lock it holds, or for an employee row before it holds any
--- lock, and batches running side by side cannot deadlock. (A delivery's lock is only contended by
--- the same delivery, which needs the same leave's lock first.)
+-- lock; a single ingest writes its employee before its locks too. So a transaction only ever
+-- waits for a leave lock greater than every leave lock it holds, or for an employee row before
+-- it holds any lock, and batches running side by side cannot deadlock. (A delivery's lock is only
+-- contended by the same delivery, which needs the same leave's lock first.)
+--
 -- leave_bridge_note_employee: make sure the employee row exists with the event's open_id. Written
 -- only when it is new or the open_id changed (an upsert that always updates wrote a new row
 -- version per event and locked the row). Ingest calls it before taking any lock; see above.
@@ -194,19 +195,20 @@ DECLARE
   final_reason text;
   final_effect text;
 BEGIN
-  -- The leave's lock first (see the lock order above; leave_bridge_apply takes it again, which
-  -- costs nothing). Deliveries with the same (event_key, event_type) are serialised on a lock of their own, so a
-  -- duplicate is found by a read and the inbox row is written once, with its outcome. (0001
-  -- inserted it first and updated it after the apply: a second copy of every row, payload and
-  -- index entries included.) The lock holder commits before the lock is released, and each
-  -- statement here takes a fresh snapshot (READ COMMITTED), so the read sees its row.
-  -- the employee first (see the lock order above); a plain read when nothing is to be written
+  -- The employee first, before any lock (see the lock order above): a plain read when there is
+  -- nothing to write.
   IF ev IS NOT NULL AND ev->>'kind' <> 'revert' THEN
     SELECT open_id INTO known_open FROM employees WHERE employee_id = ev->>'employeeId';
     IF NOT FOUND OR (ev->>'openId' IS NOT NULL AND known_open IS DISTINCT FROM ev->>'openId') THEN
       PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
     END IF;
   END IF;
+  -- Then the leave's lock (leave_bridge_apply takes it again, which costs nothing), then the
+  -- delivery's: deliveries with the same (event_key, event_type) are serialised on it, so a
+  -- duplicate is found by a read and the inbox row is written once, with its outcome. (0001
+  -- inserted it first and updated it after the apply: a second copy of every row, payload and
+  -- index entries included.) The lock holder commits before the lock is released, and each
+  -- statement here takes a fresh snapshot (READ COMMITTED), so the read sees its row.
   IF inbox->>'instanceCode' IS NOT NULL THEN
     PERFORM pg_advisory_xact_lock(hashtextextended(inbox->>'instanceCode', 0));
   END IF;
