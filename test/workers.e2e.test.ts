@@ -230,13 +230,24 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
   /** every request posted to the Worker, replayed to the Node app in the same order */
   const delivered: FeishuRequest[] = [];
 
+  const log = () => worker?.log() ?? '';
+  /**
+   * A request to the Worker that names itself and shows wrangler's output if it hangs (one
+   * full-suite run saw this test time out at 60 s with no step named).
+   */
+  const call = async (path: string, init: RequestInit = {}) => {
+    try {
+      return await fetch(`${worker.url}${path}`, { ...init, signal: AbortSignal.timeout(20_000) });
+    } catch (err) {
+      throw new Error(`${init.method ?? 'GET'} ${path} to the Worker: ${(err as Error).message}\n--- wrangler dev output ---\n${log().slice(-6000)}`);
+    }
+  };
   const post = async (req: FeishuRequest) => {
     delivered.push(req);
-    const res = await fetch(`${worker.url}/webhook/feishu`, { method: 'POST', body: req.body, headers: req.headers });
+    const res = await call('/webhook/feishu', { method: 'POST', body: req.body, headers: req.headers });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
-  const admin = (p: string) => fetch(`${worker.url}${p}`, { headers: { authorization: `Bearer ${ADMIN}` } });
-  const log = () => worker?.log() ?? '';
+  const admin = (p: string) => call(p, { headers: { authorization: `Bearer ${ADMIN}` } });
 
   beforeAll(async () => {
     [workerDb, nodeDb, feishu, google, nodeGoogle] = await Promise.all([
@@ -332,7 +343,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
 
     google.faults.clear();
     await until('the backoff of B to pass', async () => (await outboxOf(workerDb, B))[0]!.due, log);
-    const cron = await fetch(`${worker.url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
+    const cron = await call(`/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
     expect(cron.status).toBe(200);
     await cron.text();
 
