@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseI18nResources, parseLoose, parseSegments, resolveI18nText } from '../src/feishu/strings.js';
 import { parseJsonLenient } from '../src/feishu/json.js';
+import { storable } from '../src/leave/ingest.js';
 import { allocate, secondsPerDate } from '../src/leave/allocate.js';
 import { DateTime } from 'luxon';
 import { fromWallMs, toInstant, wallMs } from '../src/leave/local-time.js';
@@ -28,6 +29,10 @@ describe('Feishu non-JSON strings', () => {
     expect(Object.keys(proto)).toEqual(['__proto__']);
     expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
     expect(resolveI18nText(parseI18nResources('[{is_default=true,locale=zh_cn,texts={__proto__=事假}}]'), '__proto__')).toBe('事假');
+    // and the payload keeps it when its NULs are replaced (the copy is built from its keys too)
+    const payload = JSON.parse('{"a":"x\\u0000","__proto__":{"k":"v"}}') as Record<string, unknown>;
+    expect(Object.keys(storable(payload))).toEqual(['a', '__proto__']);
+    expect(JSON.stringify(storable(payload))).toBe('{"a":"x\uFFFD","__proto__":{"k":"v"}}');
     expect(parseI18nResources('[{"is_default":true,"locale":"en_us","texts":[{"key":"k","value":"Sick"}]}]')[0]!.texts.k).toBe('Sick');
     expect(parseLoose('[]')).toEqual([]);
     expect(parseLoose(' [ [ ] ] ')).toEqual([[]]);

@@ -4,6 +4,7 @@ import { createGroupCommit, type GroupCommit } from '../db/group-commit.js';
 import type { Deps } from '../deps.js';
 import { DatabaseUnavailableError, isConnectionError } from '../errors.js';
 import { normaliseEvent, UnusableEventError } from '../feishu/events.js';
+import { setOwn } from '../feishu/strings.js';
 import { allocate, AllocationError } from './allocate.js';
 import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveEvent, type LeaveRevert } from './types.js';
 
@@ -67,7 +68,7 @@ function replaceNul<T>(value: T): T {
   if (Array.isArray(value)) return value.map(replaceNul) as T;
   if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[replaceNul(k)] = replaceNul(v);
+    for (const [k, v] of Object.entries(value)) setOwn(out, replaceNul(k), replaceNul(v));
     return out as T;
   }
   return value;
