@@ -13,7 +13,6 @@ import {
   handleMessage,
   readSyncStates,
   recordsCtes,
-  recordStatement,
   type BlockRecord,
   type HandlerDeps,
   type HandlerOutcome,
@@ -310,42 +309,21 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
 
   const fence = (row: Claimed) => and(eq(outbox.id, row.id), eq(outbox.status, 'running'), eq(outbox.leasedBy, row.token));
 
-  // The completion every successful run writes, built once (drizzle's prepare()).
-  const markDone = deps.db
-    .update(outbox)
-    .set({ status: 'done', result: sql.placeholder('result'), leaseUntil: null, doneAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(outbox.id, sql.placeholder('id')), eq(outbox.status, 'running'), eq(outbox.leasedBy, sql.placeholder('token'))))
-    .returning({ id: outbox.id })
-    .prepare('lb_outbox_done');
-
   async function recordOnly(record: BlockRecord): Promise<void> {
     try {
-      await deps.db.execute(recordStatement(record));
+      await deps.db.execute(sql`with ${recordsCtes([record])} select 1`);
     } catch (err) {
       // the next run of the leave reads Google again (deterministic event ids) and records it then
       deps.logger.warn('outbox: could not record a calendar block of an abandoned run', { key: record.instanceCode, err });
     }
   }
 
-  /** Done, with what the run learned about Google recorded in the same statement. */
-  async function finishDoneAlone({ row, outcome: { result, record } }: Completion): Promise<boolean> {
-    const r = await persist(() =>
-      record === null
-        ? markDone.execute({ id: row.id, token: row.token, result })
-        : queryRows<{ id: number }>(
-            deps.db,
-            sql`with record as (${recordStatement(record)})
-                update outbox set status = 'done', result = ${JSON.stringify(result)}::jsonb, lease_until = null,
-                       done_at = now(), updated_at = now()
-                where id = ${row.id} and status = 'running' and leased_by = ${row.token}
-                returning id`,
-          ),
-    );
-    return r.length > 0;
-  }
-
-  /** Several completions (and their block records) in one statement; false where fenced out. */
-  async function finishDoneTogether(items: Completion[]): Promise<boolean[]> {
+  /**
+   * Done, fenced, with what each run learned about Google recorded in the same statement (the
+   * record is written even where the fence keeps the row: it describes Google, not the row).
+   * One completion or several; false where fenced out.
+   */
+  async function writeDone(items: Completion[]): Promise<boolean[]> {
     const done = items.map(({ row, outcome }) => ({ id: row.id, token: row.token, result: outcome.result }));
     const records = items.flatMap(({ outcome }) => (outcome.record ? [outcome.record] : []));
     const rows = await queryRows<{ id: string | number }>(
@@ -371,8 +349,8 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   const completions = createGroupCommit<Completion, boolean>({
     maxInFlight: 2,
     maxBatch: 32,
-    runOne: finishDoneAlone,
-    runBatch: finishDoneTogether,
+    runOne: async (c) => (await persist(() => writeDone([c])))[0]!,
+    runBatch: writeDone,
     onBatchFailed: (err, size) => deps.logger.warn('outbox: a batch of completions failed; writing them one by one', { size, err }),
   });
 

@@ -34,8 +34,8 @@ export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete'] as const;
 
 /**
  * What a run learned about Google, for calendar_blocks. The drainer writes it in the same
- * statement as the message's completion (recordStatement): one round trip fewer per message. As
- * before, it is written even when the completion is fenced out: it describes Google, not the row.
+ * statement as the message's completion (recordsCtes): one round trip fewer per message. It is
+ * written even when the completion is fenced out: it describes Google, not the row.
  */
 export type BlockRecord =
   | {
@@ -56,25 +56,9 @@ export interface HandlerOutcome {
   record: BlockRecord | null;
 }
 
-const UPSERT_BLOCK = sql`on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
-  event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
-  end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at`;
-
-/** The SQL that records a BlockRecord (a data-modifying statement, usable inside WITH). */
-export function recordStatement(record: BlockRecord): SQL {
-  if (record.state === 'deleted') {
-    return sql`update calendar_blocks set state = 'deleted', synced_at = ${record.syncedAt.toISOString()}::timestamptz
-               where instance_code = ${record.instanceCode}`;
-  }
-  return sql`insert into calendar_blocks (instance_code, calendar_id, event_id, event_type, state, start_at, end_at, fallback_reason, synced_at)
-             values (${record.instanceCode}, ${record.calendarId}, ${record.eventId}, ${record.eventType}, 'present',
-                     ${record.startAt.toISOString()}::timestamptz, ${record.endAt.toISOString()}::timestamptz,
-                     ${record.fallbackReason}, ${record.syncedAt.toISOString()}::timestamptz)
-             ${UPSERT_BLOCK}`;
-}
-
 /**
- * Several BlockRecords as two WITH entries (`blocks_present`, `blocks_deleted`) for one statement.
+ * BlockRecords as two WITH entries (`blocks_present`, `blocks_deleted`) of one statement: the
+ * drainer's completion, or a record alone.
  * At most one record per leave (an upsert cannot touch one row twice; the drainer never runs two
  * messages of one leave at once, and a batch that breaks this fails and is retried one by one).
  */
@@ -90,7 +74,9 @@ export function recordsCtes(records: BlockRecord[]): SQL {
       select p.instance_code, p.calendar_id, p.event_id, p.event_type, 'present', p.start_at, p.end_at, p.fallback_reason, p.synced_at
       from jsonb_to_recordset(${JSON.stringify(present)}::jsonb) as p(instance_code text, calendar_id text, event_id text,
         event_type text, start_at timestamptz, end_at timestamptz, fallback_reason text, synced_at timestamptz)
-      ${UPSERT_BLOCK}
+      on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
+        event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
+        end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at
     ),
     blocks_deleted as (
       update calendar_blocks b set state = 'deleted', synced_at = d.synced_at
