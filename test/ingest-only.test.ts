@@ -83,11 +83,14 @@ describe('queries through drizzle on postgres.js (postgres)', () => {
       for (let i = 0; i < 3; i++) {
         await tx.select({ id: employees.employeeId }).from(employees).where(sql`${employees.employeeId} = ${`u_${i}`}`);
         await tx.execute(sql`select ${i}::int as n`);
+        // a nested transaction (a savepoint) gets a new sql object from postgres.js: wrapped too
+        await tx.transaction((sp) => sp.execute(sql`select ${i}::int as in_savepoint`));
       }
       return queryRows<{ statement: string }>(tx, sql`select statement from pg_prepared_statements`);
     });
     const texts = prepared.map((p) => p.statement);
     expect(texts.filter((t) => t.includes('from "employees"'))).toHaveLength(1);
     expect(texts.filter((t) => t.includes('::int as n'))).toHaveLength(1);
+    expect(texts.filter((t) => t.includes('as in_savepoint'))).toHaveLength(1);
   });
 });

@@ -43,21 +43,14 @@ export function preparedByDefault<T extends Sql>(sql: T): T {
   const unsafe = sql.unsafe.bind(sql);
   (sql as { unsafe: Sql['unsafe'] }).unsafe = ((query: string, args?: unknown[], options?: postgres.UnsafeQueryOptions) =>
     unsafe(query, args as never, { ...options, prepare: true })) as Sql['unsafe'];
-  // the pool has begin(); a transaction's sql has savepoint() instead
-  const pool = sql as unknown as { begin?: (...a: unknown[]) => Promise<unknown> };
-  if (pool.begin) {
-    const begin = pool.begin.bind(sql);
-    pool.begin = (...a: unknown[]) => {
+  // the pool has begin(); a transaction's sql has savepoint() instead: both take the callback last
+  const scoped = sql as unknown as Record<'begin' | 'savepoint', ((...a: unknown[]) => Promise<unknown>) | undefined>;
+  for (const name of ['begin', 'savepoint'] as const) {
+    const original = scoped[name];
+    if (!original) continue;
+    scoped[name] = (...a: unknown[]) => {
       const fn = a.pop() as (tx: Sql) => unknown;
-      return begin(...a, (tx: Sql) => fn(preparedByDefault(tx)));
-    };
-  }
-  const tx = sql as unknown as { savepoint?: (...a: unknown[]) => Promise<unknown> };
-  const savepoint = tx.savepoint;
-  if (savepoint) {
-    tx.savepoint = (...a: unknown[]) => {
-      const fn = a.pop() as (tx: Sql) => unknown;
-      return savepoint(...a, (tx: Sql) => fn(preparedByDefault(tx)));
+      return original.call(sql, ...a, (tx: Sql) => fn(preparedByDefault(tx)));
     };
   }
   return sql;
