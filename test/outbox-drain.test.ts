@@ -156,18 +156,36 @@ describe('outbox drainer mechanics (postgres)', () => {
     for (const c of codes) await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_m' }));
     const d = createDrainer(w.t.deps, FAST_DRAINER);
     const before = await counter(w.t.app, 'leave_bridge_outbox_completions_batched_total');
-    w.google.faults.latencyMs = 200; // all eight inserts answer at about the same time
-    let summary;
+    const callsBefore = w.google.calls.length;
+    // Completions write calendar_blocks: while another transaction locks it, the first two
+    // completion statements wait and the rest queue, so they must go together once it is released
+    // (without it, whether runs overlap depends on the machine's speed).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = db.db.transaction(async (tx) => {
+      await tx.execute(sql`lock table calendar_blocks in share row exclusive mode`);
+      locked();
+      await gate;
+    });
+    await isLocked;
+    w.google.faults.latencyMs = 200; // time to take one row over while the runs are at Google
+    let run;
     try {
-      const run = d.drainOnce({ keys: codes });
+      run = d.drainOnce({ keys: codes });
       await waitFor('all eight running', async () => (await Promise.all(codes.map((c) => w.outboxRows(c)))).every((r) => r[0]?.status === 'running'));
       // another drainer takes one of them over
       const [taken] = await w.outboxRows(codes[3]!);
       await db.db.update(outbox).set({ leasedBy: 'intruder#1' }).where(eq(outbox.id, taken!.id));
-      summary = await run;
+      await waitFor('Google to answer all eight', () => w.google.calls.slice(callsBefore).filter((x) => x.op === 'insert').length === 8);
+      await new Promise((r) => setTimeout(r, 100));
     } finally {
+      release();
+      await holder;
       w.google.faults.latencyMs = 0;
     }
+    const summary = await run;
     expect(summary).toMatchObject({ claimed: 8, done: 7, lost: 1 });
     expect(await counter(w.t.app, 'leave_bridge_outbox_completions_batched_total')).toBeGreaterThan(before);
     for (const [i, c] of codes.entries()) {
