@@ -109,6 +109,10 @@ export const attendanceDays = pgTable(
   (t) => [
     uniqueIndex('attendance_days_rev_uq').on(t.instanceCode, t.revision, t.date),
     index('attendance_days_active_date_idx').on(t.date).where(sql`status = 'active'`),
+    // A leave's active days, read and superseded on every re-allocation and revert. Without it,
+    // on tables not yet analyzed (a new install, a backfill's first minute) the planner ANDed
+    // the date index above, i.e. read every active day of every leave, per event.
+    index('attendance_days_active_instance_idx').on(t.instanceCode).where(sql`status = 'active'`),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX "attendance_days_active_instance_idx" ON "attendance_days" USING btree ("instance_code") WHERE status = 'active';
