@@ -46,23 +46,37 @@ for (const { name, impl } of IMPLEMENTATIONS) {
       const { createHash } = await import('node:crypto');
       const data = new TextEncoder().encode('1700000000n0ncek{}');
       expect(Buffer.from(await impl.sha256(data)).toString('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+      expect(await impl.sha256Hex(['1700000000n0nce', data.subarray(15)])).toBe(createHash('sha256').update(data).digest('hex'));
+    });
+
+    it('reads base64 as atob does: whitespace ignored, anything outside the alphabet refused', () => {
+      const bytes = (b: Uint8Array) => Array.from(b);
+      expect(bytes(impl.fromBase64('aGVs bG8=\n'))).toEqual(bytes(new TextEncoder().encode('hello')));
+      expect(bytes(impl.fromBase64('aGk'))).toEqual(bytes(new TextEncoder().encode('hi')));
+      expect(bytes(impl.fromBase64(''))).toEqual([]);
+      for (const bad of ['aGVs*bG8=', 'aGVsbG8=aGk=', 'a', 'aGVsbG8===', 'aGVsbG_-']) {
+        expect(() => impl.fromBase64(bad), bad).toThrow();
+      }
+    });
+
+    it('refuses a body that is not base64 before decrypting it', async () => {
+      const encrypted = await encryptEvent('k', 'hello world');
+      await expect(decryptEvent('k', `${encrypted.slice(0, 10)}!${encrypted.slice(11)}`, impl)).rejects.toThrow();
+    });
+
+    it('signs timestamp + nonce + key + raw bytes as hex SHA-256', async () => {
+      // sha256("1700000000" + "n0nce" + "k" + "{}") computed independently with node:crypto
+      const { createHash } = await import('node:crypto');
+      const expected = createHash('sha256').update('1700000000n0ncek{}').digest('hex');
+      expect(await eventSignature('1700000000', 'n0nce', 'k', new TextEncoder().encode('{}'), impl)).toBe(expected);
+    });
+
+    it('compares strings of any length without throwing', async () => {
+      expect(await constantTimeEqual('abc', 'abc', impl)).toBe(true);
+      expect(await constantTimeEqual('abc', 'abd', impl)).toBe(false);
+      expect(await constantTimeEqual('abc', 'abcd', impl)).toBe(false);
+      expect(await constantTimeEqual('', '', impl)).toBe(true);
+      expect(await constantTimeEqual('é', 'e\u0301', impl)).toBe(false);
     });
   });
 }
-
-describe('Feishu event signature and token comparison', () => {
-
-  it('signs timestamp + nonce + key + raw bytes as hex SHA-256', async () => {
-    // sha256("1700000000" + "n0nce" + "k" + "{}") computed independently with node:crypto
-    const { createHash } = await import('node:crypto');
-    const expected = createHash('sha256').update('1700000000n0ncek{}').digest('hex');
-    expect(await eventSignature('1700000000', 'n0nce', 'k', new TextEncoder().encode('{}'))).toBe(expected);
-  });
-
-  it('compares strings of any length without throwing', async () => {
-    expect(await constantTimeEqual('abc', 'abc')).toBe(true);
-    expect(await constantTimeEqual('abc', 'abd')).toBe(false);
-    expect(await constantTimeEqual('abc', 'abcd')).toBe(false);
-    expect(await constantTimeEqual('', '')).toBe(true);
-  });
-});

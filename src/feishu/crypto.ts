@@ -15,6 +15,10 @@ export type Bytes = Uint8Array<ArrayBuffer>;
 
 export interface CryptoPrimitives {
   sha256(data: Bytes): Promise<Bytes>;
+  /** hex SHA-256 of the parts, one after the other */
+  sha256Hex(parts: Array<Bytes | string>): Promise<string>;
+  /** base64 (whitespace ignored) → bytes; throws on characters outside the alphabet */
+  fromBase64(b64: string): Bytes;
   /** AES-256-CBC with PKCS#7 padding removed, key = SHA-256(encryptKey) */
   decrypt(encryptKey: string, iv: Bytes, data: Bytes): Promise<Uint8Array>;
 }
@@ -24,6 +28,23 @@ const webKeys = new Map<string, Promise<CryptoKey>>();
 export const webCryptoPrimitives: CryptoPrimitives = {
   async sha256(data) {
     return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  },
+  async sha256Hex(parts) {
+    const bytes = parts.map((p) => (typeof p === 'string' ? encoder.encode(p) : p));
+    const buf = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
+    let at = 0;
+    for (const b of bytes) {
+      buf.set(b, at);
+      at += b.length;
+    }
+    return toHex(await webCryptoPrimitives.sha256(buf));
+  },
+  fromBase64(b64) {
+    // atob exists on Node ≥16 and Workers; it throws on characters outside the alphabet.
+    const bin = atob(b64.replace(/\s+/g, ''));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
   },
   async decrypt(encryptKey, iv, data) {
     return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-CBC', iv }, await aesKey(encryptKey, 'decrypt'), data));
@@ -41,12 +62,26 @@ function loadNodeCrypto(): typeof NodeCryptoModule | undefined {
 }
 
 const nodeCrypto = loadNodeCrypto();
+/** What atob accepts (whitespace removed): the alphabet, then at most two '=' ending a full quantum. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 const nodeKeys = new Map<string, Buffer>();
 
 export const nodeCryptoPrimitives: CryptoPrimitives | undefined = nodeCrypto && {
   async sha256(data) {
     const digest = nodeCrypto.createHash('sha256').update(data).digest();
     return new Uint8Array(digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.byteLength));
+  },
+  async sha256Hex(parts) {
+    const hash = nodeCrypto.createHash('sha256');
+    for (const p of parts) hash.update(p);
+    return hash.digest('hex');
+  },
+  fromBase64(b64) {
+    // Buffer's decoder skips characters outside the alphabet where atob throws: check first.
+    const clean = b64.replace(/\s+/g, '');
+    if (!BASE64.test(clean)) throw new Error('not base64');
+    const buf = Buffer.from(clean, 'base64');
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) as Bytes;
   },
   async decrypt(encryptKey, iv, data) {
     let key = nodeKeys.get(encryptKey);
@@ -65,14 +100,6 @@ export async function sha256(data: Bytes | string): Promise<Bytes> {
 export function toHex(bytes: Uint8Array): string {
   let out = '';
   for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
-}
-
-function base64ToBytes(b64: string): Bytes {
-  // atob exists on Node ≥16 and Workers; it throws on characters outside the alphabet.
-  const bin = atob(b64.replace(/\s+/g, ''));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
 
@@ -98,7 +125,7 @@ function aesKey(encryptKey: string, usage: 'encrypt' | 'decrypt'): Promise<Crypt
 
 /** base64 → first 16 bytes IV, rest AES-256-CBC with PKCS#7 (the padding is stripped). */
 export async function decryptEvent(encryptKey: string, encrypted: string, impl: CryptoPrimitives = primitives): Promise<string> {
-  const data = base64ToBytes(encrypted);
+  const data = impl.fromBase64(encrypted);
   if (data.length < 32 || data.length % 16 !== 0) {
     throw new Error('ciphertext has the wrong length');
   }
@@ -131,12 +158,9 @@ export async function eventSignature(
   nonce: string,
   encryptKey: string,
   rawBody: Bytes,
+  impl: CryptoPrimitives = primitives,
 ): Promise<string> {
-  const prefix = encoder.encode(timestamp + nonce + encryptKey);
-  const buf = new Uint8Array(prefix.length + rawBody.length);
-  buf.set(prefix, 0);
-  buf.set(rawBody, prefix.length);
-  return toHex(await sha256(buf));
+  return impl.sha256Hex([timestamp + nonce + encryptKey, rawBody]);
 }
 
 /**
@@ -144,9 +168,9 @@ export async function eventSignature(
  * matched. Hand-written because Node's crypto.timingSafeEqual is not on Web Crypto and the
  * Workers variant is not on Node; both inputs are hashed first so lengths never leak either.
  */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const [ha, hb] = await Promise.all([sha256(a), sha256(b)]);
+export async function constantTimeEqual(a: string, b: string, impl: CryptoPrimitives = primitives): Promise<boolean> {
+  const [ha, hb] = [await impl.sha256Hex([a]), await impl.sha256Hex([b])];
   let diff = 0;
-  for (let i = 0; i < ha.length; i++) diff |= ha[i]! ^ hb[i]!;
+  for (let i = 0; i < ha.length; i++) diff |= ha.charCodeAt(i) ^ hb.charCodeAt(i);
   return diff === 0;
 }
