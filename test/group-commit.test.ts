@@ -8,7 +8,9 @@ interface Pending {
   fail: (err: Error) => void;
 }
 
-function harness(opts: { maxBatch?: number; maxInFlight?: number; refuseAlone?: (n: number) => boolean } = {}) {
+function harness(
+  opts: { maxBatch?: number; maxInFlight?: number; refuseAlone?: (n: number) => boolean; keyOf?: (n: number) => string | null } = {},
+) {
   const batches: Pending[] = [];
   const singles: Pending[] = [];
   const failures: Array<{ err: unknown; size: number }> = [];
@@ -26,6 +28,7 @@ function harness(opts: { maxBatch?: number; maxInFlight?: number; refuseAlone?: 
             singles.push({ items: [item], finish: () => resolve(`s${item}`), fail: reject });
           }),
     onBatchFailed: (err, size) => failures.push({ err, size }),
+    ...(opts.keyOf ? { keyOf: opts.keyOf } : {}),
   });
   return { gc, batches, singles, failures };
 }
@@ -97,5 +100,73 @@ describe('group commit', () => {
     expect(h.failures[0]!.err).toBeInstanceOf(Error);
     for (const s of h.singles.slice(1)) s.finish();
     expect((await Promise.all(rest)).map((r) => r.value)).toEqual(['s1', 's2']);
+  });
+
+  describe('keys (ingest: the leave an event belongs to)', () => {
+    // items 10-19 belong to leave "A", 20-29 to "B", others to none
+    const keyOf = (n: number) => (n >= 10 && n < 30 ? (n < 20 ? 'A' : 'B') : null);
+
+    it('an item whose key a running statement holds waits, the free ones behind it go ahead', async () => {
+      const h = harness({ maxBatch: 10, maxInFlight: 2, keyOf });
+      const a1 = h.gc.submit(10); // runs alone, holds A
+      const a2 = h.gc.submit(11); // second slot is free, but A is held: waits
+      const b1 = h.gc.submit(20); // goes ahead, alone
+      expect(h.singles.map((s) => s.items)).toEqual([[10], [20]]);
+      expect(h.gc.stats()).toEqual({ queued: 1, inFlight: 2 });
+      h.singles[1]!.finish(); // B done: a slot is free, A still held
+      await b1;
+      await tick();
+      expect(h.singles).toHaveLength(2);
+      expect(h.batches).toHaveLength(0);
+      const others = [1, 12, 2].map((i) => h.gc.submit(i)); // 1 and 2 go, 12 waits with 11
+      expect(h.batches.map((b) => b.items)).toEqual([]);
+      expect(h.singles.map((s) => s.items)).toEqual([[10], [20], [1]]);
+      h.singles[0]!.finish(); // A free: 11 and 12 go together, 2 with them
+      await a1;
+      await tick();
+      expect(h.batches.map((b) => b.items)).toEqual([[11, 12, 2]]);
+      h.singles[2]!.finish();
+      h.batches[0]!.finish();
+      expect((await a2).value).toBe('b11');
+      expect((await Promise.all(others)).map((r) => r.value)).toEqual(['s1', 'b12', 'b2']);
+      expect(h.gc.stats()).toEqual({ queued: 0, inFlight: 0 });
+    });
+
+    it('items of one key queued together go in one statement, in their order', async () => {
+      const h = harness({ maxBatch: 10, maxInFlight: 1, keyOf });
+      const first = h.gc.submit(0);
+      const rest = [10, 20, 11, 21, 12].map((i) => h.gc.submit(i));
+      h.singles[0]!.finish();
+      await first;
+      await tick();
+      expect(h.batches.map((b) => b.items)).toEqual([[10, 20, 11, 21, 12]]);
+      h.batches[0]!.finish();
+      await Promise.all(rest);
+    });
+
+    it('a key stays held while its failed batch is retried item by item', async () => {
+      const h = harness({ maxBatch: 10, maxInFlight: 2, keyOf });
+      const first = [h.gc.submit(0), h.gc.submit(1)];
+      const batch = [10, 11].map((i) => h.gc.submit(i));
+      h.singles[0]!.finish();
+      await first[0];
+      await tick();
+      expect(h.batches.map((b) => b.items)).toEqual([[10, 11]]);
+      h.batches[0]!.fail(new Error('deadlock detected'));
+      await tick();
+      expect(h.singles.slice(2).map((s) => s.items)).toEqual([[10], [11]]);
+      const late = h.gc.submit(12); // A is still held by the retries
+      h.singles[1]!.finish();
+      await first[1];
+      await tick();
+      expect(h.singles).toHaveLength(4);
+      h.singles[2]!.finish();
+      h.singles[3]!.finish();
+      await Promise.all(batch);
+      await tick();
+      expect(h.singles.map((s) => s.items).at(-1)).toEqual([12]);
+      h.singles.at(-1)!.finish();
+      expect(await late).toEqual({ value: 's12', batchSize: 1, retriedAlone: false });
+    });
   });
 });

@@ -14,6 +14,13 @@
  * back) must be harmless to run again item by item (ingest finds its rows as duplicates; a
  * completion's fence finds its row done and the drainer queues a harmless repair sync).
  *
+ * Items with the same key (ingest: the leave's instance code, whose lock every delivery of it
+ * takes) never run in two statements at once: an item whose key a running statement holds waits
+ * for it, then goes in the next statement, with the other items of its key; items queued behind
+ * it with free keys go ahead. Sent to two statements, the later one would wait for the earlier's
+ * lock, holding the locks it has already taken and a slot, while every statement waiting on
+ * those waited too.
+ *
  * Pure scheduling: how a batch and a single item are run is handed in.
  */
 
@@ -26,6 +33,8 @@ export interface GroupCommitOptions<I, R> {
   maxBatch: number;
   /** statements (batches or single items) running at once */
   maxInFlight: number;
+  /** items with the same key never run in two statements at once (null: no key) */
+  keyOf?: (item: I) => string | null;
   /** a batch failed and its items are being retried one by one */
   onBatchFailed?: (err: unknown, size: number) => void;
 }
@@ -47,13 +56,16 @@ export interface GroupCommit<I, R> {
 
 interface Waiting<I, R> {
   item: I;
+  key: string | null;
   resolve: (r: Committed<R>) => void;
   reject: (err: unknown) => void;
 }
 
 export function createGroupCommit<I, R>(opts: GroupCommitOptions<I, R>): GroupCommit<I, R> {
-  const queue: Waiting<I, R>[] = [];
+  let queue: Waiting<I, R>[] = [];
   let inFlight = 0;
+  /** keys of the items in running statements, with how many statements hold each */
+  const running = new Map<string, number>();
 
   const alone = (w: Waiting<I, R>, retriedAlone: boolean) =>
     opts.runOne(w.item).then((value) => w.resolve({ value, batchSize: 1, retriedAlone }), w.reject);
@@ -79,12 +91,41 @@ export function createGroupCommit<I, R>(opts: GroupCommitOptions<I, R>): GroupCo
     batch.forEach((w, i) => w.resolve({ value: results[i]!, batchSize: batch.length, retriedAlone: false }));
   }
 
+  /** The next statement's items: the oldest whose key no running statement holds, in order. */
+  function take(): Waiting<I, R>[] {
+    if (running.size === 0 && queue.length <= opts.maxBatch) {
+      const all = queue;
+      queue = [];
+      return all;
+    }
+    const batch: Waiting<I, R>[] = [];
+    const rest: Waiting<I, R>[] = [];
+    for (const w of queue) {
+      if (batch.length < opts.maxBatch && (w.key === null || !running.has(w.key))) batch.push(w);
+      else rest.push(w);
+    }
+    queue = rest;
+    return batch;
+  }
+
+  function hold(batch: Waiting<I, R>[], delta: 1 | -1): void {
+    for (const { key } of batch) {
+      if (key === null) continue;
+      const n = (running.get(key) ?? 0) + delta;
+      if (n > 0) running.set(key, n);
+      else running.delete(key);
+    }
+  }
+
   function pump(): void {
     while (inFlight < opts.maxInFlight && queue.length > 0) {
-      const batch = queue.splice(0, opts.maxBatch);
+      const batch = take();
+      if (batch.length === 0) return; // every queued key is held: the holders' completions pump
+      hold(batch, 1);
       inFlight++;
       void run(batch).finally(() => {
         inFlight--;
+        hold(batch, -1);
         pump();
       });
     }
@@ -93,7 +134,7 @@ export function createGroupCommit<I, R>(opts: GroupCommitOptions<I, R>): GroupCo
   return {
     submit(item) {
       return new Promise<Committed<R>>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
+        queue.push({ item, key: opts.keyOf?.(item) ?? null, resolve, reject });
         pump();
       });
     },

@@ -192,6 +192,10 @@ function groupCommit(deps: IngestDeps): GroupCommit<IngestCall, IngestRow> {
   gc = createGroupCommit<IngestCall, IngestRow>({
     maxInFlight: GROUP_COMMIT_IN_FLIGHT,
     maxBatch: GROUP_COMMIT_MAX_BATCH,
+    // The lock each delivery takes first (drizzle/0002_ingest_group_commit.sql): Feishu sends a
+    // leave's V1 and V2 events in the same moment, and the second would otherwise wait in a
+    // statement of its own for the first's commit, holding up everything batched with it.
+    keyOf: (c) => (typeof c.inbox.instanceCode === 'string' ? `leave:${c.inbox.instanceCode}` : `delivery:${String(c.inbox.eventType)}:${String(c.inbox.eventKey)}`),
     runOne: async (c) => {
       const [row] = await queryRows<{ r: IngestRow }>(
         db,
