@@ -62,8 +62,7 @@ function loadNodeCrypto(): typeof NodeCryptoModule | undefined {
 }
 
 const nodeCrypto = loadNodeCrypto();
-/** What atob accepts (whitespace removed): the alphabet, then at most two '=' ending a full quantum. */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+const NOT_BASE64 = /[^A-Za-z0-9+/]/;
 const nodeKeys = new Map<string, Buffer>();
 
 export const nodeCryptoPrimitives: CryptoPrimitives | undefined = nodeCrypto && {
@@ -77,9 +76,11 @@ export const nodeCryptoPrimitives: CryptoPrimitives | undefined = nodeCrypto && 
     return hash.digest('hex');
   },
   fromBase64(b64) {
-    // Buffer's decoder skips characters outside the alphabet where atob throws: check first.
-    const clean = b64.replace(/\s+/g, '');
-    if (!BASE64.test(clean)) throw new Error('not base64');
+    // Buffer's decoder skips characters outside the alphabet where atob throws: check first, as
+    // atob does (WHATWG forgiving-base64: up to two '=' end a whole quantum, nothing else is allowed).
+    let clean = b64.replace(/\s+/g, '');
+    if (clean.length % 4 === 0) clean = clean.endsWith('==') ? clean.slice(0, -2) : clean.endsWith('=') ? clean.slice(0, -1) : clean;
+    if (clean.length % 4 === 1 || NOT_BASE64.test(clean)) throw new Error('not base64');
     const buf = Buffer.from(clean, 'base64');
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) as Bytes;
   },
