@@ -138,15 +138,24 @@ for (const backend of BACKENDS) {
         leaveApprovalV2(spec(c)),
         ...(i % 4 === 3 ? [leaveRevert({ instanceCode: c })] : []),
       ]);
-      const reqs = await Promise.all(bodies.map((b) => encryptedRequest(b)));
+      // authentic but unusable (no employee): stored as quarantined, in a batch like the rest
+      const unusable = Array.from({ length: 3 }, () => {
+        const body = JSON.parse(leaveApprovalV1(spec(code()))) as { event: Record<string, unknown> };
+        delete body.event.employee_id;
+        return JSON.stringify(body);
+      });
+      const reqs = await Promise.all([...bodies, ...unusable].map((b) => encryptedRequest(b)));
       const burst = testApp(db);
       // every delivery twice, all at once: a re-push lands in the same batch or in another
       const responses = await Promise.all([...reqs, ...reqs].map((r) => burst.post(r)));
       expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
       const statuses = await Promise.all(responses.map(async (r) => ((await r.json()) as { status: string }).status));
       expect(statuses.filter((x) => x === 'applied')).toHaveLength(bodies.length);
-      expect(statuses.filter((x) => x === 'duplicate')).toHaveLength(bodies.length);
+      expect(statuses.filter((x) => x === 'quarantined')).toHaveLength(unusable.length);
+      expect(statuses.filter((x) => x === 'duplicate')).toHaveLength(bodies.length + unusable.length);
       expect(await counter(burst, 'leave_bridge_ingest_batched_total')).toBeGreaterThan(0);
+      // nothing in the burst is refused by the database: no batch failed and was retried
+      expect(await counter(burst, 'leave_bridge_ingest_batch_retries_total')).toBe(0);
       for (const [i, c] of codes.entries()) {
         const s = await state(c);
         expect(s.leaveCount).toBe(1);
