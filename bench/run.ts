@@ -128,7 +128,7 @@ async function main(): Promise<number> {
     outbox,
     targets: evaluateTargets(ingest, outbox),
     ok:
-      (ingest ?? []).every((r) => r.leaveBridge.check.ok && r.sdk.check.ok && r.commitPool.check.ok && (r.commitPgbench?.check.ok ?? true)) &&
+      (ingest ?? []).every((r) => r.leaveBridge.check.ok && r.sdk.check.ok && r.sdkAfter.check.ok && r.commitPool.check.ok && (r.commitPgbench?.check.ok ?? true)) &&
       (outbox ?? []).every((r) => r.leaveBridge.check.ok && r.graphile.check.ok),
   };
   const markdown = renderMarkdown(report);

@@ -47,7 +47,7 @@ export function evaluateTargets(ingest: IngestRow[] | null, outbox: OutboxRow[] 
       measured: `${n(share * 100, 1)}% (${n(lb.eventsPerS)} of ${n(ceiling)}/s; vs postgres.js pool ${x(c64.ratio.toCommitPool)}${c64.ratio.toCommitPgbench !== null ? `, vs pgbench ${x(c64.ratio.toCommitPgbench)}` : ''})`,
       met: share >= 0.6,
     });
-    targets.push({ target: 'ingest c=64 ≥ 1.0× (b) Feishu SDK', measured: x(c64.ratio.toSdk), met: c64.ratio.toSdk >= 1 });
+    targets.push({ target: 'ingest c=64 ≥ 1.0× (b) Feishu SDK', measured: `${x(c64.ratio.toSdk)} (of the mean of (b)'s runs before and after)`, met: c64.ratio.toSdk >= 1 });
     targets.push({ target: 'ingest c=64 p99 < 50 ms', measured: `${n(lb.latencyMs.p99, 1)} ms`, met: lb.latencyMs.p99 < 50 });
   }
   if (ingest && ingest.length > 0) {
@@ -83,11 +83,11 @@ export function renderMarkdown(r: Report): string {
     out.push('');
     out.push(`## Ingest (${o ? `${o.durationS} s per run after ${o.warmupS} s warm-up` : ''}; encrypted + signed V1/V2 pairs; acks wait for commit)`);
     out.push('');
-    out.push('| c | leave-bridge events/s | (a) commits/s, postgres.js pool | lb ÷ (a) | (a′) commits/s, pgbench | lb ÷ (a′) | (b) Feishu SDK events/s | lb ÷ (b) |');
+    out.push('| c | leave-bridge events/s | (a) commits/s, postgres.js pool | lb ÷ (a) | (a′) commits/s, pgbench | lb ÷ (a′) | (b) Feishu SDK events/s, before / after | lb ÷ (b) |');
     out.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const row of r.ingest) {
       out.push(
-        `| ${row.concurrency} | ${n(row.leaveBridge.eventsPerS)} | ${n(row.commitPool.commitsPerS)} (${row.commitPool.connections} conn) | ${x(row.ratio.toCommitPool)} | ${row.commitPgbench ? `${n(row.commitPgbench.commitsPerS)} (${row.commitPgbench.connections} conn)` : '—'} | ${x(row.ratio.toCommitPgbench)} | ${n(row.sdk.eventsPerS)} | ${x(row.ratio.toSdk)} |`,
+        `| ${row.concurrency} | ${n(row.leaveBridge.eventsPerS)} | ${n(row.commitPool.commitsPerS)} (${row.commitPool.connections} conn) | ${x(row.ratio.toCommitPool)} | ${row.commitPgbench ? `${n(row.commitPgbench.commitsPerS)} (${row.commitPgbench.connections} conn)` : '—'} | ${x(row.ratio.toCommitPgbench)} | ${n(row.sdk.eventsPerS)} / ${n(row.sdkAfter.eventsPerS)} | ${x(row.ratio.toSdk)} |`,
       );
     }
     out.push('');
@@ -96,7 +96,8 @@ export function renderMarkdown(r: Report): string {
     for (const row of r.ingest) {
       for (const [name, t] of [
         ['leave-bridge', row.leaveBridge],
-        ['(b) Feishu SDK', row.sdk],
+        ['(b) Feishu SDK, before', row.sdk],
+        ['(b) Feishu SDK, after', row.sdkAfter],
       ] as const) {
         out.push(
           `| ${row.concurrency} | ${name} | ${n(t.latencyMs.p50, 2)} | ${n(t.latencyMs.p99, 2)} | ${n(t.latencyMs.max, 1)} | ${n(t.hwmMb ?? t.peakRssMb, 1)} | ${n(t.cpuMsPerEvent, 3)} | ${n(t.acked ? t.cpu.postgresMs / t.acked : null, 3)} | ${n(t.cpu.machineBusy * 100)}% | ${mark(t.check.ok)} ${t.check.detail}${t.exhausted ? ' (ran out of prepared bodies: rate over the shorter time)' : ''}${t.errors || t.timeouts ? `; ${t.errors} errors, ${t.timeouts} timeouts` : ''}${Object.keys(t.rejected).length ? `; rejected ${JSON.stringify(t.rejected)}` : ''} |`,
