@@ -6,7 +6,8 @@
 --   written by one statement. leave_bridge_apply (replay) is the lock, then this.
 -- * leave_bridge_ingest_batch takes its locks, finds its duplicates and writes its employees a
 --   statement each for the whole batch, then applies and records each delivery in the order
---   0002 did, instead of running the single-delivery function per delivery.
+--   0002 did, instead of running the single-delivery function per delivery;
+--   leave_bridge_ingest (one delivery) is a batch of one.
 -- Lock order (0002's header): employees first, before any lock; then leave locks ascending;
 -- then delivery locks. A batch now takes all its leave locks, then all its delivery locks, both
 -- ascending: a delivery's lock is only contended by the same delivery, which needs the same
@@ -185,64 +186,6 @@ BEGIN
 END;
 $$;
 --> statement-breakpoint
-CREATE OR REPLACE FUNCTION leave_bridge_ingest(inbox jsonb, ev jsonb, days jsonb, base_unit text, now_ts timestamptz, default_tz text)
-RETURNS jsonb
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  new_id bigint;
-  known_open text;
-  applied jsonb;
-  final_status text;
-  final_reason text;
-  final_effect text;
-BEGIN
-  -- The employee first, before any lock (see the lock order in 0002): a plain read when there
-  -- is nothing to write.
-  IF ev IS NOT NULL AND ev->>'kind' <> 'revert' THEN
-    SELECT open_id INTO known_open FROM employees WHERE employee_id = ev->>'employeeId';
-    IF NOT FOUND OR (ev->>'openId' IS NOT NULL AND known_open IS DISTINCT FROM ev->>'openId') THEN
-      PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
-    END IF;
-  END IF;
-  -- The leave's lock, then the delivery's: deliveries with the same (event_key, event_type) are
-  -- serialised on it, so a duplicate is found by a read and the inbox row is written once, with
-  -- its outcome. The lock holder commits before the lock is released, and each statement here
-  -- takes a fresh snapshot (READ COMMITTED), so the read sees its row.
-  IF inbox->>'instanceCode' IS NOT NULL THEN
-    PERFORM pg_advisory_xact_lock(hashtextextended(inbox->>'instanceCode', 0));
-  END IF;
-  PERFORM pg_advisory_xact_lock(hashtextextended((inbox->>'eventType') || ':' || (inbox->>'eventKey'), 1));
-  PERFORM 1 FROM inbox_events WHERE event_key = inbox->>'eventKey' AND event_type = inbox->>'eventType';
-  IF FOUND THEN
-    RETURN jsonb_build_object('status', 'duplicate');
-  END IF;
-  IF ev IS NULL THEN
-    final_status := inbox->>'status';
-    final_reason := inbox->>'reason';
-  ELSE
-    applied := leave_bridge_apply_locked(ev, days, base_unit, now_ts, default_tz);
-    final_status := CASE WHEN applied->>'ignored_reason' IS NULL THEN 'applied' ELSE 'ignored' END;
-    final_reason := applied->>'ignored_reason';
-    final_effect := applied->>'effect';
-  END IF;
-  INSERT INTO inbox_events (event_key, event_type, source, instance_code, status, reason, effect, payload, received_at)
-  VALUES (inbox->>'eventKey', inbox->>'eventType', inbox->>'source', inbox->>'instanceCode', final_status,
-    final_reason, final_effect, inbox->'payload', now_ts)
-  ON CONFLICT (event_key, event_type) DO NOTHING
-  RETURNING id INTO new_id;
-  IF new_id IS NULL THEN
-    -- Someone wrote the row without taking the lock (nothing in leave-bridge does): fail the
-    -- whole statement, apply included; the delivery is answered 500 and re-pushed.
-    RAISE EXCEPTION 'inbox row (%, %) appeared during its ingest', inbox->>'eventKey', inbox->>'eventType';
-  END IF;
-  IF ev IS NULL THEN
-    RETURN jsonb_build_object('status', final_status, 'inbox_id', new_id, 'reason', final_reason);
-  END IF;
-  RETURN applied || jsonb_build_object('status', final_status, 'inbox_id', new_id, 'reason', final_reason);
-END;
-$$;
---> statement-breakpoint
 -- leave_bridge_ingest_batch: deliveries [{inbox, ev, days, baseUnit, now, defaultTz}, ...] in one statement,
 -- so they commit together. Each gets what leave_bridge_ingest would have given it alone.
 -- Returns {"<position>": <its result>, ...} (positions from 1, in the order given). Anything that
@@ -327,4 +270,13 @@ BEGIN
   END LOOP;
   RETURN results;
 END;
+$$;
+--> statement-breakpoint
+-- leave_bridge_ingest: one delivery, as a batch of one (the same rules, in one place).
+CREATE OR REPLACE FUNCTION leave_bridge_ingest(inbox jsonb, ev jsonb, days jsonb, base_unit text, now_ts timestamptz, default_tz text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+  SELECT leave_bridge_ingest_batch(jsonb_build_array(jsonb_build_object('inbox', inbox, 'ev', ev, 'days', days,
+    'baseUnit', base_unit, 'now', now_ts, 'defaultTz', default_tz)))->'1'
 $$;
