@@ -7,7 +7,7 @@
 -- * leave_bridge_ingest_batch takes its locks, finds its duplicates and writes its employees a
 --   statement each for the whole batch, then applies and records each delivery in the order
 --   0002 did, instead of running the single-delivery function per delivery;
---   leave_bridge_ingest (one delivery) is a batch of one.
+-- * leave_bridge_ingest_locked: the part of one delivery both share (duplicate, apply, inbox).
 -- Lock order (0002's header): employees first, before any lock; then leave locks ascending;
 -- then delivery locks. A batch now takes all its leave locks, then all its delivery locks, both
 -- ascending: a delivery's lock is only contended by the same delivery, which needs the same
@@ -186,6 +186,78 @@ BEGIN
 END;
 $$;
 --> statement-breakpoint
+-- leave_bridge_ingest_locked: one delivery whose locks (leave, then delivery) the caller holds and
+-- whose employee it has written: find it a duplicate, or apply it and record it in the inbox.
+-- A delivery already stored is a duplicate: its writer committed before releasing the lock, or
+-- is an earlier copy in the same batch. (Read per delivery: folded into the batch's loop query as
+-- EXISTS, the planner costs the subquery as if a match came early and, on a table not yet
+-- analyzed, scans inbox_events for every delivery.) `ev` is null (SQL or JSON) for a delivery
+-- that is only recorded (quarantined, ignored).
+CREATE FUNCTION leave_bridge_ingest_locked(inbox jsonb, ev jsonb, days jsonb, base_unit text, now_ts timestamptz, default_tz text)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  new_id bigint;
+  applied jsonb;
+  final_status text;
+  final_reason text;
+  final_effect text;
+BEGIN
+  PERFORM 1 FROM inbox_events WHERE event_key = inbox->>'eventKey' AND event_type = inbox->>'eventType';
+  IF FOUND THEN
+    RETURN jsonb_build_object('status', 'duplicate');
+  END IF;
+  IF ev IS NULL OR jsonb_typeof(ev) = 'null' THEN
+    final_status := inbox->>'status';
+    final_reason := inbox->>'reason';
+  ELSE
+    applied := leave_bridge_apply_locked(ev, days, base_unit, now_ts, default_tz);
+    final_status := CASE WHEN applied->>'ignored_reason' IS NULL THEN 'applied' ELSE 'ignored' END;
+    final_reason := applied->>'ignored_reason';
+    final_effect := applied->>'effect';
+  END IF;
+  INSERT INTO inbox_events (event_key, event_type, source, instance_code, status, reason, effect, payload, received_at)
+  VALUES (inbox->>'eventKey', inbox->>'eventType', inbox->>'source', inbox->>'instanceCode', final_status,
+    final_reason, final_effect, inbox->'payload', now_ts)
+  ON CONFLICT (event_key, event_type) DO NOTHING
+  RETURNING id INTO new_id;
+  IF new_id IS NULL THEN
+    -- Someone wrote the row without taking the lock (nothing in leave-bridge does): fail the
+    -- whole statement, apply included; the delivery is answered 500 and re-pushed.
+    RAISE EXCEPTION 'inbox row (%, %) appeared during its ingest', inbox->>'eventKey', inbox->>'eventType';
+  END IF;
+  RETURN coalesce(applied, '{}'::jsonb) || jsonb_build_object('status', final_status, 'inbox_id', new_id, 'reason', final_reason);
+END;
+$$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION leave_bridge_ingest(inbox jsonb, ev jsonb, days jsonb, base_unit text, now_ts timestamptz, default_tz text)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  known_open text;
+BEGIN
+  -- The employee first, before any lock (see the lock order in 0002): a plain read when there
+  -- is nothing to write.
+  IF ev IS NOT NULL AND ev->>'kind' <> 'revert' THEN
+    SELECT open_id INTO known_open FROM employees WHERE employee_id = ev->>'employeeId';
+    IF NOT FOUND OR (ev->>'openId' IS NOT NULL AND known_open IS DISTINCT FROM ev->>'openId') THEN
+      PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
+    END IF;
+  END IF;
+  -- The leave's lock, then the delivery's: deliveries with the same (event_key, event_type) are
+  -- serialised on it, so a duplicate is found by a read and the inbox row is written once, with
+  -- its outcome. The lock holder commits before the lock is released, and each statement here
+  -- takes a fresh snapshot (READ COMMITTED), so the read sees its row.
+  IF inbox->>'instanceCode' IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended(inbox->>'instanceCode', 0));
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended((inbox->>'eventType') || ':' || (inbox->>'eventKey'), 1));
+  RETURN leave_bridge_ingest_locked(inbox, ev, days, base_unit, now_ts, default_tz);
+END;
+$$;
+--> statement-breakpoint
 -- leave_bridge_ingest_batch: deliveries [{inbox, ev, days, baseUnit, now, defaultTz}, ...] in one statement,
 -- so they commit together. Each gets what leave_bridge_ingest would have given it alone.
 -- Returns {"<position>": <its result>, ...} (positions from 1, in the order given). Anything that
@@ -198,11 +270,6 @@ DECLARE
   emp record;
   it record;
   results jsonb := '{}'::jsonb;
-  applied jsonb;
-  final_status text;
-  final_reason text;
-  final_effect text;
-  new_id bigint;
 BEGIN
   -- Employees first, in one order, and only those to write (new, or a changed open_id): a
   -- second batch with the same new employee waits here, before it holds any leave lock.
@@ -230,10 +297,7 @@ BEGIN
   FROM (SELECT DISTINCT hashtextextended((i->'inbox'->>'eventType') || ':' || (i->'inbox'->>'eventKey'), 1) AS k
         FROM jsonb_array_elements(items) i ORDER BY 1) deliveries_next;
 
-  -- Deliveries in 0002's order. With the locks held, a delivery already stored is a duplicate:
-  -- its writer committed before releasing the lock, or is an earlier copy in this batch. (Read
-  -- per delivery: folded into the loop's query as EXISTS, the planner costs the subquery as if a
-  -- match came early and, on a table not yet analyzed, scans inbox_events for every delivery.)
+  -- Deliveries in 0002's order.
   FOR it IN
     SELECT x.value->'inbox' AS inbox, x.value->'ev' AS ev, x.value->'days' AS days, x.value->>'baseUnit' AS base_unit,
       (x.value->>'now')::timestamptz AS now_ts, x.value->>'defaultTz' AS default_tz, x.ordinality AS pos
@@ -241,42 +305,9 @@ BEGIN
     ORDER BY hashtextextended(x.value->'inbox'->>'instanceCode', 0) NULLS LAST,
              hashtextextended((x.value->'inbox'->>'eventType') || ':' || (x.value->'inbox'->>'eventKey'), 1)
   LOOP
-    PERFORM 1 FROM inbox_events WHERE event_key = it.inbox->>'eventKey' AND event_type = it.inbox->>'eventType';
-    IF FOUND THEN
-      results := results || jsonb_build_object(it.pos::text, jsonb_build_object('status', 'duplicate'));
-      CONTINUE;
-    END IF;
-    IF it.ev IS NULL OR jsonb_typeof(it.ev) = 'null' THEN
-      applied := NULL;
-      final_status := it.inbox->>'status';
-      final_reason := it.inbox->>'reason';
-      final_effect := NULL;
-    ELSE
-      applied := leave_bridge_apply_locked(it.ev, it.days, it.base_unit, it.now_ts, it.default_tz);
-      final_status := CASE WHEN applied->>'ignored_reason' IS NULL THEN 'applied' ELSE 'ignored' END;
-      final_reason := applied->>'ignored_reason';
-      final_effect := applied->>'effect';
-    END IF;
-    INSERT INTO inbox_events (event_key, event_type, source, instance_code, status, reason, effect, payload, received_at)
-    VALUES (it.inbox->>'eventKey', it.inbox->>'eventType', it.inbox->>'source', it.inbox->>'instanceCode', final_status,
-      final_reason, final_effect, it.inbox->'payload', it.now_ts)
-    ON CONFLICT (event_key, event_type) DO NOTHING
-    RETURNING id INTO new_id;
-    IF new_id IS NULL THEN
-      RAISE EXCEPTION 'inbox row (%, %) appeared during its ingest', it.inbox->>'eventKey', it.inbox->>'eventType';
-    END IF;
     results := results || jsonb_build_object(it.pos::text,
-      coalesce(applied, '{}'::jsonb) || jsonb_build_object('status', final_status, 'inbox_id', new_id, 'reason', final_reason));
+      leave_bridge_ingest_locked(it.inbox, it.ev, it.days, it.base_unit, it.now_ts, it.default_tz));
   END LOOP;
   RETURN results;
 END;
-$$;
---> statement-breakpoint
--- leave_bridge_ingest: one delivery, as a batch of one (the same rules, in one place).
-CREATE OR REPLACE FUNCTION leave_bridge_ingest(inbox jsonb, ev jsonb, days jsonb, base_unit text, now_ts timestamptz, default_tz text)
-RETURNS jsonb
-LANGUAGE sql
-AS $$
-  SELECT leave_bridge_ingest_batch(jsonb_build_array(jsonb_build_object('inbox', inbox, 'ev', ev, 'days', days,
-    'baseUnit', base_unit, 'now', now_ts, 'defaultTz', default_tz)))->'1'
 $$;
