@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createGroupCommit } from '../src/db/group-commit.js';
 
 /** A statement we finish by hand. */
@@ -9,7 +9,13 @@ interface Pending {
 }
 
 function harness(
-  opts: { maxBatch?: number; maxInFlight?: number; refuseAlone?: (n: number) => boolean; keyOf?: (n: number) => string | null } = {},
+  opts: {
+    maxBatch?: number;
+    maxInFlight?: number;
+    overlapAfterMs?: number;
+    refuseAlone?: (n: number) => boolean;
+    keyOf?: (n: number) => string | null;
+  } = {},
 ) {
   const batches: Pending[] = [];
   const singles: Pending[] = [];
@@ -29,6 +35,7 @@ function harness(
           }),
     onBatchFailed: (err, size) => failures.push({ err, size }),
     ...(opts.keyOf ? { keyOf: opts.keyOf } : {}),
+    ...(opts.overlapAfterMs !== undefined ? { overlapAfterMs: opts.overlapAfterMs } : {}),
   });
   return { gc, batches, singles, failures };
 }
@@ -167,6 +174,74 @@ describe('group commit', () => {
       expect(h.singles.map((s) => s.items).at(-1)).toEqual([12]);
       h.singles.at(-1)!.finish();
       expect(await late).toEqual({ value: 's12', batchSize: 1, retriedAlone: false });
+    });
+  });
+
+  describe('overlapAfterMs (ingest: statements one at a time unless one stalls)', () => {
+    beforeEach(() => {
+      vi.useFakeTimers();
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('while a statement runs quickly, the next waits for it and takes everything queued', async () => {
+      const h = harness({ maxBatch: 10, maxInFlight: 4, overlapAfterMs: 50 });
+      const first = h.gc.submit(0);
+      const rest = [1, 2, 3].map((i) => h.gc.submit(i));
+      // three slots are free, but the running statement is young
+      expect(h.singles.map((s) => s.items)).toEqual([[0]]);
+      expect(h.gc.stats()).toEqual({ queued: 3, inFlight: 1 });
+      await vi.advanceTimersByTimeAsync(49);
+      expect(h.gc.stats()).toEqual({ queued: 3, inFlight: 1 });
+      h.singles[0]!.finish();
+      await first;
+      await vi.advanceTimersByTimeAsync(0);
+      expect(h.batches.map((b) => b.items)).toEqual([[1, 2, 3]]);
+      h.batches[0]!.finish();
+      expect((await Promise.all(rest)).map((r) => r.batchSize)).toEqual([3, 3, 3]);
+      // the timer set for the first statement must not fire into an idle group
+      await vi.advanceTimersByTimeAsync(100);
+      expect(h.singles).toHaveLength(1);
+      expect(h.batches).toHaveLength(1);
+    });
+
+    it('a statement that runs past overlapAfterMs lets the next start beside it, up to maxInFlight', async () => {
+      const h = harness({ maxBatch: 10, maxInFlight: 2, overlapAfterMs: 50 });
+      const stuck = h.gc.submit(0);
+      const queued = [1, 2].map((i) => h.gc.submit(i));
+      await vi.advanceTimersByTimeAsync(50);
+      // 0 has stalled: 1 and 2 go beside it
+      expect(h.batches.map((b) => b.items)).toEqual([[1, 2]]);
+      const more = [3, 4].map((i) => h.gc.submit(i));
+      // both slots are taken now (maxInFlight 2), however long they run
+      await vi.advanceTimersByTimeAsync(200);
+      expect(h.batches).toHaveLength(1);
+      expect(h.gc.stats()).toEqual({ queued: 2, inFlight: 2 });
+      h.batches[0]!.finish();
+      await Promise.all(queued);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(h.batches.map((b) => b.items)).toEqual([[1, 2], [3, 4]]);
+      h.batches[1]!.finish();
+      h.singles[0]!.finish();
+      await Promise.all([stuck, ...more]);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(h.gc.stats()).toEqual({ queued: 0, inFlight: 0 });
+    });
+
+    it('only stalled statements are overlapped: a young one beside a stalled one makes the next wait', async () => {
+      const h = harness({ maxBatch: 10, maxInFlight: 4, overlapAfterMs: 50 });
+      const stuck = h.gc.submit(0);
+      await vi.advanceTimersByTimeAsync(60);
+      const second = h.gc.submit(1); // 0 has stalled: 1 starts at once
+      expect(h.singles.map((s) => s.items)).toEqual([[0], [1]]);
+      const third = h.gc.submit(2); // 1 is young: 2 waits
+      await vi.advanceTimersByTimeAsync(30);
+      expect(h.singles).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(20); // 1 has stalled too
+      expect(h.singles.map((s) => s.items)).toEqual([[0], [1], [2]]);
+      for (const s of h.singles) s.finish();
+      await Promise.all([stuck, second, third]);
     });
   });
 });

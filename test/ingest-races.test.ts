@@ -198,6 +198,48 @@ for (const backend of BACKENDS) {
 }
 
 describe('group commit across processes (postgres)', () => {
+  it("a statement stuck behind another process's lock does not hold up the deliveries after it", async () => {
+    const db = await createPostgresDatabase();
+    const other = connectPostgres(db.url!);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    try {
+      const t = testApp(db);
+      const stuck = code();
+      const free = code();
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      // another process (a replay, a second replica) holds the leave's lock in a long transaction
+      const holder = other.db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${stuck}, 0))`);
+        locked();
+        await released;
+      });
+      await isLocked;
+      // (employees of their own: a new employee's row is written before the leave's lock is taken)
+      const first = Promise.resolve(t.post(await encryptedRequest(leaveApprovalV1({ instanceCode: stuck, employeeId: `u_stuck_${process.pid}` }))));
+      let firstDone = false;
+      void first.then(() => (firstDone = true));
+      // ingest runs one statement at a time while it is quick; this one is not, so the next
+      // delivery starts beside it and commits while it still waits
+      const second = await t.post(await encryptedRequest(leaveApprovalV1({ instanceCode: free, employeeId: `u_free_${process.pid}` })));
+      expect(second.status).toBe(200);
+      expect(((await second.json()) as { status: string }).status).toBe('applied');
+      expect(firstDone).toBe(false);
+      release();
+      await holder;
+      const r = await first;
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { status: string }).status).toBe('applied');
+      const rows = await db.db.select().from(leaves).where(inArray(leaves.instanceCode, [stuck, free]));
+      expect(rows).toHaveLength(2);
+    } finally {
+      release();
+      await other.close();
+      await db.close();
+    }
+  });
+
   it('batches of two pools sharing new employees and leaves never deadlock (no batch is retried)', async () => {
     const db = await createPostgresDatabase();
     const other = connectPostgres(db.url!);
