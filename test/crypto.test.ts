@@ -55,6 +55,12 @@ for (const { name, impl } of IMPLEMENTATIONS) {
       expect(bytes(impl.fromBase64('aGk'))).toEqual(bytes(new TextEncoder().encode('hi')));
       expect(bytes(impl.fromBase64(''))).toEqual([]);
       expect(bytes(impl.fromBase64('aGk='))).toEqual(bytes(new TextEncoder().encode('hi')));
+      // non-zero bits after the last byte (not canonical, not what an encoder writes): atob reads them
+      const viaAtob = (b64: string) => Array.from(atob(b64.replace(/\s+/g, '')), (c) => c.charCodeAt(0));
+      const random = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 37 + 11) % 256)).toString('base64');
+      for (const ok of ['aGl=', 'aGVsbG9=', 'aGVsbG+/', random, `${random.slice(0, 40)}\n${random.slice(40)}`]) {
+        expect(bytes(impl.fromBase64(ok)), ok).toEqual(viaAtob(ok));
+      }
       for (const bad of ['aGVs*bG8=', 'aGVsbG8=aGk=', 'a', 'aGVsbG8===', 'aGVsbG_-', 'aGk==', '=', 'aGVsb===']) {
         expect(() => impl.fromBase64(bad), bad).toThrow();
       }
