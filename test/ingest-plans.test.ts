@@ -20,13 +20,18 @@ describe('ingest plans on tables never analyzed (Postgres)', () => {
   beforeAll(async () => {
     db = await createPostgresDatabase();
     sql = postgres(db.url!, { max: 1, onnotice: (n) => notices.push(String(n.message)) });
-    for (const table of ['attendance_days', 'leaves', 'outbox', 'employees']) {
+    for (const table of ['attendance_days', 'leaves', 'outbox', 'employees', 'inbox_events']) {
       await sql.unsafe(`alter table ${table} set (autovacuum_enabled = false)`);
     }
     // Other leaves' active days, 20,000 of them, over a year of dates.
     await sql`
       insert into attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
       select 'OTHER-' || (i / 2), 'u_other', date '2030-01-01' + (i % 365), 1, 'day', 1, 'active'
+      from generate_series(1, 20000) i`;
+    // and 20,000 deliveries stored before
+    await sql`
+      insert into inbox_events (event_key, event_type, source, instance_code, status, payload, received_at)
+      select 'other-' || i, 'leave_approvalV2', 'webhook', 'OTHER-' || i, 'applied', '{}'::jsonb, now()
       from generate_series(1, 20000) i`;
     await sql`load 'auto_explain'`;
     await sql`set auto_explain.log_min_duration = 0`;
@@ -89,6 +94,41 @@ describe('ingest plans on tables never analyzed (Postgres)', () => {
                count(*) filter (where status = 'reverted')::int as reverted
         from attendance_days where instance_code = ${instanceCode}`;
       expect(counts).toEqual({ active: 0, superseded: 1, reverted: 2 });
+    });
+  }
+
+  for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+    it(`a batch looks up each of its deliveries in the inbox by key, never the whole inbox (${mode})`, async () => {
+      await sql.unsafe(`set plan_cache_mode = ${mode}`);
+      const instanceCode = `BATCH-${process.pid}-${mode}`;
+      const bodies = [leaveApprovalV1({ instanceCode }), leaveApprovalV2({ instanceCode })];
+      const items = bodies.map((body, i) => {
+        const { event } = JSON.parse(body) as { event: { type: string } };
+        const planned = plan({ eventType: event.type, event });
+        if (planned.status !== 'applied' || planned.event.kind !== 'approve') throw new Error('not an approval');
+        return {
+          inbox: { eventKey: `${instanceCode}-${i}`, eventType: event.type, source: 'webhook', instanceCode, status: 'applied', reason: null, payload: {} },
+          ev: planned.event,
+          days: planned.days,
+          baseUnit: UNIT_INFO[planned.event.unit].base,
+          now: new Date().toISOString(),
+          defaultTz: 'Asia/Shanghai',
+        };
+      });
+      // the second copy of the V1 delivery, in the same batch: a duplicate
+      const batch = [...items, items[0]!];
+      notices.length = 0;
+      const [row] = await sql<{ r: Record<string, { status: string }> }[]>`select leave_bridge_ingest_batch(${JSON.stringify(batch)}::text::jsonb) as r`;
+      expect(Object.values(row!.r).map((r) => r.status).sort()).toEqual(['applied', 'applied', 'duplicate']);
+      const reads = notices.filter((n) => /Scan[^\n]* on inbox_events/.test(n));
+      expect(reads.length).toBeGreaterThan(0);
+      for (const p of reads) {
+        expect(p).toContain('inbox_events_key_uq');
+        expect(p).not.toMatch(/Seq Scan on inbox_events/);
+      }
+      // sent again as a whole: every delivery is found stored
+      const [again] = await sql<{ r: Record<string, { status: string }> }[]>`select leave_bridge_ingest_batch(${JSON.stringify(batch)}::text::jsonb) as r`;
+      expect(Object.values(again!.r).map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
     });
   }
 });
