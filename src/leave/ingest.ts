@@ -178,8 +178,8 @@ interface IngestCall {
  * One ingest statement at a time per database while it is quick: deliveries that arrive while it
  * runs queue and go together in the next, as soon as it commits. A second statement starts only
  * beside one that has run for GROUP_COMMIT_OVERLAP_AFTER_MS (a lock wait, a slow disk), up to
- * GROUP_COMMIT_IN_FLIGHT. Measured on two cores at 64 concurrent deliveries (bench/README.md):
- * four overlapping statements made ~25-45% fewer events/s than one at a time, each event costing
+ * GROUP_COMMIT_IN_FLIGHT. Measured on two cores at 16 and 64 concurrent deliveries (README, Benchmarks):
+ * four overlapping statements made 22-32% fewer events/s than one at a time, each event costing
  * more CPU in Postgres and in the service; the batches were smaller, WAL was flushed twice as
  * often, and overlapping statements only competed for the same cores. The pool (16) keeps
  * connections free for the drainer, the admin API and the reports.
