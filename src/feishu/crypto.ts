@@ -78,7 +78,7 @@ export const nodeCryptoPrimitives: CryptoPrimitives | undefined = nodeCrypto && 
   fromBase64(b64) {
     // Buffer's decoder skips characters outside the alphabet where atob throws. Canonical padded
     // base64 (what Feishu sends) is what Buffer encodes the bytes back to: one native round trip,
-    // where a scan of the text for other characters cost ~10 µs per event. Anything else is
+    // where a scan of the text for other characters cost 5-10 µs per event. Anything else is
     // checked first, as atob does (WHATWG forgiving-base64: up to two '=' end a whole quantum,
     // nothing else is allowed).
     if (b64.length % 4 === 0) {
