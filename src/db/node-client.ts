@@ -14,6 +14,8 @@ export interface PostgresOptions {
   max?: number;
   /** seconds; short so a dead database turns into a quick 503 instead of a Feishu timeout */
   connectTimeout?: number;
+  /** the server's notices (tests read plans that auto_explain sends as notices); dropped by default */
+  onNotice?: (message: string) => void;
 }
 
 export function connectPostgres(url: string, opts: PostgresOptions = {}): Database {
@@ -21,7 +23,7 @@ export function connectPostgres(url: string, opts: PostgresOptions = {}): Databa
     max: opts.max ?? 16,
     connect_timeout: opts.connectTimeout ?? 2,
     idle_timeout: 30,
-    onnotice: () => {},
+    onnotice: opts.onNotice ? (n) => opts.onNotice!(String(n.message)) : () => {},
     // numeric/bigint come back as strings; we keep quantities exact as strings on purpose.
   });
   const db = drizzlePg(preparedByDefault(client), { schema }) as unknown as Db;

@@ -311,7 +311,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
 
   async function recordOnly(record: BlockRecord): Promise<void> {
     try {
-      await deps.db.execute(sql`with ${recordsCtes([record])} select 1`);
+      await deps.db.execute(sql`with ${recordsCtes([record])!} select 1`);
     } catch (err) {
       // the next run of the leave reads Google again (deterministic event ids) and records it then
       deps.logger.warn('outbox: could not record a calendar block of an abandoned run', { key: record.instanceCode, err });
@@ -326,12 +326,13 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   async function writeDone(items: Completion[]): Promise<boolean[]> {
     const done = items.map(({ row, outcome }) => ({ id: row.id, token: row.token, result: outcome.result }));
     const records = items.flatMap(({ outcome }) => (outcome.record ? [outcome.record] : []));
+    const ctes = recordsCtes(records);
     const rows = await queryRows<{ id: string | number }>(
       deps.db,
-      sql`with ${recordsCtes(records)}
+      sql`${ctes ? sql`with ${ctes}` : sql``}
           update outbox o set status = 'done', result = d.result, lease_until = null, done_at = now(), updated_at = now()
           from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as d(id bigint, token text, result jsonb)
-          where o.id = d.id and o.status = 'running' and o.leased_by = d.token
+          where o.id = d.id and o.id in ${done.map((d) => d.id)} and o.status = 'running' and o.leased_by = d.token
           returning o.id`,
     );
     const kept = new Set(rows.map((r) => Number(r.id)));

@@ -1,4 +1,4 @@
-import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calendarBlocks, employees, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
@@ -57,19 +57,27 @@ export interface HandlerOutcome {
 }
 
 /**
- * BlockRecords as two WITH entries (`blocks_present`, `blocks_deleted`) of one statement: the
- * drainer's completion, or a record alone.
- * At most one record per leave (an upsert cannot touch one row twice; the drainer never runs two
- * messages of one leave at once, and a batch that breaks this fails and is retried one by one).
+ * BlockRecords as WITH entries of one statement (the drainer's completion, or a record alone),
+ * or null when there are none. At most one record per leave (an upsert cannot touch one row twice;
+ * the drainer never runs two messages of one leave at once, and a batch that breaks this fails and
+ * is retried one by one).
+ *
+ * An entry is written only for records that exist, and rows are found by their key (`in (…)`):
+ * an empty `update … from jsonb_to_recordset(…)` still read calendar_blocks, and the planner, which
+ * guesses 100 rows for any set-returning function, joined it by hashing the whole table. On a
+ * table analyzed while it was small (a new install, a backlog drained after it) that was a
+ * sequential scan of every block per completion, growing with the table.
  */
-export function recordsCtes(records: BlockRecord[]): SQL {
+export function recordsCtes(records: BlockRecord[]): SQL | null {
   const present = records.flatMap((r) =>
     r.state === 'present'
       ? [{ instance_code: r.instanceCode, calendar_id: r.calendarId, event_id: r.eventId, event_type: r.eventType, start_at: r.startAt.toISOString(), end_at: r.endAt.toISOString(), fallback_reason: r.fallbackReason, synced_at: r.syncedAt.toISOString() }]
       : [],
   );
   const deleted = records.flatMap((r) => (r.state === 'deleted' ? [{ instance_code: r.instanceCode, synced_at: r.syncedAt.toISOString() }] : []));
-  return sql`blocks_present as (
+  const ctes: SQL[] = [];
+  if (present.length > 0) {
+    ctes.push(sql`blocks_present as (
       insert into calendar_blocks (instance_code, calendar_id, event_id, event_type, state, start_at, end_at, fallback_reason, synced_at)
       select p.instance_code, p.calendar_id, p.event_id, p.event_type, 'present', p.start_at, p.end_at, p.fallback_reason, p.synced_at
       from jsonb_to_recordset(${JSON.stringify(present)}::jsonb) as p(instance_code text, calendar_id text, event_id text,
@@ -77,12 +85,16 @@ export function recordsCtes(records: BlockRecord[]): SQL {
       on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
         event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
         end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at
-    ),
-    blocks_deleted as (
+    )`);
+  }
+  if (deleted.length > 0) {
+    ctes.push(sql`blocks_deleted as (
       update calendar_blocks b set state = 'deleted', synced_at = d.synced_at
       from jsonb_to_recordset(${JSON.stringify(deleted)}::jsonb) as d(instance_code text, synced_at timestamptz)
-      where b.instance_code = d.instance_code
-    )`;
+      where b.instance_code = d.instance_code and b.instance_code in ${deleted.map((d) => d.instance_code)}
+    )`);
+  }
+  return ctes.length > 0 ? sql.join(ctes, sql`, `) : null;
 }
 
 /**
@@ -114,21 +126,34 @@ export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage, state
 type LeaveRow = typeof leaves.$inferSelect;
 type BlockRow = typeof calendarBlocks.$inferSelect;
 
-const stateColumns = { leave: leaves, block: calendarBlocks, email: employees.email, emailOverride: employees.emailOverride };
 type JoinedState = { leave: LeaveRow; block: BlockRow | null; email: string | null; emailOverride: string | null };
 const toState = (j: JoinedState): SyncState => ({ leave: j.leave, block: j.block, stored: { email: j.email, emailOverride: j.emailOverride } });
 
 /**
  * One leave's state in one round trip, built once per database with drizzle's prepare() (building
  * a query with this many columns from the query builder costs more CPU than Postgres spends
- * running it).
+ * running it). The block and the employee are LATERAL lookups by key: as plain joins, on tables
+ * analyzed while small (a new install, a backlog drained after it), the planner hashed the whole
+ * employees table for every claim.
  */
-const joinedState = (db: Db) =>
-  db
-    .select(stateColumns)
+function joinedState(db: Db) {
+  const block = db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, leaves.instanceCode)).limit(1).as('b');
+  const employee = db
+    .select({ email: employees.email, emailOverride: employees.emailOverride })
+    .from(employees)
+    .where(eq(employees.employeeId, leaves.employeeId))
+    .limit(1)
+    .as('e');
+  // the block's columns as the subquery exposes them (aliased to b), typed as the table's
+  const blockColumns = Object.fromEntries(
+    Object.keys(getTableColumns(calendarBlocks)).map((k) => [k, block[k as keyof typeof block]]),
+  ) as typeof block._.selectedFields;
+  return db
+    .select({ leave: leaves, block: blockColumns, email: employee.email, emailOverride: employee.emailOverride })
     .from(leaves)
-    .leftJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
-    .leftJoin(employees, eq(employees.employeeId, leaves.employeeId));
+    .leftJoinLateral(block, sql`true`)
+    .leftJoinLateral(employee, sql`true`);
+}
 
 function buildReadState(db: Db) {
   return joinedState(db)
