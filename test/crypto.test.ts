@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   constantTimeEqual,
+  equalDigests,
   decryptEvent,
   encryptEvent,
   eventSignature,
@@ -84,6 +85,20 @@ for (const { name, impl } of IMPLEMENTATIONS) {
       expect(await constantTimeEqual('abc', 'abcd', impl)).toBe(false);
       expect(await constantTimeEqual('', '', impl)).toBe(true);
       expect(await constantTimeEqual('é', 'e\u0301', impl)).toBe(false);
+      // the held secret's digest is remembered; other secrets (beyond what is remembered) still compare right
+      for (let i = 0; i < 40; i++) {
+        expect(await constantTimeEqual(`token-${i}`, `token-${i}`, impl)).toBe(true);
+        expect(await constantTimeEqual(`token-${i}`, `token-${i + 1}`, impl)).toBe(false);
+      }
+    });
+
+    it('compares hex digests of the same length', () => {
+      const d = 'a'.repeat(63);
+      expect(equalDigests(`${d}0`, `${d}0`)).toBe(true);
+      expect(equalDigests(`${d}0`, `${d}1`)).toBe(false);
+      expect(equalDigests(`0${d}`, `1${d}`)).toBe(false);
+      expect(equalDigests(`${d}0`, d)).toBe(false);
+      expect(equalDigests('', '')).toBe(true);
     });
   });
 }

@@ -172,13 +172,43 @@ export async function eventSignature(
 }
 
 /**
- * Compare without an early exit, so the time taken does not reveal how many leading characters
- * matched. Hand-written because Node's crypto.timingSafeEqual is not on Web Crypto and the
- * Workers variant is not on Node; both inputs are hashed first so lengths never leak either.
+ * Digests of the secrets this process holds (the Verification Token, the admin token and the
+ * dashboard session value derived from it), per implementation: each is hashed once, not on
+ * every request. Bounded, because nothing else should ever be passed as `secret`.
  */
-export async function constantTimeEqual(a: string, b: string, impl: CryptoPrimitives = primitives): Promise<boolean> {
-  const [ha, hb] = [await impl.sha256Hex([a]), await impl.sha256Hex([b])];
+const secretDigests = new WeakMap<CryptoPrimitives, Map<string, Promise<string>>>();
+const MAX_REMEMBERED_SECRETS = 16;
+
+function secretDigest(secret: string, impl: CryptoPrimitives): Promise<string> {
+  let memo = secretDigests.get(impl);
+  if (!memo) secretDigests.set(impl, (memo = new Map()));
+  let digest = memo.get(secret);
+  if (!digest) {
+    digest = impl.sha256Hex([secret]);
+    if (memo.size < MAX_REMEMBERED_SECRETS) memo.set(secret, digest);
+  }
+  return digest;
+}
+
+/**
+ * Whether `given` equals `secret` (a value we hold), without an early exit, so the time taken
+ * reveals neither how many leading characters matched nor the secret's length: both sides are
+ * compared as SHA-256 digests. Hand-written because Node's crypto.timingSafeEqual is not on Web
+ * Crypto and the Workers variant is not on Node.
+ */
+export async function constantTimeEqual(given: string, secret: string, impl: CryptoPrimitives = primitives): Promise<boolean> {
+  const [hg, hs] = [await impl.sha256Hex([given]), await secretDigest(secret, impl)];
+  return equalDigests(hg, hs);
+}
+
+/**
+ * Two hex digests compared without an early exit. Their length is public (64 for SHA-256), so
+ * strings of different lengths are simply unequal: this is for a computed digest (the expected
+ * X-Lark-Signature) against the one a request carries, where hashing both again would only cost.
+ */
+export function equalDigests(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
   let diff = 0;
-  for (let i = 0; i < ha.length; i++) diff |= ha.charCodeAt(i) ^ hb.charCodeAt(i);
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
 }

@@ -1,5 +1,5 @@
 import { AppError, badRequest, unauthorized } from '../errors.js';
-import { type Bytes, constantTimeEqual, decryptEvent, eventSignature, sha256, toHex } from './crypto.js';
+import { type Bytes, constantTimeEqual, decryptEvent, equalDigests, eventSignature, sha256, toHex } from './crypto.js';
 import { parseJsonLenient } from './json.js';
 
 export interface EnvelopeOptions {
@@ -38,14 +38,14 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 export const MAX_JSON_DEPTH = 64;
 
 function depthExceeds(value: unknown, limit: number): boolean {
-  // iterative: a recursive walk is exactly what a hostile body would overflow
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  // Recursion stops at `limit` levels, so a hostile body cannot overflow the stack here.
+  if (typeof value !== 'object' || value === null) return false;
+  if (limit === 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (depthExceeds(value[i], limit - 1)) return true;
+    return false;
   }
+  for (const key in value) if (depthExceeds((value as Record<string, unknown>)[key], limit - 1)) return true;
   return false;
 }
 
@@ -96,7 +96,7 @@ export async function openEnvelope(
       throw unauthorized('stale_timestamp', 'X-Lark-Request-Timestamp is outside the allowed window');
     }
     const expected = await eventSignature(timestamp!, nonce!, opts.encryptKey, raw);
-    if (!(await constantTimeEqual(expected, signature!.trim().toLowerCase()))) {
+    if (!equalDigests(expected, signature!.trim().toLowerCase())) {
       throw unauthorized('bad_signature', 'X-Lark-Signature does not match the body');
     }
   }
