@@ -5,7 +5,7 @@ import { parseJsonLenient } from '../src/feishu/json.js';
 import { storable } from '../src/leave/ingest.js';
 import { allocate, secondsPerDate } from '../src/leave/allocate.js';
 import { DateTime } from 'luxon';
-import { fromWallMs, toInstant, wallMs } from '../src/leave/local-time.js';
+import { fromWallMs, normaliseLocal, toInstant, wallMs } from '../src/leave/local-time.js';
 import { LEAVE_UNITS, UNIT_INFO, type LeaveUnit } from '../src/leave/types.js';
 
 describe('Feishu non-JSON strings', () => {
@@ -185,6 +185,43 @@ describe('allocation over local dates', () => {
 
   it('wall-clock arithmetic ignores zones (a DST day still has 24 wall hours)', () => {
     expect(wallMs('2024-03-10 03:00:00') - wallMs('2024-03-10 01:00:00')).toBe(2 * 3600 * 1000);
+  });
+});
+
+describe('reading a Feishu local time (normaliseLocal)', () => {
+  it('canonicalises real times and refuses impossible ones, 24:00 included', () => {
+    expect(normaliseLocal('2024-09-05 12:00:00')).toBe('2024-09-05 12:00:00');
+    expect(normaliseLocal(' 2024-09-05T12:00 ')).toBe('2024-09-05 12:00:00');
+    expect(normaliseLocal('2024-02-29 08:30:00')).toBe('2024-02-29 08:30:00');
+    expect(normaliseLocal('2024-12-31 24:00:00')).toBe('2025-01-01 00:00:00');
+    for (const bad of ['2023-02-29 08:00:00', '1900-02-29 00:00:00', '2024-04-31 10:00:00', '2024-09-05 25:00:00',
+      '2024-09-05 12:60:00', '2024-09-05 12:00:60', '2024-09-05 24:00:01', '2024-00-10 10:00:00',
+      // a 24:00 on a date that does not exist is not the midnight that ends it
+      '2024-13-01 24:00:00', '2024-09-00 24:00:00', '2024-02-30 24:00:00',
+      // Date.UTC would read these years as 19xx
+      '0050-08-05 10:00:00', '0099-12-31 24:00:00', '2024-9-5 12:00:00']) {
+      expect(normaliseLocal(bad), bad).toBeNull();
+    }
+  });
+
+  it('agrees with the calendar (Date.UTC) on any syntactically valid time', () => {
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 100, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }),
+        (y, mo, d, h, mi, s) => {
+          const text = `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)} ${p2(h)}:${p2(mi)}:${p2(s)}`;
+          const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+          const back = new Date(ms);
+          const exists = back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d;
+          const valid = mo >= 1 && mo <= 12 && d >= 1 && mi <= 59 && s <= 59 &&
+            (h < 24 ? exists : h === 24 && mi === 0 && s === 0 && new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d);
+          expect(normaliseLocal(text)).toBe(valid ? fromWallMs(ms) : null);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { fromWallMs, localDate, wallMs } from './local-time.js';
+import { localDate, wallDate, wallMs } from './local-time.js';
 import { UNIT_INFO, type DayQuantity, type LeaveUnit, type LocalDateTime } from './types.js';
 
 export class AllocationError extends Error {
@@ -19,7 +19,7 @@ export function secondsPerDate(segments: Array<[LocalDateTime, LocalDateTime]>):
     while (s < e) {
       const nextMidnight = Math.floor(s / DAY_MS) * DAY_MS + DAY_MS;
       const stop = Math.min(e, nextMidnight);
-      const date = localDate(fromWallMs(s));
+      const date = wallDate(s);
       out.set(date, (out.get(date) ?? 0) + (stop - s) / 1000);
       s = stop;
     }

@@ -3,24 +3,31 @@ import type { LocalDateTime } from './types.js';
 
 const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
 
+const daysInMonth = (y: number, m: number): number =>
+  m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+
 /**
  * Canonicalise a zone-less Feishu time to `YYYY-MM-DD HH:mm:ss`, or null when it is not one.
- * 24:00:00 is accepted as the midnight that ends a day (some forms write it).
+ * 24:00:00 is accepted as the midnight that ends a day (some forms write it). Years before 0100
+ * are refused: Date.UTC reads them as 19xx, so no later arithmetic could be trusted.
+ * (Checked field by field and built from the matched text, without a Date: every time in every
+ * event goes through here.)
  */
 export function normaliseLocal(value: string): LocalDateTime | null {
   const m = LOCAL_RE.exec(value.trim());
   if (!m) return null;
-  const [, y, mo, d, h, mi, s = '00'] = m;
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const back = new Date(ms);
-  // Date.UTC rolls over silently (Feb 30 → Mar 2); a rolled value is not what Feishu meant
-  // except for the one legitimate case 24:00:00.
-  const rolled =
-    back.getUTCFullYear() !== Number(y) || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d);
-  if (Number(h) > 24 || Number(mi) > 59 || Number(s) > 59) return null;
-  if (Number(h) === 24 && (Number(mi) !== 0 || Number(s) !== 0)) return null;
-  if (rolled && Number(h) !== 24) return null;
-  return fromWallMs(ms);
+  const [, ys, mos, ds, hs, mis, ss = '00'] = m;
+  const y = Number(ys);
+  const mo = Number(mos);
+  const d = Number(ds);
+  const h = Number(hs);
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null;
+  if (h > 24 || Number(mis) > 59 || Number(ss) > 59) return null;
+  if (h === 24) {
+    if (mis !== '00' || ss !== '00') return null;
+    return fromWallMs(Date.UTC(y, mo - 1, d + 1));
+  }
+  return `${ys}-${mos}-${ds} ${hs}:${mis}:${ss}`;
 }
 
 /** Wall-clock arithmetic without zones: a local time as if it were UTC. */
@@ -34,6 +41,9 @@ export function fromWallMs(ms: number): LocalDateTime {
 }
 
 export const localDate = (local: LocalDateTime): string => local.slice(0, 10);
+
+/** The date (YYYY-MM-DD) of a wall-clock time given as ms (see wallMs). */
+export const wallDate = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * The instant a wall-clock time means in `zone`. In a DST gap luxon moves forward; in an overlap it
