@@ -62,6 +62,6 @@ export async function calendarFor(config: Config): Promise<CalendarPort | undefi
   const key = await loadServiceAccountKey(config);
   if (!key) return undefined;
   // Imported only when configured (googleapis and gaxios are ~18 MB of heap).
-  const { createGoogleCalendar } = await import('./google/calendar.js');
-  return createGoogleCalendar({ key, baseUrl: config.GOOGLE_CALENDAR_BASE_URL });
+  const [{ createGoogleCalendar }, { nodeFetch }] = await Promise.all([import('./google/calendar.js'), import('./google/node-fetch.js')]);
+  return createGoogleCalendar({ key, baseUrl: config.GOOGLE_CALENDAR_BASE_URL, fetch: nodeFetch });
 }

@@ -14,14 +14,18 @@ import postgres from 'postgres';
 import { loadConfig } from '../../src/config.js';
 import { parseServiceAccountKey } from '../../src/google/auth.js';
 import { createGoogleCalendar } from '../../src/google/calendar.js';
+import { nodeFetch } from '../../src/google/node-fetch.js';
 import { toInstant } from '../../src/leave/local-time.js';
 
 const expected = Number(process.env.EXPECTED);
 const timeoutMs = Number(process.env.TIMEOUT_S ?? 900) * 1000;
 const config = loadConfig(process.env);
+// the transport `serve` gives the adapter on Node (src/node-deps.ts calendarFor), so both sides
+// make the same Google calls the same way
 const calendar = createGoogleCalendar({
   key: parseServiceAccountKey(process.env.GOOGLE_SERVICE_ACCOUNT_JSON!),
   baseUrl: config.GOOGLE_CALENDAR_BASE_URL,
+  fetch: nodeFetch,
 });
 
 interface Payload {
