@@ -1,4 +1,4 @@
-import { eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calendarBlocks, employees, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
@@ -155,34 +155,29 @@ function joinedState(db: Db) {
     .leftJoinLateral(employee, sql`true`);
 }
 
-function buildReadState(db: Db) {
+function buildReadStates(db: Db) {
   return joinedState(db)
-    .where(eq(leaves.instanceCode, sql.placeholder('code')))
-    .limit(1)
-    .prepare('lb_sync_read_state');
+    .where(sql`${leaves.instanceCode} = any(${sql.placeholder('codes')}::text[])`)
+    .prepare('lb_sync_read_states');
 }
-const readStates = new WeakMap<Db, ReturnType<typeof buildReadState>>();
-function readState(db: Db): ReturnType<typeof buildReadState> {
-  let q = readStates.get(db);
-  if (!q) readStates.set(db, (q = buildReadState(db)));
-  return q;
-}
+const prepared = new WeakMap<Db, ReturnType<typeof buildReadStates>>();
 
-/** The states of several leaves in one query (the drainer's claim); leaves that do not exist are absent. */
+/**
+ * The states of several leaves in one query (the drainer's claim, or one run); leaves that do not
+ * exist are absent. Built once per database (see joinedState) and given the codes as one array.
+ */
 export async function readSyncStates(db: Db, instanceCodes: string[]): Promise<Map<string, SyncState>> {
   const out = new Map<string, SyncState>();
   if (instanceCodes.length === 0) return out;
-  const rows = await joinedState(db).where(inArray(leaves.instanceCode, instanceCodes));
+  let q = prepared.get(db);
+  if (!q) prepared.set(db, (q = buildReadStates(db)));
+  const rows = await q.execute({ codes: instanceCodes });
   for (const r of rows) out.set(r.leave.instanceCode, toState(r));
   return out;
 }
 
 export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string, given?: SyncState): Promise<HandlerOutcome> {
-  let state = given;
-  if (!state) {
-    const [joined] = await readState(deps.db).execute({ code: instanceCode });
-    if (joined) state = toState(joined);
-  }
+  const state = given ?? (await readSyncStates(deps.db, [instanceCode])).get(instanceCode);
   // A message's leave always exists (the outbox row is written in the leave's transaction); the
   // block-only read covers a leave row removed by hand, so its block still gets cleaned up.
   const leave = state?.leave;
