@@ -2,8 +2,7 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
-import { plan, redactToken } from '../src/leave/ingest.js';
-import { UNIT_INFO } from '../src/leave/types.js';
+import { ingestCall, plan } from '../src/leave/ingest.js';
 import { BACKENDS, type TestDatabase } from './support/db.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
 
@@ -40,7 +39,7 @@ const DETAILS = [
   { start: '2024-09-09 09:00:00', end: '2024-09-09 18:00:00', interval: 32_400, unit: 'HOUR' as const, leaveName: 'Annual leave' },
 ];
 
-const NOW = '2026-01-05T08:00:00.000Z';
+const NOW = new Date('2026-01-05T08:00:00.000Z');
 
 function body(ns: string, d: Delivery, key: string): { eventType: string; event: unknown; payload: unknown } {
   const instanceCode = `${ns}-L${d.leave}`;
@@ -72,32 +71,18 @@ function body(ns: string, d: Delivery, key: string): { eventType: string; event:
   const parsed = JSON.parse(text) as { ts?: string; event: Record<string, unknown> };
   delete parsed.ts; // the clock at the time the body was made: not part of what is compared
   if (d.kind === 'unusable') delete parsed.event.employee_id;
-  return { eventType: String(parsed.event.type), event: parsed.event, payload: redactToken(parsed) };
+  return { eventType: String(parsed.event.type), event: parsed.event, payload: parsed };
 }
 
 /** One delivery as leave_bridge_ingest(_batch) takes it (what ingest.ts sends). */
 function call(ns: string, d: Delivery, key: string) {
   const b = body(ns, d, key);
-  const p = plan({ eventType: b.eventType, event: b.event, problem: null });
-  const applied = p.status === 'applied';
-  let ev = applied ? p.event : null;
-  if (ev && d.kind === 'backfill' && ev.kind === 'approve') ev = { ...ev, variant: 'backfill' };
-  return {
-    inbox: {
-      eventKey: key,
-      eventType: b.eventType,
-      source: d.kind === 'backfill' ? 'backfill' : 'webhook',
-      instanceCode: applied ? p.event.instanceCode : p.instanceCode,
-      status: p.status,
-      reason: applied ? null : p.reason,
-      payload: b.payload,
-    },
-    ev,
-    days: applied ? (p.days ?? []) : null,
-    baseUnit: applied && p.event.kind === 'approve' ? UNIT_INFO[p.event.unit].base : null,
-    now: NOW,
-    defaultTz: 'Asia/Shanghai',
-  };
+  let planned = plan({ eventType: b.eventType, event: b.event, problem: null });
+  if (planned.status === 'applied' && d.kind === 'backfill' && planned.event.kind === 'approve') {
+    planned = { ...planned, event: { ...planned.event, variant: 'backfill' } };
+  }
+  const incoming = { eventKey: key, eventType: b.eventType, source: d.kind === 'backfill' ? 'backfill' : 'webhook', payload: b.payload } as const;
+  return ingestCall(incoming, planned, NOW, 'Asia/Shanghai');
 }
 
 const delivery = (leaves: number) =>

@@ -54,11 +54,30 @@ function plaintextFor(variant: 'v1' | 'v2', k: number, instanceCode: string, opt
   return { text: shiftDates(JSON.stringify(body), (k * 7) % 365), uuid };
 }
 
+export interface PlaintextEvent {
+  text: string;
+  uuid: string;
+  instanceCode: string;
+  variant: 'v1' | 'v2';
+}
+
 export interface EncryptedEvent {
   body: Buffer;
   uuid: string;
   instanceCode: string;
   variant: 'v1' | 'v2';
+}
+
+/** `count` decrypted bodies, V1 then V2 of each approval next to each other. */
+export function plaintextEvents(count: number, opts: EventOptions): PlaintextEvent[] {
+  const out: PlaintextEvent[] = new Array(count);
+  let instanceCode = '';
+  for (let i = 0; i < count; i++) {
+    const variant = i % 2 === 0 ? 'v1' : 'v2';
+    if (variant === 'v1') instanceCode = randomUUID().toUpperCase();
+    out[i] = { ...plaintextFor(variant, Math.floor(i / 2), instanceCode, opts), instanceCode, variant };
+  }
+  return out;
 }
 
 /**
@@ -67,29 +86,20 @@ export interface EncryptedEvent {
  * the clock, so it is done ahead; signing (which does) is `signEvents`, right before the load.
  */
 export async function encryptEvents(count: number, opts: EventOptions): Promise<EncryptedEvent[]> {
+  const plain = plaintextEvents(count, opts);
   const out: EncryptedEvent[] = new Array(count);
   const encoder = new TextEncoder();
-  let instanceCode = '';
   // In slices, so a large batch does not queue tens of thousands of WebCrypto jobs at once.
   const SLICE = 512;
   for (let start = 0; start < count; start += SLICE) {
-    const end = Math.min(count, start + SLICE);
-    const slice: Array<Promise<EncryptedEvent>> = [];
-    for (let i = start; i < end; i++) {
-      const k = Math.floor(i / 2);
-      const variant = i % 2 === 0 ? 'v1' : 'v2';
-      if (variant === 'v1') instanceCode = randomUUID().toUpperCase();
-      const code = instanceCode;
-      const { text, uuid } = plaintextFor(variant, k, code, opts);
-      slice.push(
-        encryptEvent(opts.encryptKey, text).then((encrypted) => ({
-          body: Buffer.from(encoder.encode(JSON.stringify({ encrypt: encrypted }))),
-          uuid,
-          instanceCode: code,
-          variant,
-        })),
-      );
-    }
+    const slice = plain.slice(start, start + SLICE).map(({ text, uuid, instanceCode, variant }) =>
+      encryptEvent(opts.encryptKey, text).then((encrypted) => ({
+        body: Buffer.from(encoder.encode(JSON.stringify({ encrypt: encrypted }))),
+        uuid,
+        instanceCode,
+        variant,
+      })),
+    );
     const done = await Promise.all(slice);
     for (let j = 0; j < done.length; j++) out[start + j] = done[j]!;
   }

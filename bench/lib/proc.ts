@@ -57,9 +57,9 @@ export async function spawnCompiled(label: string, script: string, args: string[
   return spawnProcess(label, process.execPath, [...nodeArgs, outfile, ...args], env);
 }
 
-export function spawnProcess(label: string, command: string, args: string[], env: Record<string, string>): Child {
+export function spawnProcess(label: string, command: string, args: string[], env: Record<string, string>, cwd = REPO_ROOT): Child {
   const proc = spawn(command, args, {
-    cwd: REPO_ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

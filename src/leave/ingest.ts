@@ -86,7 +86,7 @@ export function redactToken(body: unknown): unknown {
   return out;
 }
 
-type Planned =
+export type Planned =
   | { status: 'applied'; event: LeaveApproval | LeaveRevert; days: DayQuantity[] | null }
   | { status: 'ignored'; reason: string; instanceCode: string | null }
   | { status: 'quarantined'; reason: string; instanceCode: string | null };
@@ -165,7 +165,7 @@ export async function ingestNormalised(
 }
 
 /** One delivery as leave_bridge_ingest(_batch) takes it. */
-interface IngestCall {
+export interface IngestCall {
   inbox: Record<string, unknown>;
   ev: LeaveEvent | null;
   days: DayQuantity[] | null;
@@ -224,34 +224,47 @@ function groupCommit(deps: IngestDeps): GroupCommit<IngestCall, IngestRow> {
   return gc;
 }
 
+/**
+ * One delivery as leave_bridge_ingest(_batch) takes it: its inbox row and, when it applies, the
+ * canonical event with its days. (Exported for the benchmarks and the batch equivalence test,
+ * which call the SQL functions directly.)
+ */
+export function ingestCall(
+  incoming: Omit<IncomingEvent, 'event' | 'problem'>,
+  planned: Planned,
+  now: Date,
+  defaultTz: string,
+): IngestCall {
+  const applied = planned.status === 'applied';
+  return {
+    inbox: {
+      eventKey: storable(incoming.eventKey),
+      eventType: storable(incoming.eventType),
+      source: incoming.source,
+      instanceCode: applied ? planned.event.instanceCode : planned.instanceCode,
+      status: planned.status,
+      reason: applied ? null : storable(planned.reason),
+      payload: storable(redactToken(incoming.payload)) ?? {},
+    },
+    ev: applied ? planned.event : null,
+    days: applied ? (planned.days ?? []) : null,
+    baseUnit: applied && planned.event.kind === 'approve' ? UNIT_INFO[planned.event.unit].base : null,
+    now: now.toISOString(),
+    defaultTz,
+  };
+}
+
 async function ingestPlanned(
   deps: IngestDeps,
   incoming: Omit<IncomingEvent, 'event' | 'problem'>,
   planned: Planned,
 ): Promise<IngestResult> {
-  const applied = planned.status === 'applied';
-  const instanceCode = applied ? planned.event.instanceCode : planned.instanceCode;
-  const inbox = {
-    eventKey: storable(incoming.eventKey),
-    eventType: storable(incoming.eventType),
-    source: incoming.source,
-    instanceCode,
-    status: planned.status,
-    reason: applied ? null : storable(planned.reason),
-    payload: storable(redactToken(incoming.payload)) ?? {},
-  };
+  const instanceCode = planned.status === 'applied' ? planned.event.instanceCode : planned.instanceCode;
   // One autocommit statement (drizzle/0002_ingest_group_commit.sql): inbox dedupe, leave,
   // attendance and outbox commit together or not at all, in one round trip; under load, together
   // with other deliveries (group commit, src/db/group-commit.ts).
   const committed = await withDatabase(() =>
-    groupCommit(deps).submit({
-      inbox,
-      ev: applied ? planned.event : null,
-      days: applied ? (planned.days ?? []) : null,
-      baseUnit: applied && planned.event.kind === 'approve' ? UNIT_INFO[planned.event.unit].base : null,
-      now: deps.clock.now().toISOString(),
-      defaultTz: deps.config.DEFAULT_TIMEZONE,
-    }),
+    groupCommit(deps).submit(ingestCall(incoming, planned, deps.clock.now(), deps.config.DEFAULT_TIMEZONE)),
   );
   const r = committed.value;
   if (committed.batchSize > 1) {
