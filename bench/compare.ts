@@ -33,7 +33,7 @@ import { encryptEvents, plaintextEvents, signEvents } from './lib/feishu-events.
 import { runLoad } from './lib/load.js';
 import { cpuMsOf, freePort, REPO_ROOT, round, spawnProcess, waitForHttp } from './lib/proc.js';
 import { cpuWindow } from './lib/sysstat.js';
-import { ENCRYPT_KEY, VERIFICATION_TOKEN } from './ingest.js';
+import { ENCRYPT_KEY, serviceEnv, VERIFICATION_TOKEN } from './ingest.js';
 
 const args = new Map<string, string>();
 const checkouts: string[] = [];
@@ -97,21 +97,7 @@ async function sqlRun(dir: string, texts: string[], batch: number, r: number): P
 async function serviceRun(dir: string, concurrency: number, durationS: number, r: number): Promise<Figures> {
   const db = await createDatabase(`cmp_svc_${r}`);
   const port = await freePort();
-  const child = spawnProcess(
-    `service of ${dir}`,
-    process.execPath,
-    ['--enable-source-maps', 'dist/node.js', 'serve'],
-    {
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      FEISHU_VERIFICATION_TOKEN: VERIFICATION_TOKEN,
-      FEISHU_ENCRYPT_KEY: ENCRYPT_KEY,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      OUTBOX_CONCURRENCY: '0',
-    },
-    dir,
-  );
+  const child = spawnProcess(`service of ${dir}`, process.execPath, ['--enable-source-maps', 'dist/node.js', 'serve'], serviceEnv(port, db.url), dir);
   try {
     await waitForHttp(child, `http://127.0.0.1:${port}/readyz`, 30_000);
     const warmCount = 2_000;

@@ -26,6 +26,21 @@ export const VERIFICATION_TOKEN = 'bench-verification-token-41a9425e';
 /** connectPostgres's default pool (src/db/node-client.ts); the baselines get the same. */
 export const SERVICE_POOL_SIZE = 16;
 
+/** The service under the ingest load: webhook with an encrypt key, ingest only. */
+export function serviceEnv(port: number, databaseUrl: string): Record<string, string> {
+  return {
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    FEISHU_VERIFICATION_TOKEN: VERIFICATION_TOKEN,
+    FEISHU_ENCRYPT_KEY: ENCRYPT_KEY,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    // Ingest only, like baseline (b): the outbox rows are written in the ingest transaction and
+    // drained by another process (bench/outbox measures that part).
+    OUTBOX_CONCURRENCY: '0',
+  };
+}
+
 export interface IngestOptions {
   concurrencies: number[];
   durationS: number;
@@ -114,17 +129,7 @@ async function driveHttp(
   try {
     const port = await freePort();
     if (target === 'leave-bridge') {
-      child = await spawnService('leave-bridge serve', ['serve'], {
-        PORT: String(port),
-        DATABASE_URL: db.url,
-        FEISHU_VERIFICATION_TOKEN: VERIFICATION_TOKEN,
-        FEISHU_ENCRYPT_KEY: ENCRYPT_KEY,
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-        // Ingest only, like baseline (b): the outbox rows are written in the ingest transaction
-        // and drained by another process (bench/outbox measures that part).
-        OUTBOX_CONCURRENCY: '0',
-      }, nodeArgs);
+      child = await spawnService('leave-bridge serve', ['serve'], serviceEnv(port, db.url), nodeArgs);
       await waitForHttp(child, `http://127.0.0.1:${port}/readyz`, 30_000);
     } else {
       child = await spawnCompiled('sdk webhook', 'bench/children/sdk-webhook.ts', [], {
