@@ -13,6 +13,7 @@
 --   their relative order never mattered. A round-1 approval of a leave not stored yet creates it:
 --   these are collected and written together before round 2 (which may enrich them) starts.
 --   Everything else goes through leave_bridge_apply_locked as before.
+-- * The batch's employees are looked up by key, like its deliveries (0007) and its leaves.
 -- * The inbox rows are written from arrays filled while the deliveries were read, and without ON
 --   CONFLICT: the delivery locks and the duplicate read keep every copy out, and a row that
 --   appeared anyway fails the batch with a unique violation, as 0007's count check did, so its
@@ -223,7 +224,9 @@ DECLARE
   applied_list jsonb[] := '{}';
 BEGIN
   -- Employees first, in one order, and only those to write (new, or a changed open_id): a
-  -- second batch with the same new employee waits here, before it holds any leave lock.
+  -- second batch with the same new employee waits here, before it holds any leave lock. Each is
+  -- looked up by key: as a plain join, on a table not analyzed yet, the planner hashed every
+  -- employee for every batch.
   FOR emp IN
     SELECT x.id, x.open, x.now_ts
     FROM (
@@ -233,8 +236,8 @@ BEGIN
       WHERE i->'ev'->>'kind' <> 'revert'
       ORDER BY i->'ev'->>'employeeId'
     ) x
-    LEFT JOIN employees e ON e.employee_id = x.id
-    WHERE e.employee_id IS NULL OR (x.open IS NOT NULL AND e.open_id IS DISTINCT FROM x.open)
+    LEFT JOIN LATERAL (SELECT true AS found, employees.open_id FROM employees WHERE employee_id = x.id LIMIT 1) e ON true
+    WHERE e.found IS NULL OR (x.open IS NOT NULL AND e.open_id IS DISTINCT FROM x.open)
     ORDER BY x.id
   LOOP
     PERFORM leave_bridge_note_employee(emp.id, emp.open, emp.now_ts);

@@ -28,11 +28,15 @@ describe('ingest plans on tables never analyzed (Postgres)', () => {
       insert into attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
       select 'OTHER-' || (i / 2), 'u_other', date '2030-01-01' + (i % 365), 1, 'day', 1, 'active'
       from generate_series(1, 20000) i`;
-    // and 20,000 deliveries stored before
+    // and 20,000 deliveries stored before, of 10,000 leaves of 2,000 employees
     await sql`
       insert into inbox_events (event_key, event_type, source, instance_code, status, payload, received_at)
       select 'other-' || i, 'leave_approvalV2', 'webhook', 'OTHER-' || i, 'applied', '{}'::jsonb, now()
       from generate_series(1, 20000) i`;
+    await sql`insert into employees (employee_id, updated_at) select 'u_other' || i, now() from generate_series(1, 2000) i`;
+    await sql`
+      insert into leaves (instance_code, employee_id, status, detail_source, revision)
+      select 'OTHER-' || i, 'u_other' || (i % 2000), 'approved', 'v2', 1 from generate_series(1, 10000) i`;
     await sql`load 'auto_explain'`;
     await sql`set auto_explain.log_min_duration = 0`;
     await sql`set auto_explain.log_nested_statements = on`;
@@ -98,7 +102,7 @@ describe('ingest plans on tables never analyzed (Postgres)', () => {
   }
 
   for (const mode of ['force_custom_plan', 'force_generic_plan']) {
-    it(`a batch looks up each of its deliveries in the inbox by key, never the whole inbox (${mode})`, async () => {
+    it(`a batch looks up its deliveries, leaves and employees by key, never a whole table (${mode})`, async () => {
       await sql.unsafe(`set plan_cache_mode = ${mode}`);
       const instanceCode = `BATCH-${process.pid}-${mode}`;
       const bodies = [leaveApprovalV1({ instanceCode }), leaveApprovalV2({ instanceCode })];
@@ -126,6 +130,10 @@ describe('ingest plans on tables never analyzed (Postgres)', () => {
         expect(p).toContain('inbox_events_key_uq');
         expect(p).not.toMatch(/Seq Scan on inbox_events/);
       }
+      // whether each leave is stored, and its employee's zone (for the leaves the batch creates)
+      const known = notices.filter((n) => /Scan[^\n]* on leaves/.test(n) && /Scan[^\n]* on employees/.test(n));
+      expect(known.length).toBeGreaterThan(0);
+      for (const p of notices) expect(p).not.toMatch(/Seq Scan on (leaves|employees)\b/);
       // sent again as a whole: every delivery is found stored
       const [again] = await sql<{ r: Record<string, { status: string }> }[]>`select leave_bridge_ingest_batch(${JSON.stringify(batch)}::text::jsonb) as r`;
       expect(Object.values(again!.r).map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
