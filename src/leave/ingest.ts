@@ -224,6 +224,10 @@ function groupCommit(deps: IngestDeps): GroupCommit<IngestCall, IngestRow> {
   return gc;
 }
 
+/** The leave a planned delivery belongs to, if any (an unusable one may still name it). */
+const instanceCodeOf = (planned: Planned): string | null =>
+  planned.status === 'applied' ? planned.event.instanceCode : planned.instanceCode;
+
 /**
  * One delivery as leave_bridge_ingest(_batch) takes it: its inbox row and, when it applies, the
  * canonical event with its days. (Exported for the benchmarks and the batch equivalence test,
@@ -241,7 +245,7 @@ export function ingestCall(
       eventKey: storable(incoming.eventKey),
       eventType: storable(incoming.eventType),
       source: incoming.source,
-      instanceCode: applied ? planned.event.instanceCode : planned.instanceCode,
+      instanceCode: instanceCodeOf(planned),
       status: planned.status,
       reason: applied ? null : storable(planned.reason),
       payload: storable(redactToken(incoming.payload)) ?? {},
@@ -259,7 +263,7 @@ async function ingestPlanned(
   incoming: Omit<IncomingEvent, 'event' | 'problem'>,
   planned: Planned,
 ): Promise<IngestResult> {
-  const instanceCode = planned.status === 'applied' ? planned.event.instanceCode : planned.instanceCode;
+  const instanceCode = instanceCodeOf(planned);
   // One autocommit statement (drizzle/0002_ingest_group_commit.sql): inbox dedupe, leave,
   // attendance and outbox commit together or not at all, in one round trip; under load, together
   // with other deliveries (group commit, src/db/group-commit.ts).
