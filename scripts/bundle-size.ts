@@ -1,6 +1,7 @@
 /**
  * The Worker bundle as `wrangler deploy` would upload it, measured without uploading:
- * `wrangler deploy --dry-run --outdir <tmp> --metafile <tmp>/meta.json`.
+ * `wrangler deploy --dry-run --outdir <tmp> --metafile <tmp>/meta.json`, under a Node that wrangler
+ * accepts (scripts/tools-node.ts: the running one when it is new enough).
  *
  * Prints the size (raw and gzip, the figure Cloudflare's limit applies to) against the Workers limits
  * (3 MiB gzip on the free plan, 10 MiB on paid), the biggest contributors, and fails when
@@ -21,6 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { wranglerCommand } from './tools-node.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -73,18 +75,16 @@ function main(): number {
   try {
     const metafilePath = path.join(out, 'meta.json');
     const bundleDir = path.join(out, 'bundle');
-    const wrangler = spawnSync(
-      path.join(root, 'node_modules/.bin/wrangler'),
-      ['deploy', '--dry-run', '--outdir', bundleDir, '--metafile', metafilePath],
-      {
-        cwd: root,
-        encoding: 'utf8',
-        // A dry run needs no account; keep wrangler from phoning home (telemetry, update check).
-        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CI: 'true' },
-      },
-    );
+    // A dry run needs no account; keep wrangler from phoning home (telemetry, update check).
+    const command = wranglerCommand(['deploy', '--dry-run', '--outdir', bundleDir, '--metafile', metafilePath], {
+      ...process.env,
+      WRANGLER_SEND_METRICS: 'false',
+      WRANGLER_HIDE_BANNER: 'true',
+      CI: 'true',
+    });
+    const wrangler = spawnSync(command.command, command.args, { cwd: root, encoding: 'utf8', env: command.env });
     if (wrangler.status !== 0) {
-      process.stderr.write(`wrangler deploy --dry-run failed (exit ${wrangler.status}):\n${wrangler.stdout}\n${wrangler.stderr}\n`);
+      process.stderr.write(`wrangler deploy --dry-run (on Node ${command.node.version}) failed (exit ${wrangler.status}):\n${wrangler.stdout}\n${wrangler.stderr}\n`);
       return 1;
     }
 

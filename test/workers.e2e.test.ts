@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wranglerCommand } from '../scripts/tools-node.js';
 import { queryRows } from '../src/db/client.js';
 import { createFeishuClient } from '../src/feishu/client.js';
 import { eventIdFor } from '../src/google/ids.js';
@@ -34,7 +35,6 @@ import { createPostgresDatabase, type TestDatabase } from './support/db.js';
 import { DOC_TOKEN, encryptedRequest, leaveApprovalV1, leaveApprovalV2, leaveRevert, TEST_ENCRYPT_KEY, type FeishuRequest } from './support/feishu.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
 
 const PEOPLE = {
   alice: { user_id: 'u_alice', open_id: 'ou_alice', email: 'alice@example.com' },
@@ -102,8 +102,9 @@ async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string
     if (!url.password) url.password = 'unused';
     hyperdriveEnv.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = url.toString();
   }
-  const child: ChildProcess = spawn(
-    WRANGLER,
+  // wrangler may need a newer Node than the one running the suite: then it runs under another
+  // (scripts/tools-node.ts), and this test runs on every Node line the suite does.
+  const wrangler = wranglerCommand(
     [
       'dev',
       '--local',
@@ -117,22 +118,23 @@ async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string
       '--log-level', 'info',
     ],
     {
-      cwd: app,
-      detached: true, // its own process group: workerd is wrangler's child and must stop with it
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        ...hyperdriveEnv,
-        // Nothing may leave the machine: no telemetry, no request.cf download, no update check.
-        WRANGLER_SEND_METRICS: 'false',
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        WRANGLER_HIDE_BANNER: 'true',
-        CI: 'true',
-        NO_COLOR: '1',
-        FORCE_COLOR: '0',
-      },
+      ...process.env,
+      ...hyperdriveEnv,
+      // Nothing may leave the machine: no telemetry, no request.cf download, no update check.
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_HIDE_BANNER: 'true',
+      CI: 'true',
+      NO_COLOR: '1',
+      FORCE_COLOR: '0',
     },
   );
+  const child: ChildProcess = spawn(wrangler.command, wrangler.args, {
+    cwd: app,
+    detached: true, // its own process group: workerd is wrangler's child and must stop with it
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: wrangler.env,
+  });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -169,7 +171,7 @@ async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string
   for (;;) {
     if (exited !== undefined) {
       await stop();
-      throw new Error(`wrangler dev exited (${exited}) before it was ready:\n${output}`);
+      throw new Error(`wrangler dev (on Node ${wrangler.node.version}) exited (${exited}) before it was ready:\n${output}`);
     }
     try {
       const res = await fetch(`${url}/healthz`);
@@ -179,7 +181,7 @@ async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`wrangler dev was not ready after 90 s:\n${output}`);
+      throw new Error(`wrangler dev (on Node ${wrangler.node.version}) was not ready after 90 s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
