@@ -44,4 +44,32 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
   fi
 fi
 
+# Native addons must load in the Node that runs the suite. Those installed today are N-API builds
+# (one file for every Node version), but an addon compiled for a single Node ABI breaks when
+# node_modules was installed under one Node and the suite runs under another (.ci/run's second leg
+# does exactly that): rebuild for this Node rather than fail a test with "was compiled against a
+# different Node.js version".
+mapfile -t ADDONS < <(find node_modules -name '*.node' -type f 2>/dev/null)
+addons_load() {
+  [ "${#ADDONS[@]}" -eq 0 ] || node -e '
+    const path = require("node:path");
+    const broken = [];
+    for (const file of process.argv.slice(1)) {
+      try { process.dlopen({ exports: {} }, path.resolve(file)); }
+      catch (err) { broken.push(`  ${file}: ${String(err.message).replace(/\s*\n\s*/g, " ")}`); }
+    }
+    if (broken.length > 0) { console.error(broken.join("\n")); process.exit(1); }
+  ' "${ADDONS[@]}"
+}
+if ! addons_load; then
+  echo "test: native addons above do not load in Node $(node --version); npm rebuild"
+  npm rebuild
+  if ! addons_load; then
+    echo "test: FAILED: native addons still do not load in Node $(node --version)." >&2
+    echo "      Reinstall node_modules with this Node (rm -rf node_modules && npm install)." >&2
+    exit 1
+  fi
+fi
+
+echo "test: Node $(node --version)"
 exec npx vitest run "$@"
