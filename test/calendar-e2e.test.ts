@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toInstant } from '../src/leave/local-time.js';
+import { toInstant } from '../src/shared/local-time.js';
 import { createDrainer } from '../src/outbox/drain.js';
 import { BACKENDS, createPostgresDatabase, type TestDatabase } from './support/db.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';

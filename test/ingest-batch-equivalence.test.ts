@@ -2,7 +2,8 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/db/client.js';
-import { ingestCall, plan } from '../src/leave/ingest.js';
+import { planDelivery } from '../src/feishu/inbound.js';
+import { ingestCall } from '../src/leave/ingest-statement.js';
 import { BACKENDS, type TestDatabase } from './support/db.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
 
@@ -77,7 +78,7 @@ function body(ns: string, d: Delivery, key: string): { eventType: string; event:
 /** One delivery as leave_bridge_ingest(_batch) takes it (what ingest.ts sends). */
 function call(ns: string, d: Delivery, key: string) {
   const b = body(ns, d, key);
-  let planned = plan({ eventType: b.eventType, event: b.event, problem: null });
+  let planned = planDelivery({ eventType: b.eventType, event: b.event, problem: null });
   if (planned.status === 'applied' && d.kind === 'backfill' && planned.event.kind === 'approve') {
     planned = { ...planned, event: { ...planned.event, variant: 'backfill' } };
   }

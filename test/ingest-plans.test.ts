@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { plan } from '../src/leave/ingest.js';
+import { planDelivery as plan } from '../src/feishu/inbound.js';
 import { UNIT_INFO } from '../src/leave/types.js';
 import { createPostgresDatabase, type TestDatabase } from './support/db.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';

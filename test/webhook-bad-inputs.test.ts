@@ -306,6 +306,32 @@ describe('hostile and malformed webhook input', () => {
     expect((await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST' })).status).toBe(409);
   });
 
+  it('a replay that is still unusable keeps its new reason, and every replay is in the row\'s history', async () => {
+    const t = testApp(db);
+    const uuid = `still-${Math.random()}`;
+    const broken = withEvent((e) => delete e.employee_id, uuid);
+    expect((await t.post(await encryptedRequest(broken))).status).toBe(200);
+    const [before] = await db.db.select().from(inboxEvents).where(eq(inboxEvents.eventKey, uuid));
+    expect(before!.reason).toMatch(/employee_id/);
+    const event = (JSON.parse(broken) as { event: Record<string, unknown> }).event;
+    const stillBroken = { ...event, employee_id: 'u_x', leave_unit: 'FORTNIGHT' };
+    const res = await t.admin(`/api/events/${before!.id}/replay`, { method: 'POST', body: JSON.stringify({ event: stillBroken }) });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toEqual({ error: { code: 'still_unusable', message: expect.stringMatching(/leave_unit/) } });
+    const [after] = await db.db.select().from(inboxEvents).where(eq(inboxEvents.eventKey, uuid));
+    expect(after!.status).toBe('quarantined');
+    expect(after!.reason).toMatch(/leave_unit/);
+    expect(after!.history).toEqual([
+      { at: expect.any(String), corrected: true, was: { status: 'quarantined', reason: before!.reason }, status: 'quarantined', reason: after!.reason },
+    ]);
+    const ok = await t.admin(`/api/events/${before!.id}/replay`, { method: 'POST', body: JSON.stringify({ event: { ...event, employee_id: 'u_x' } }) });
+    expect(ok.status).toBe(200);
+    const listed = (await (await t.admin('/api/events?status=applied')).json()) as { items: Array<{ id: number; history: unknown[] }> };
+    const mine = listed.items.find((i) => i.id === before!.id);
+    expect(mine!.history).toHaveLength(2);
+    expect(mine!.history[1]).toMatchObject({ corrected: true, was: { status: 'quarantined', reason: after!.reason }, status: 'applied' });
+  });
+
   it('an event without uuid re-pushed (encrypted afresh) is recognised as the same delivery', async () => {
     const t = testApp(db);
     const body = JSON.stringify({ ...JSON.parse(leaveApprovalV1()), uuid: undefined, marker: Math.random() });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { normaliseLocal } from '../leave/local-time.js';
+import { normaliseLocal } from '../shared/local-time.js';
 import { LEAVE_UNITS, type LeaveEvent, type LeaveUnit } from '../leave/types.js';
 import { LooseParseError, parseI18nResources, parseSegments, resolveI18nText } from './strings.js';
 

@@ -1,9 +1,11 @@
 import { EventDispatcher, LoggerLevel, WSClient } from '@larksuiteoapi/node-sdk';
 import type { Deps } from '../deps.js';
-import { ingest, type IngestResult } from '../leave/ingest.js';
+import { COMMIT_DEADLINE_MS } from '../db/deadline.js';
+import type { IngestDeps, IngestResult } from '../leave/ingest.js';
 import type { Logger } from '../logger.js';
 import { decryptEvent } from './crypto.js';
 import { identifyEvent } from './envelope.js';
+import { receive } from './inbound.js';
 import { parseJsonLenient } from './json.js';
 
 /**
@@ -61,7 +63,7 @@ export interface LongConnectionOptions {
   /** seconds without any frame after a ping before the socket is dropped (default 10) */
   pingTimeoutSeconds?: number;
   handshakeTimeoutMs?: number;
-  /** an event not committed by then is answered 500, so Feishu re-pushes it (default 2500) */
+  /** an event not committed by then is answered 500, so Feishu re-pushes it (default COMMIT_DEADLINE_MS) */
   ackDeadlineMs?: number;
   /** delay before restarting a client the SDK gave up on (doubles up to 60 s; default 1000) */
   restartDelayMs?: number;
@@ -77,8 +79,6 @@ export class LongConnectionConfigError extends Error {
     this.name = 'LongConnectionConfigError';
   }
 }
-
-type IngestDeps = Parameters<typeof ingest>[0];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -122,7 +122,7 @@ export function startLongConnection(
   }
   const { logger, metrics } = deps;
   const pingTimeoutSeconds = opts.pingTimeoutSeconds ?? 10;
-  const ackDeadlineMs = opts.ackDeadlineMs ?? 2500;
+  const ackDeadlineMs = opts.ackDeadlineMs ?? COMMIT_DEADLINE_MS;
   const baseRestartDelay = opts.restartDelayMs ?? 1000;
 
   let closed = false;
@@ -153,7 +153,7 @@ export function startLongConnection(
     // No token check here: frames on this socket come from the gateway we logged in to with the
     // app secret (endpoint discovery over TLS), which is what the token stands in for on a webhook.
     const incoming = await identifyEvent(body);
-    return ingest(deps, { ...incoming, source: 'ws', payload: body });
+    return receive(deps, { ...incoming, source: 'ws', body });
   };
 
   class IngestDispatcher extends EventDispatcher {

@@ -3,10 +3,13 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { outbox } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { instantToLocalDate } from '../leave/local-time.js';
+import { instantToLocalDate } from '../shared/local-time.js';
 import type { getLeave } from '../leave/queries.js';
 import { stackedBarChart } from './chart.js';
-import { addDays, datesOf, fromMicro, monthOf, payrollLines, toMicro, type Period } from './payroll.js';
+import { addDays } from '../shared/dates.js';
+import { fromMicro, toMicro } from '../shared/decimal.js';
+import { payrollLines } from './payroll.js';
+import { datesOf, monthOf, type Period } from './period.js';
 import { formatAge, leavesInPeriod, reconcile, type DriftItem, type ReconciliationReport, type VerifyOptions } from './reconciliation.js';
 
 /**

@@ -4,7 +4,9 @@ import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox 
 import type { Deps } from '../deps.js';
 import { UNIT_INFO, type LeaveUnit } from '../leave/types.js';
 import type { GoogleEventSummary } from '../ports.js';
-import { addDays, fromMicro, toMicro, type Period } from './payroll.js';
+import { addDays } from '../shared/dates.js';
+import { fromMicro, toMicro } from '../shared/decimal.js';
+import type { Period } from './period.js';
 
 /** In report order. Every category appears in the summary, with 0 when all is well. */
 export const CATEGORIES = [

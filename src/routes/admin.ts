@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { badRequest, notFound, unauthorized } from '../errors.js';
 import { constantTimeEqual, sha256, toHex } from '../feishu/crypto.js';
 import { getLeave, listEvents, listLeaves } from '../leave/queries.js';
+import { readEvent } from '../feishu/inbound.js';
 import { replayQuarantined } from '../leave/replay.js';
 import { outboxRoutes } from './outbox.js';
 import { reportRoutes } from './reports.js';
@@ -104,7 +105,7 @@ export function adminRoutes(deps: Deps): Hono {
       }
       if (corrected === undefined) throw badRequest('invalid_body', 'body must be JSON {"event": {...}}');
     }
-    const result = await replayQuarantined(deps, id, corrected);
+    const result = await replayQuarantined(deps, id, readEvent, corrected);
     return c.json(result);
   });
 

@@ -4,9 +4,10 @@ import type { Deps } from '../deps.js';
 import { AppError, badRequest, notFound } from '../errors.js';
 import { constantTimeEqual } from '../feishu/crypto.js';
 import { getLeave } from '../leave/queries.js';
-import { instantToLocalDate } from '../leave/local-time.js';
+import { instantToLocalDate } from '../shared/local-time.js';
 import { DashboardPage, LeavePage, loadDashboard, LoginPage, renderHtml } from '../reports/dashboard.js';
-import { exportPayroll, monthOf, parsePeriod, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { exportPayroll, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { monthOf, parsePeriod } from '../reports/period.js';
 import { reconcile, type VerifyOptions } from '../reports/reconciliation.js';
 import { ADMIN_COOKIE, dashboardSession, requireAdmin } from './admin.js';
 

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { openEnvelope } from '../feishu/envelope.js';
-import { ingest } from '../leave/ingest.js';
+import { receive } from '../feishu/inbound.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
@@ -49,14 +49,7 @@ export function webhookRoutes(deps: Deps): Hono {
       );
       if (envelope.kind === 'challenge') return c.json({ challenge: envelope.challenge });
       // Ack only after the transaction committed: a 200 means the event is durable.
-      const result = await ingest(deps, {
-        eventKey: envelope.eventKey,
-        eventType: envelope.eventType,
-        source: 'webhook',
-        payload: envelope.body,
-        event: envelope.event,
-        problem: envelope.problem,
-      });
+      const result = await receive(deps, { ...envelope, source: 'webhook' });
       return c.json({ code: 0, status: result.status });
     },
   );

@@ -1,5 +1,7 @@
 import { DateTime } from 'luxon';
-import type { LocalDateTime } from './types.js';
+
+/** A local wall-clock time `YYYY-MM-DD HH:mm:ss` with no zone (the employee's clock). */
+export type LocalDateTime = string;
 
 const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
 
