@@ -7,7 +7,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attendanceDays, inboxEvents, leaves, outbox } from '../src/db/schema.js';
 import { connectPostgres } from '../src/db/node-client.js';
-import { startLongConnection, type LongConnectionOptions } from '../src/feishu/long-connection.js';
+import { COMMIT_DEADLINE_MS } from '../src/db/deadline.js';
+import { LONG_CONNECTION_DEFAULTS, startLongConnection, type LongConnectionOptions } from '../src/feishu/long-connection.js';
 import { parseJsonLenient } from '../src/feishu/json.js';
 import { decodeFrame, encodeFrame, FakeFeishuWs, type Frame } from './fakes/feishu-ws.js';
 import { testApp } from './support/app.js';
@@ -397,6 +398,10 @@ describe('long connection on Postgres', () => {
     expect((await fake.waitForAck(id)).code).toBe(200);
     expect(await inboxRows(db, uuidOf(body))).toHaveLength(1);
     await fake.waitForNoConnections();
+  });
+
+  it('acks within the same commit deadline as the webhook, not a copy of it', () => {
+    expect(LONG_CONNECTION_DEFAULTS.ackDeadlineMs).toBe(COMMIT_DEADLINE_MS);
   });
 
   it('refuses an app id the SDK would silently ignore', () => {

@@ -128,6 +128,32 @@ describe('outbox drainer mechanics (postgres)', () => {
     expect(w.google.calls.filter((x) => x.op === 'insert' && x.calendarId === 'down@example.com')).toHaveLength(6);
   });
 
+  it('wake(keys): a fresh leave\'s row runs ahead of a backlog claimed before it', async () => {
+    const backlog = Array.from({ length: 12 }, (_, i) => code(`backlog${i}`));
+    for (const c of backlog) await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_m' }));
+    const d = createDrainer(w.t.deps, { ...FAST_DRAINER, concurrency: 1, pollMs: 60_000 });
+    const wakeBefore = w.t.deps.onOutboxWritten;
+    w.t.deps.onOutboxWritten = (keys) => d.wake(keys);
+    w.google.faults.latencyMs = 60;
+    try {
+      d.start();
+      await waitFor('the backlog to start', async () => (await w.outboxRows(backlog[0]!))[0]?.status !== 'pending');
+      const fresh = code('fresh');
+      await w.send(leaveApprovalV1({ instanceCode: fresh, employeeId: 'u_m' }));
+      await waitFor('the fresh leave\'s block', async () => (await w.outboxRows(fresh))[0]?.status === 'done');
+      const doneBacklog = (await Promise.all(backlog.map(async (c) => (await w.outboxRows(c))[0]!.status))).filter((s) => s === 'done');
+      // without the keys, the fresh row would be claimed after every older due row
+      expect(doneBacklog.length).toBeLessThanOrEqual(4);
+      await waitFor('the backlog to finish', async () =>
+        (await Promise.all(backlog.map(async (c) => (await w.outboxRows(c))[0]!.status))).every((s) => s === 'done'),
+      );
+    } finally {
+      w.google.faults.latencyMs = 0;
+      w.t.deps.onOutboxWritten = wakeBefore;
+      await d.stop();
+    }
+  });
+
   it('fencing: a run whose lease was taken over cannot complete, and queues a repair sync', async () => {
     const c = code('fence');
     await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_m' }));
