@@ -112,11 +112,22 @@ const cases: Case[] = [
   {
     name: 'ciphertext made with another key (signed correctly)',
     make: async () => signedRequest(JSON.stringify({ encrypt: await encryptEvent('other-key', leaveApprovalV1()) })),
+    // authentic (the signature over the raw bytes matched) but malformed
+    status: 400,
+    code: 'decrypt_failed',
+    stored: 'nothing',
+  },
+  { name: 'encrypt is not base64 (signed correctly)', make: () => signedRequest(JSON.stringify({ encrypt: '***not base64***' })), status: 400, code: 'decrypt_failed', stored: 'nothing' },
+  {
+    name: 'unsigned ciphertext made with another key (a url_verification is authenticated by decryption)',
+    make: async () => ({
+      body: JSON.stringify({ encrypt: await encryptEvent('other-key', JSON.stringify({ type: 'url_verification', token: DOC_TOKEN, challenge: 'c' })) }),
+      headers: { 'content-type': 'application/json' },
+    }),
     status: 401,
     code: 'decrypt_failed',
     stored: 'nothing',
   },
-  { name: 'encrypt is not base64', make: () => signedRequest(JSON.stringify({ encrypt: '***not base64***' })), status: 401, code: 'decrypt_failed', stored: 'nothing' },
   { name: 'encrypt is not a string', make: () => signedRequest(JSON.stringify({ encrypt: 42 })), status: 400, code: 'invalid_body', stored: 'nothing' },
   {
     name: 'decrypted text is not JSON',

@@ -1,4 +1,5 @@
-import { DatabaseUnavailableError, isConnectionError } from '../errors.js';
+import { DatabaseUnavailableError } from '../errors.js';
+import { isConnectionError } from './connection-errors.js';
 
 /**
  * How long an event's commit may take before the event is answered as not taken. Feishu re-pushes

@@ -87,6 +87,8 @@ export async function openEnvelope(
 
   const { timestamp, nonce, signature } = headers;
   const signed = Boolean(timestamp && nonce && signature);
+  // true once the signature over the raw bytes matched: the body is Feishu's, whatever it holds
+  const verified = Boolean(opts.encryptKey && signed);
   if (opts.encryptKey && signed) {
     const ts = Number(timestamp);
     if (!Number.isFinite(ts) || !/^\d+$/.test(timestamp!)) {
@@ -111,6 +113,9 @@ export async function openEnvelope(
     try {
       plain = await decryptEvent(opts.encryptKey, outer.encrypt);
     } catch {
+      // Signed and verified, the body is authentic and merely malformed (400). Unsigned (Feishu's
+      // url_verification), decryption is what authenticates it, so a failure is a 401.
+      if (verified) throw badRequest('decrypt_failed', 'a signed body does not decrypt with the configured encrypt key');
       throw unauthorized('decrypt_failed', 'body does not decrypt with the configured encrypt key');
     }
     body = parseBody(plain, 'decrypted body');

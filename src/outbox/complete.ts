@@ -3,7 +3,7 @@ import { queryRows } from '../db/client.js';
 import { createGroupCommit } from '../db/group-commit.js';
 import { outbox } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { isConnectionError } from '../errors.js';
+import { isConnectionError } from '../db/connection-errors.js';
 import type { Claimed } from './claim.js';
 import { enqueue } from './enqueue.js';
 import { recordsCtes, type BlockRecord, type HandlerDeps, type HandlerOutcome } from './handlers.js';

@@ -1,4 +1,4 @@
-import { isConnectionError } from '../errors.js';
+import { isConnectionError } from '../db/connection-errors.js';
 import { claimDue, type Claimed } from './claim.js';
 import { createCompletions } from './complete.js';
 import { createHeartbeat } from './lease.js';

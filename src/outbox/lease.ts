@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client.js';
-import { isConnectionError } from '../errors.js';
+import { isConnectionError } from '../db/connection-errors.js';
 import type { Claimed } from './claim.js';
 import type { CompletionDeps } from './complete.js';
 import { unref, type InFlight } from './run.js';

@@ -1,6 +1,6 @@
 import pRetry from 'p-retry';
 import type { Deps } from '../deps.js';
-import { isConnectionError } from '../errors.js';
+import { isConnectionError } from '../db/connection-errors.js';
 import { ExternalError, type FailureClass } from '../ports.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Claimed } from './claim.js';
