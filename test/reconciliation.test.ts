@@ -7,7 +7,7 @@ import { createGoogleCalendar } from '../src/google/calendar.js';
 import { eventIdFor } from '../src/google/ids.js';
 import { silentLogger } from '../src/logger.js';
 import { createDrainer, drainerOptions, type Drainer } from '../src/outbox/drain.js';
-import { CATEGORIES, SINGLE_VARIANT_GRACE_MS, VERIFY_CONCURRENCY, VERIFY_FAILURE_LIMIT, type DriftItem, type ReconciliationReport } from '../src/reports/reconciliation.js';
+import { CATEGORIES, SINGLE_VARIANT_GRACE_MS, VERIFY_CONCURRENCY, VERIFY_FAILURE_LIMIT, type DriftItem, type ReconciliationReport } from '../src/reports/reconciliation/index.js';
 import { ADMIN, testApp } from './support/app.js';
 import { BACKENDS, type TestDatabase } from './support/db.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from './support/feishu.js';

@@ -114,10 +114,10 @@ const cases: Case[] = [
     make: async () => signedRequest(JSON.stringify({ encrypt: await encryptEvent('other-key', leaveApprovalV1()) })),
     // authentic (the signature over the raw bytes matched) but malformed
     status: 400,
-    code: 'decrypt_failed',
+    code: 'invalid_ciphertext',
     stored: 'nothing',
   },
-  { name: 'encrypt is not base64 (signed correctly)', make: () => signedRequest(JSON.stringify({ encrypt: '***not base64***' })), status: 400, code: 'decrypt_failed', stored: 'nothing' },
+  { name: 'encrypt is not base64 (signed correctly)', make: () => signedRequest(JSON.stringify({ encrypt: '***not base64***' })), status: 400, code: 'invalid_ciphertext', stored: 'nothing' },
   {
     name: 'unsigned ciphertext made with another key (a url_verification is authenticated by decryption)',
     make: async () => ({
@@ -307,9 +307,9 @@ describe('hostile and malformed webhook input', () => {
     const again = await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST' });
     expect(again.status).toBe(422);
     const fixed: Record<string, unknown> = { ...(JSON.parse(broken) as { event: Record<string, unknown> }).event, employee_id: 'u_fixed' };
-    const res = await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST', body: JSON.stringify({ event: fixed }) });
+    const res = await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: fixed }) });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'applied', effect: 'created' });
+    expect(await res.json()).toEqual({ status: 'applied', inbox_id: row!.id, instance_code: fixed.instance_code, effect: 'created', reason: null });
     const [leave] = await db.db.select().from(leaves).where(eq(leaves.instanceCode, fixed.instance_code as string));
     expect(leave!.employeeId).toBe('u_fixed');
     // the re-push of the same uuid by Feishu is still a duplicate
@@ -326,7 +326,7 @@ describe('hostile and malformed webhook input', () => {
     expect(before!.reason).toMatch(/employee_id/);
     const event = (JSON.parse(broken) as { event: Record<string, unknown> }).event;
     const stillBroken = { ...event, employee_id: 'u_x', leave_unit: 'FORTNIGHT' };
-    const res = await t.admin(`/api/events/${before!.id}/replay`, { method: 'POST', body: JSON.stringify({ event: stillBroken }) });
+    const res = await t.admin(`/api/events/${before!.id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: stillBroken }) });
     expect(res.status).toBe(422);
     expect(await res.json()).toEqual({ error: { code: 'still_unusable', message: expect.stringMatching(/leave_unit/) } });
     const [after] = await db.db.select().from(inboxEvents).where(eq(inboxEvents.eventKey, uuid));
@@ -335,7 +335,7 @@ describe('hostile and malformed webhook input', () => {
     expect(after!.history).toEqual([
       { at: expect.any(String), corrected: true, was: { status: 'quarantined', reason: before!.reason }, status: 'quarantined', reason: after!.reason },
     ]);
-    const ok = await t.admin(`/api/events/${before!.id}/replay`, { method: 'POST', body: JSON.stringify({ event: { ...event, employee_id: 'u_x' } }) });
+    const ok = await t.admin(`/api/events/${before!.id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: { ...event, employee_id: 'u_x' } }) });
     expect(ok.status).toBe(200);
     const listed = (await (await t.admin('/api/events?status=applied')).json()) as { items: Array<{ id: number; history: unknown[] }> };
     const mine = listed.items.find((i) => i.id === before!.id);
@@ -404,7 +404,7 @@ describe('admin authentication', () => {
 
   it('bearer token or the derived dashboard cookie; the raw token in a cookie is refused; 404 when ADMIN_TOKEN is unset', async () => {
     const { ADMIN } = await import('./support/app.js');
-    const { dashboardSession } = await import('../src/routes/admin.js');
+    const { dashboardSession } = await import('../src/routes/auth.js');
     const t = testApp(db);
     expect((await t.app.request('/api/leaves')).status).toBe(401);
     expect((await t.app.request('/api/leaves', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
@@ -413,8 +413,67 @@ describe('admin authentication', () => {
     expect((await t.app.request('/api/leaves', { headers: { cookie: `lb_admin=${session}` } })).status).toBe(200);
     expect((await t.app.request('/api/leaves', { headers: { cookie: `lb_admin=${ADMIN}` } })).status).toBe(401);
     const off = testApp(db, { env: { ADMIN_TOKEN: undefined } });
+    expect((await off.app.request('/dashboard')).status).toBe(404);
     const res = await off.admin('/api/leaves');
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
+  });
+});
+
+describe('admin request validation', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createPostgresDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('a row id is digits only on every route: 0x1F, 1e3, -1, 01 and 2^53 are 400 invalid_id', async () => {
+    const t = testApp(db);
+    for (const id of ['0x1F', '1e3', '-1', '01', '0', '9007199254740993', ' 7', 'abc']) {
+      for (const path of [`/api/events/${encodeURIComponent(id)}/replay`, `/api/outbox/${encodeURIComponent(id)}/retry`]) {
+        const res = await t.admin(path, { method: 'POST' });
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        expect(await res.json()).toEqual({ error: { code: 'invalid_id', message: expect.stringMatching(/^id: /) } });
+      }
+    }
+    expect((await t.admin('/api/events/31/replay', { method: 'POST' })).status).toBe(404);
+  });
+
+  it('a JSON body must say it is JSON; bad JSON and bad fields name what is wrong', async () => {
+    const t = testApp(db);
+    const put = (body: string, type?: string) =>
+      t.admin('/api/employees/u_v', { method: 'PUT', body, headers: type ? { 'content-type': type } : {} });
+    const textPlain = await put('{"email":"v@example.com"}', 'text/plain');
+    expect(textPlain.status).toBe(415);
+    expect(await textPlain.json()).toEqual({ error: { code: 'unsupported_media_type', message: expect.any(String) } });
+    expect(await (await put('{"email":', 'application/json')).json()).toEqual({ error: { code: 'invalid_json', message: expect.any(String) } });
+    expect(await (await put('{"email":"nope"}', 'application/json')).json()).toEqual({ error: { code: 'invalid_body', message: expect.stringMatching(/^email:/) } });
+    expect(await (await put('{"emial":"v@example.com"}', 'application/json')).json()).toEqual({ error: { code: 'invalid_body', message: expect.any(String) } });
+    expect((await put('{"email":"v@example.com"}', 'application/json; charset=utf-8')).status).toBe(200);
+    // a replay's corrected event travels as JSON too: a body that does not say so is not silently ignored
+    const replay = await t.admin('/api/events/1/replay', { method: 'POST', body: '{"event":{}}' });
+    expect(replay.status).toBe(415);
+  });
+
+  it('every error the API answers is a code of the one table, with its status', async () => {
+    const { ERROR_CODES, statusOf } = await import('../src/errors.js');
+    const t = testApp(db);
+    const probes: Array<[string, RequestInit?]> = [
+      ['/api/nothing'],
+      ['/api/leaves?limit=0'],
+      ['/api/payroll/export?from=2024-02-30&to=2024-03-01'],
+      ['/api/payroll/export?from=2024-03-01&to=2024-03-02&format=xml'],
+      ['/api/reconciliation?from=2024-03-01&to=2024-03-02&verify=dropbox'],
+      ['/api/leaves/none'],
+      ['/api/outbox/5/retry', { method: 'POST' }],
+    ];
+    for (const [path, init] of probes) {
+      const res = await t.admin(path, init);
+      const body = (await res.json()) as { error: { code: string } };
+      expect(ERROR_CODES).toContain(body.error.code);
+      expect(statusOf(body.error.code as (typeof ERROR_CODES)[number])).toBe(res.status);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { inboxEvents } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError } from '../errors.js';
 import { storable } from '../shared/storable.js';
 import { applyLeaveEvent } from './apply.js';
 import type { IngestResult } from './ingest.js';
@@ -37,9 +37,9 @@ export async function replayQuarantined(
 ): Promise<IngestResult> {
   const replayed = await deps.db.transaction(async (tx): Promise<Replayed> => {
     const [row] = await tx.select().from(inboxEvents).where(eq(inboxEvents.id, inboxId)).for('update').limit(1);
-    if (!row) throw notFound('event_not_found', `no event ${inboxId}`);
+    if (!row) throw new AppError('event_not_found', `no event ${inboxId}`);
     if (row.status !== 'quarantined') {
-      throw new AppError(409, 'not_quarantined', `event ${inboxId} is ${row.status}, only quarantined events are replayed`);
+      throw new AppError('not_quarantined', `event ${inboxId} is ${row.status}, only quarantined events are replayed`);
     }
     const payload = row.payload as { event?: unknown };
     const event = storable(correctedEvent ?? payload.event);
@@ -92,7 +92,7 @@ export async function replayQuarantined(
       },
     };
   });
-  if ('stillUnusable' in replayed) throw new AppError(422, 'still_unusable', replayed.stillUnusable);
+  if ('stillUnusable' in replayed) throw new AppError('still_unusable', replayed.stillUnusable);
   if (replayed.result.outboxKeys.length > 0) deps.onOutboxWritten?.(replayed.result.outboxKeys);
   return replayed.result;
 }

@@ -3,7 +3,7 @@ import type { Db, Queryable, Tx } from '../db/client.js';
 import { queryRows } from '../db/client.js';
 import { leaves, outbox } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError } from '../errors.js';
 
 /**
  * Row states: pending → running → done | dead | held, plus `superseded` for a row whose work was
@@ -149,13 +149,13 @@ export interface RetryResult {
  */
 export async function retryMessage(deps: Pick<Deps, 'db' | 'onOutboxWritten'>, id: number): Promise<RetryResult> {
   const [head] = await deps.db.select({ key: outbox.key }).from(outbox).where(eq(outbox.id, id)).limit(1);
-  if (!head) throw notFound('outbox_not_found', `no outbox message ${id}`);
+  if (!head) throw new AppError('outbox_not_found', `no outbox message ${id}`);
   const result = await deps.db.transaction(async (tx) => {
     await lockKey(tx, head.key);
     const [row] = await tx.select().from(outbox).where(eq(outbox.id, id)).for('update').limit(1);
-    if (!row) throw notFound('outbox_not_found', `no outbox message ${id}`);
+    if (!row) throw new AppError('outbox_not_found', `no outbox message ${id}`);
     if (row.status !== 'dead' && row.status !== 'held') {
-      throw new AppError(409, 'not_retryable', `outbox message ${id} is ${row.status}; only dead or held messages can be retried`);
+      throw new AppError('not_retryable', `outbox message ${id} is ${row.status}; only dead or held messages can be retried`);
     }
     const r = await requeue(tx, row, { delayMs: 0, attempts: 0 });
     return {

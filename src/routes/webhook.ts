@@ -8,7 +8,7 @@ import { receive } from '../feishu/inbound.js';
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 const tooLarge = (): never => {
-  throw new AppError(413, 'body_too_large', `body exceeds ${WEBHOOK_BODY_LIMIT} bytes`);
+  throw new AppError('body_too_large', `body exceeds ${WEBHOOK_BODY_LIMIT} bytes`);
 };
 
 /**
