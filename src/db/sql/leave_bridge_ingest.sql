@@ -5,7 +5,7 @@
 -- leave_bridge_ingest_batch) and acks Feishu only after it committed.
 --
 -- inbox: {eventKey, eventType, source, instanceCode, status, reason, payload}, the delivery's
--- row (status and reason as the service planned them, used when the event is not applied);
+-- row (status and reason as the service planned them, stored when ev is NULL);
 -- ev: the canonical event, NULL for a delivery that is only recorded (quarantined, ignored);
 -- days, base_unit, default_tz: as leave_bridge_apply's; now_ts: when it was received.
 -- Returns {status: 'duplicate'}, or {status, inbox_id, reason} with, for an applied event,
@@ -20,8 +20,8 @@
 -- leave_approval, leave_approvalV2 and the revert.
 --
 -- Lock order, the same for every ingest, alone or batched:
--- 1. its employee is written, if new or its open_id changed, while no lock is held (a plain read
---    when there is nothing to write);
+-- 1. an approval's employee is written, if new or its open_id changed, while no lock is held (a
+--    plain read when there is nothing to write);
 -- 2. the leave's lock, pg_advisory_xact_lock(hashtextextended(instance_code, 0)), the one every
 --    writer of a leave takes (leave_bridge_apply.sql); a delivery that names no leave skips it;
 -- 3. the delivery's lock, pg_advisory_xact_lock(hashtextextended(event_type || ':' || event_key,

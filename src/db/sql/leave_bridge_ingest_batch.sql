@@ -15,9 +15,9 @@
 -- leave_bridge_apply_locked), inbox_events.
 --
 -- In order:
--- 1. Employees: those to write (new, or a changed open_id), one per employee, in employee_id
---    order, before any lock. A second batch with the same new employee waits here for the
---    first's commit, holding no lock.
+-- 1. Employees: those of its approvals to write (new, or a changed open_id), one per employee,
+--    in employee_id order, before any lock. A second batch with the same new employee waits here
+--    for the first's commit, holding no lock.
 -- 2. Locks: every leave's lock, ascending by lock key, then every delivery's lock, ascending
 --    (the keys are leave_bridge_ingest's), a statement each.
 -- 3. One query puts the deliveries in order and tells for each whether it is a duplicate (its row
