@@ -69,7 +69,7 @@ describe('npm run db:function', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/leave_bridge_nowhere\.sql/);
     expect(folderState()).toEqual(before);
-  });
+  }, 90_000);
 
   it('writes migrations for a changed body, a changed signature and a new function that apply and leave the files\' definitions', async () => {
     // a changed body: replaced in place
@@ -122,7 +122,7 @@ describe('npm run db:function', () => {
         await database.close();
       }
     }
-  }, 180_000);
+  }, 240_000);
 
   it('undoes drizzle-kit\'s entry when the journal\'s last migration is stamped later than now (the migrator would skip the new one)', () => {
     const journalFile = path.join(out, 'meta', '_journal.json');
@@ -136,7 +136,7 @@ describe('npm run db:function', () => {
     expect(late.stderr).toMatch(/is not after the last one's .*check the clock/);
     expect(folderState()).toEqual(before);
     expect(existsSync(path.join(out, '0011_leave_bridge_probe.sql'))).toBe(false);
-  }, 60_000);
+  }, 90_000);
 });
 
 interface Fresh {
