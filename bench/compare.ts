@@ -1,8 +1,8 @@
 /**
  * `npm run bench:compare -- <checkout> [<checkout> …] [options]`: two or more builds of
  * leave-bridge measured in alternating runs on this machine, so a change is judged against the
- * code before it under the same conditions (the machine's speed drifts by 10-25% within minutes:
- * two full `npm run bench` runs cannot tell a 5% change from the drift). Each checkout is a
+ * code before it under the same conditions (a shared machine's speed drifts
+ * within minutes, more than a small change moves it: docs/decisions/0018-benchmark-baselines-and-comparisons.md). Each checkout is a
  * directory with the project and its dependencies (a `git worktree` with node_modules linked will
  * do); the default is this checkout alone. The order of the checkouts is reversed every other
  * round. Prints a markdown table: the mean of each figure per checkout, and each round.

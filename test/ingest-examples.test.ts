@@ -6,7 +6,7 @@ import { encryptedRequest, FIXTURES, signedRequest } from './support/feishu.js';
 const DOC_INSTANCE = 'CEF48CEE-CEF4-45C9-1234-DCBF8BEC1234';
 
 for (const backend of BACKENDS) {
-  describe(`feishu-docs examples, verbatim (${backend.name})`, () => {
+  describe(`Feishu's documented examples, verbatim (${backend.name})`, () => {
     let db: TestDatabase;
     beforeAll(async () => {
       db = await backend.create();

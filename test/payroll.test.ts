@@ -127,7 +127,7 @@ for (const backend of BACKENDS) {
         instanceCode: half,
         employeeId: 'u_half',
         unit: 'HALF_DAY',
-        interval: 129_600, // 1.5 days (DESIGN §2: days × 86400)
+        interval: 129_600, // 1.5 days (leave_interval is seconds: days × 86400)
         start: '2032-03-04 13:30:00',
         end: '2032-03-05 18:00:00',
         range: [

@@ -12,8 +12,8 @@ import { waitFor } from './support/process.js';
 
 /*
  * SIGTERM to a real `leave-bridge serve` (FEISHU_EVENT_MODE=ws) in the middle of draining a long
- * outbox against a slow Google, with long-connection events still arriving. Contract (DESIGN §3,
- * issue 5): stop accepting → stop the drainer (finish or release leases) → close the long
+ * outbox against a slow Google, with long-connection events still arriving. Contract (docs/contract.md,
+ * Command line: serve): stop accepting → stop the drainer (finish or release leases) → close the long
  * connection → close the database → exit 0 within the bound (serve's hard stop exits 1). Then a
  * second process finishes the work, and every message has been handled exactly once.
  */

@@ -2,7 +2,8 @@ import { setOwn } from '../shared/own-property.js';
 
 /**
  * Feishu's leave_approvalV2 sends `i18n_resources`, `leave_range` and `leave_detail` as strings in
- * a Java `toString()`-like notation, not JSON (feishu-docs/leave-approval-event.md):
+ * a Java `toString()`-like notation, not JSON
+ * (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/leave):
  *
  *   [{is_default=true,locale=zh_cn,texts={@i18n@7276381556766212099=事假}}]
  *   [[2024-09-05 13:30:00,2024-09-05 18:00:00],[2024-09-06 09:00:00,2024-09-06 18:00:00]]

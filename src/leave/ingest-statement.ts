@@ -76,7 +76,7 @@ export function ingestCall(delivery: Delivery, planned: Planned, now: Date, defa
  * runs queue and go together in the next, as soon as it commits. A second statement starts only
  * beside one that has run for OVERLAP_AFTER_MS (a lock wait, a slow disk), up to IN_FLIGHT.
  * Overlapping statements on a small machine only compete for the same cores and flush the WAL
- * more often, for smaller batches (docs/decisions/0002-group-commit-one-statement-at-a-time.md).
+ * more often, for smaller batches (docs/decisions/0004-one-ingest-statement-in-flight.md).
  * The pool keeps connections free for the drainer, the admin API and the reports.
  */
 const IN_FLIGHT = 4;

@@ -13,7 +13,7 @@ export const OUTBOX_STATUSES = ['pending', 'running', 'done', 'dead', 'held', 's
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
 
 /**
- * The same advisory lock ingest takes for an instance_code (src/leave/ingest.ts lockInstance): every
+ * The same advisory lock ingest takes for an instance_code (src/db/sql/leave_bridge_apply.sql): every
  * transition INTO `pending` happens under it, and so does ingest's enqueue, which is what keeps the
  * partial unique index `outbox_pending_uq` (one pending row per key+kind) from ever firing.
  */

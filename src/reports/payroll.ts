@@ -9,7 +9,7 @@ import { datesOf, type Period } from './period.js';
 // ---------------------------------------------------------------------------------------------
 // Lines
 
-/** One CSV row: one employee, one leave, one local date (DESIGN §3, columns in this order). */
+/** One CSV row: one employee, one leave, one local date (docs/contract.md, columns in this order). */
 export interface PayrollLine {
   employee_id: string;
   open_id: string | null;
@@ -277,7 +277,7 @@ export function csvField(value: string | null | undefined): string {
 const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvField).join(',')}\r\n`;
 
 /**
- * Header row and CRLF line ends (RFC 4180). The eight columns of DESIGN §3 come first and in
+ * Header row and CRLF line ends (RFC 4180). The eight contract columns (docs/contract.md) come first and in
  * that order. Only when the export carries adjustments do two columns follow: `line_type`
  * (`line` | `adjustment`) and `adjustment_reason`; adjustment rows come after all lines, their
  * quantity signed. A plain export keeps exactly the eight contract columns.

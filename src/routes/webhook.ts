@@ -13,8 +13,8 @@ const tooLarge = (): never => {
 
 /**
  * hono's bodyLimit reads `c.req.raw.body`, which makes @hono/node-server build a full web Request
- * (a ReadableStream over the socket) for every delivery; that was a fifth of the service's CPU per
- * event. A declared Content-Length is enforced by Node's HTTP parser (the body cannot be longer),
+ * (a ReadableStream over the socket) for every delivery, a large share of the service's CPU per
+ * event (docs/decisions/0013-webhook-reads-body-directly.md). A declared Content-Length is enforced by Node's HTTP parser (the body cannot be longer),
  * so it is checked here and the body is then read on node-server's direct path. Chunked bodies
  * (no length) still go through bodyLimit, which counts as it reads.
  */
