@@ -457,6 +457,15 @@ describe('admin request validation', () => {
     expect(replay.status).toBe(415);
   });
 
+  it('the contract documents every error code with its status', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { ERROR_CODES, statusOf } = await import('../src/errors.js');
+    const contract = readFileSync(new URL('../docs/contract.md', import.meta.url), 'utf8');
+    const documented = new Map([...contract.matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)].map((m) => [m[2]!, Number(m[1])]));
+    for (const code of ERROR_CODES) expect({ code, status: documented.get(code) }).toEqual({ code, status: statusOf(code) });
+    expect([...documented.keys()].filter((c) => !(ERROR_CODES as string[]).includes(c))).toEqual([]);
+  });
+
   it('every error the API answers is a code of the one table, with its status', async () => {
     const { ERROR_CODES, statusOf } = await import('../src/errors.js');
     const t = testApp(db);
