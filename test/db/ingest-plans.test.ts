@@ -1,9 +1,9 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planDelivery as plan } from '../src/feishu/inbound.js';
-import { UNIT_INFO } from '../src/leave/types.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
+import { planDelivery as plan } from '../../src/feishu/inbound.js';
+import { UNIT_INFO } from '../../src/leave/types.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
 
 /**
  * The plans Postgres picks for the statements inside leave_bridge_apply, on tables autovacuum has

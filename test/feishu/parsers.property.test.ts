@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseI18nResources, parseLoose, parseSegments, resolveI18nText } from '../src/feishu/strings.js';
-import { parseJsonLenient } from '../src/feishu/json.js';
-import { storable } from '../src/shared/storable.js';
-import { allocate, secondsPerDate } from '../src/leave/allocate.js';
+import { parseI18nResources, parseLoose, parseSegments, resolveI18nText } from '../../src/feishu/strings.js';
+import { parseJsonLenient } from '../../src/feishu/json.js';
+import { storable } from '../../src/shared/storable.js';
+import { allocate, secondsPerDate } from '../../src/leave/allocate.js';
 import { DateTime } from 'luxon';
-import { fromWallMs, normaliseLocal, toInstant, wallMs } from '../src/shared/local-time.js';
-import { LEAVE_UNITS, UNIT_INFO, type LeaveUnit } from '../src/leave/types.js';
+import { fromWallMs, normaliseLocal, toInstant, wallMs } from '../../src/shared/local-time.js';
+import { LEAVE_UNITS, UNIT_INFO, type LeaveUnit } from '../../src/leave/types.js';
 
 describe('Feishu non-JSON strings', () => {
   it('parses the documented examples', () => {

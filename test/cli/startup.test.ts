@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { freePort, ROOT, runBuilt, runCli, waitForReady } from './support/process.js';
-import { DOC_TOKEN, leaveApprovalV1 } from './support/feishu.js';
-import { createPostgresDatabase } from './support/db.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { freePort, ROOT, runBuilt, runCli, waitForReady } from '../support/process.js';
+import { DOC_TOKEN, leaveApprovalV1 } from '../support/feishu.js';
+import { createPostgresDatabase } from '../support/db.js';
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createGroupCommit } from '../src/db/group-commit.js';
+import { createGroupCommit } from '../../src/db/group-commit.js';
 
 /** A statement we finish by hand. */
 interface Pending {

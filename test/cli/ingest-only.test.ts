@@ -1,13 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { queryRows } from '../src/db/client.js';
-import { employees } from '../src/db/schema.js';
-import { eventIdFor } from './support/outbox-world.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { DOC_TOKEN, encryptedRequest, leaveApprovalV1, TEST_ENCRYPT_KEY } from './support/feishu.js';
-import { freePort, runCli, waitFor, waitForReady, type Child } from './support/process.js';
-import { startFakeGoogle, type FakeGoogle } from './fakes/google.js';
+import { loadConfig } from '../../src/config.js';
+import { queryRows } from '../../src/db/client.js';
+import { employees } from '../../src/db/schema.js';
+import { eventIdFor } from '../support/outbox-world.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { DOC_TOKEN, encryptedRequest, leaveApprovalV1, TEST_ENCRYPT_KEY } from '../support/feishu.js';
+import { freePort, runCli, waitFor, waitForReady, type Child } from '../support/process.js';
+import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
 
 describe('OUTBOX_CONCURRENCY=0: an ingest-only serve process (postgres)', { timeout: 120_000 }, () => {
   let db: TestDatabase;

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFeishuClient, LIST_WINDOW_MS } from '../src/feishu/client.js';
-import { createLogger } from '../src/logger.js';
-import { leaveGroupV2Form, startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
-import { rejection } from './support/errors.js';
+import { createFeishuClient, LIST_WINDOW_MS } from '../../src/feishu/client.js';
+import { createLogger } from '../../src/logger.js';
+import { leaveGroupV2Form, startFakeFeishu, type FakeFeishu } from '../fakes/feishu.js';
+import { rejection } from '../support/errors.js';
 
 const FAST = { retries: 3, minTimeout: 1, maxTimeout: 5 };
 

@@ -1,17 +1,17 @@
 import net from 'node:net';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calendarBlocks, employees, outbox } from '../src/db/schema.js';
-import { connectPostgres } from '../src/db/node-client.js';
-import { createGoogleCalendar } from '../src/google/calendar.js';
-import { eventIdFor } from '../src/google/ids.js';
-import { createDrainer } from '../src/outbox/drain.js';
-import { handleMessage, readSyncStates } from '../src/outbox/handlers.js';
-import { ADMIN } from './support/app.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
-import { eventTimes, FAST_DRAINER, startWorld, type World } from './support/outbox-world.js';
-import { waitFor } from './support/process.js';
+import { calendarBlocks, employees, outbox } from '../../src/db/schema.js';
+import { connectPostgres } from '../../src/db/node-client.js';
+import { createGoogleCalendar } from '../../src/google/calendar.js';
+import { eventIdFor } from '../../src/google/ids.js';
+import { createDrainer } from '../../src/outbox/drain.js';
+import { handleMessage, readSyncStates } from '../../src/outbox/handlers.js';
+import { ADMIN } from '../support/app.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
+import { eventTimes, FAST_DRAINER, startWorld, type World } from '../support/outbox-world.js';
+import { waitFor } from '../support/process.js';
 
 let seq = 0;
 const code = (tag: string) => `DRAIN-${tag}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;

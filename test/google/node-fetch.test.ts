@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFetch } from '../src/google/node-fetch.js';
+import { nodeFetch } from '../../src/google/node-fetch.js';
 
 /**
  * The Node transport of the Google clients answers like fetch for what they send. The adapter

@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { outbox } from '../src/db/schema.js';
-import { eventIdFor } from '../src/google/ids.js';
-import { startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
-import { startFakeGoogle, type FakeGoogle } from './fakes/google.js';
-import { testApp } from './support/app.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { serveEnv, startServe, stopServe, type ServeProcess } from './support/drainer-process.js';
-import { encryptedRequest, leaveApprovalV1, leaveRevert } from './support/feishu.js';
-import { waitFor } from './support/process.js';
+import { outbox } from '../../src/db/schema.js';
+import { eventIdFor } from '../../src/google/ids.js';
+import { startFakeFeishu, type FakeFeishu } from '../fakes/feishu.js';
+import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
+import { testApp } from '../support/app.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { serveEnv, startServe, stopServe, type ServeProcess } from '../support/drainer-process.js';
+import { encryptedRequest, leaveApprovalV1, leaveRevert } from '../support/feishu.js';
+import { waitFor } from '../support/process.js';
 
 /*
  * Real `leave-bridge serve` processes (HTTP + drainer) against one Postgres and the fakes:

@@ -9,7 +9,7 @@ import {
   eventSignature,
   nodeCryptoPrimitives,
   webCryptoPrimitives,
-} from '../src/feishu/crypto.js';
+} from '../../src/feishu/crypto.js';
 
 // Node uses node:crypto, workerd Web Crypto (src/feishu/crypto.ts): both must give the same answers.
 const IMPLEMENTATIONS = [

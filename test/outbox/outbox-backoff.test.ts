@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, DEFAULT_BACKOFF } from '../src/outbox/backoff.js';
+import { backoffDelayMs, DEFAULT_BACKOFF } from '../../src/outbox/backoff.js';
 
 describe('outbox backoff (pure)', () => {
   it('stays within [step/2, step] of the capped exponential step, for any attempt and any draw', () => {

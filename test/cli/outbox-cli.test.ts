@@ -1,11 +1,11 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { employees, outbox } from '../src/db/schema.js';
-import { testApp, testConfig } from './support/app.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { encryptedRequest, leaveApprovalV1 } from './support/feishu.js';
-import { runCli } from './support/process.js';
-import { employeeCommand, outboxCommand } from '../src/cli/outbox.js';
+import { employees, outbox } from '../../src/db/schema.js';
+import { testApp, testConfig } from '../support/app.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { encryptedRequest, leaveApprovalV1 } from '../support/feishu.js';
+import { runCli } from '../support/process.js';
+import { employeeCommand, outboxCommand } from '../../src/cli/outbox.js';
 
 /** `leave-bridge outbox …` and `leave-bridge employee …` as real processes against Postgres. */
 describe('leave-bridge outbox / employee commands (postgres)', () => {

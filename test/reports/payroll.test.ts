@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportCommand, parseExportArgs, runExport } from '../src/cli/export.js';
-import { employees, payrollExports } from '../src/db/schema.js';
-import type { Clock } from '../src/deps.js';
-import { csvField, PAYROLL_COLUMNS, type AdjustmentLine, type PayrollExport, type PayrollLine } from '../src/reports/payroll.js';
-import { toMicro } from '../src/shared/decimal.js';
-import { ADMIN, testApp, testConfig } from './support/app.js';
-import { BACKENDS, type TestDatabase } from './support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from './support/feishu.js';
+import { exportCommand, parseExportArgs, runExport } from '../../src/cli/export.js';
+import { employees, payrollExports } from '../../src/db/schema.js';
+import type { Clock } from '../../src/deps.js';
+import { csvField, PAYROLL_COLUMNS, type AdjustmentLine, type PayrollExport, type PayrollLine } from '../../src/reports/payroll.js';
+import { toMicro } from '../../src/shared/decimal.js';
+import { ADMIN, testApp, testConfig } from '../support/app.js';
+import { BACKENDS, type TestDatabase } from '../support/db.js';
+import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from '../support/feishu.js';
 
 /** RFC 4180 reader for the tests: quoted fields, doubled quotes, CRLF records. */
 function parseCsv(text: string): string[][] {
@@ -377,7 +377,7 @@ for (const backend of BACKENDS) {
         await approve({ instanceCode: c, employeeId: 'u_proc', start: '2040-01-02 00:00:00', end: '2040-01-03 00:00:00', interval: 86_400, unit: 'DAY' });
         const run = (args: string[]) =>
           new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-            const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../src/node.ts', import.meta.url)), 'export', ...args], {
+            const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../src/node.ts', import.meta.url)), 'export', ...args], {
               env: { PATH: process.env.PATH, DATABASE_URL: db.url!, LOG_LEVEL: 'silent' },
               stdio: ['ignore', 'pipe', 'pipe'],
             });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { BACKENDS, type TestDatabase } from './support/db.js';
-import { testApp } from './support/app.js';
-import { encryptedRequest, FIXTURES, signedRequest } from './support/feishu.js';
+import { BACKENDS, type TestDatabase } from '../support/db.js';
+import { testApp } from '../support/app.js';
+import { encryptedRequest, FIXTURES, signedRequest } from '../support/feishu.js';
 
 const DOC_INSTANCE = 'CEF48CEE-CEF4-45C9-1234-DCBF8BEC1234';
 

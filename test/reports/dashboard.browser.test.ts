@@ -5,16 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFeishuClient } from '../src/feishu/client.js';
-import { parseServiceAccountKey } from '../src/google/auth.js';
-import { createGoogleCalendar } from '../src/google/calendar.js';
-import { silentLogger } from '../src/logger.js';
-import { createDrainer, drainerOptions } from '../src/outbox/drain.js';
-import { ADMIN, testApp } from './support/app.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from './support/feishu.js';
-import { googleError, startFakeGoogle, type FakeGoogle } from './fakes/google.js';
-import { startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
+import { createFeishuClient } from '../../src/feishu/client.js';
+import { parseServiceAccountKey } from '../../src/google/auth.js';
+import { createGoogleCalendar } from '../../src/google/calendar.js';
+import { silentLogger } from '../../src/logger.js';
+import { createDrainer, drainerOptions } from '../../src/outbox/drain.js';
+import { ADMIN, testApp } from '../support/app.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from '../support/feishu.js';
+import { googleError, startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
+import { startFakeFeishu, type FakeFeishu } from '../fakes/feishu.js';
 
 /*
  * The dashboard in a real browser: headless Chromium (Debian's package) driven by playwright-core,
@@ -24,7 +24,7 @@ import { startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
  */
 
 const NOW = new Date('2042-03-18T04:00:00Z');
-const SCREENSHOT = fileURLToPath(new URL('../test-results/dashboard.png', import.meta.url));
+const SCREENSHOT = fileURLToPath(new URL('../../test-results/dashboard.png', import.meta.url));
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

@@ -1,10 +1,10 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encryptEvent } from '../src/feishu/crypto.js';
-import { inboxEvents, leaves } from '../src/db/schema.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { testApp } from './support/app.js';
-import { DOC_TOKEN, encryptedRequest, FIXTURES, leaveApprovalV1, signedRequest, TEST_ENCRYPT_KEY, type FeishuRequest } from './support/feishu.js';
+import { encryptEvent } from '../../src/feishu/crypto.js';
+import { inboxEvents, leaves } from '../../src/db/schema.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { testApp } from '../support/app.js';
+import { DOC_TOKEN, encryptedRequest, FIXTURES, leaveApprovalV1, signedRequest, TEST_ENCRYPT_KEY, type FeishuRequest } from '../support/feishu.js';
 
 type Stored = 'nothing' | 'quarantined' | 'ignored' | 'applied';
 
@@ -351,7 +351,7 @@ describe('hostile and malformed webhook input', () => {
   });
 
   it('503 when the database is unreachable, so Feishu retries', async () => {
-    const { connectPostgres } = await import('../src/db/node-client.js');
+    const { connectPostgres } = await import('../../src/db/node-client.js');
     const dead = connectPostgres('postgres://postgres@127.0.0.1:1/none', { connectTimeout: 1 });
     const t = testApp({ db: dead.db, kind: 'postgres' });
     const res = await t.post(await encryptedRequest(leaveApprovalV1()));
@@ -403,8 +403,8 @@ describe('admin authentication', () => {
   });
 
   it('bearer token or the derived dashboard cookie; the raw token in a cookie is refused; 404 when ADMIN_TOKEN is unset', async () => {
-    const { ADMIN } = await import('./support/app.js');
-    const { dashboardSession } = await import('../src/routes/auth.js');
+    const { ADMIN } = await import('../support/app.js');
+    const { dashboardSession } = await import('../../src/routes/auth.js');
     const t = testApp(db);
     expect((await t.app.request('/api/leaves')).status).toBe(401);
     expect((await t.app.request('/api/leaves', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
@@ -459,15 +459,15 @@ describe('admin request validation', () => {
 
   it('the contract documents every error code with its status', async () => {
     const { readFileSync } = await import('node:fs');
-    const { ERROR_CODES, statusOf } = await import('../src/errors.js');
-    const contract = readFileSync(new URL('../docs/contract.md', import.meta.url), 'utf8');
+    const { ERROR_CODES, statusOf } = await import('../../src/errors.js');
+    const contract = readFileSync(new URL('../../docs/contract.md', import.meta.url), 'utf8');
     const documented = new Map([...contract.matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)].map((m) => [m[2]!, Number(m[1])]));
     for (const code of ERROR_CODES) expect({ code, status: documented.get(code) }).toEqual({ code, status: statusOf(code) });
     expect([...documented.keys()].filter((c) => !(ERROR_CODES as string[]).includes(c))).toEqual([]);
   });
 
   it('every error the API answers is a code of the one table, with its status', async () => {
-    const { ERROR_CODES, statusOf } = await import('../src/errors.js');
+    const { ERROR_CODES, statusOf } = await import('../../src/errors.js');
     const t = testApp(db);
     const probes: Array<[string, RequestInit?]> = [
       ['/api/nothing'],

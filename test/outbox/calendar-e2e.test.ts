@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toInstant } from '../src/shared/local-time.js';
-import { createDrainer } from '../src/outbox/drain.js';
-import { BACKENDS, createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
-import { eventIdFor, eventTimes, FAST_DRAINER, startWorld, type World } from './support/outbox-world.js';
-import { waitFor } from './support/process.js';
-import { googleError } from './fakes/google.js';
+import { toInstant } from '../../src/shared/local-time.js';
+import { createDrainer } from '../../src/outbox/drain.js';
+import { BACKENDS, createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
+import { eventIdFor, eventTimes, FAST_DRAINER, startWorld, type World } from '../support/outbox-world.js';
+import { waitFor } from '../support/process.js';
+import { googleError } from '../fakes/google.js';
 
 let seq = 0;
 const code = (tag: string) => `E2E-${tag}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;

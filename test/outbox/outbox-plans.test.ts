@@ -1,12 +1,12 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres } from '../src/db/node-client.js';
-import { createGoogleCalendar } from '../src/google/calendar.js';
-import { createDrainer } from '../src/outbox/drain.js';
-import { startFakeGoogle, type FakeGoogle } from './fakes/google.js';
-import { testApp } from './support/app.js';
-import { ADMIN_URL, createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { FAST_DRAINER } from './support/outbox-world.js';
+import { connectPostgres } from '../../src/db/node-client.js';
+import { createGoogleCalendar } from '../../src/google/calendar.js';
+import { createDrainer } from '../../src/outbox/drain.js';
+import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
+import { testApp } from '../support/app.js';
+import { ADMIN_URL, createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { FAST_DRAINER } from '../support/outbox-world.js';
 
 /**
  * The plans Postgres picks for the drainer's statements (claim, the claimed leaves' state, the

@@ -1,18 +1,18 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attendanceDays, outbox } from '../src/db/schema.js';
-import { createFeishuClient } from '../src/feishu/client.js';
-import { parseServiceAccountKey } from '../src/google/auth.js';
-import { createGoogleCalendar } from '../src/google/calendar.js';
-import { eventIdFor } from '../src/google/ids.js';
-import { silentLogger } from '../src/logger.js';
-import { createDrainer, drainerOptions, type Drainer } from '../src/outbox/drain.js';
-import { CATEGORIES, SINGLE_VARIANT_GRACE_MS, VERIFY_CONCURRENCY, VERIFY_FAILURE_LIMIT, type DriftItem, type ReconciliationReport } from '../src/reports/reconciliation/index.js';
-import { ADMIN, testApp } from './support/app.js';
-import { BACKENDS, type TestDatabase } from './support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from './support/feishu.js';
-import { googleError, startFakeGoogle, type FakeGoogle } from './fakes/google.js';
-import { startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
+import { attendanceDays, outbox } from '../../src/db/schema.js';
+import { createFeishuClient } from '../../src/feishu/client.js';
+import { parseServiceAccountKey } from '../../src/google/auth.js';
+import { createGoogleCalendar } from '../../src/google/calendar.js';
+import { eventIdFor } from '../../src/google/ids.js';
+import { silentLogger } from '../../src/logger.js';
+import { createDrainer, drainerOptions, type Drainer } from '../../src/outbox/drain.js';
+import { CATEGORIES, SINGLE_VARIANT_GRACE_MS, VERIFY_CONCURRENCY, VERIFY_FAILURE_LIMIT, type DriftItem, type ReconciliationReport } from '../../src/reports/reconciliation/index.js';
+import { ADMIN, testApp } from '../support/app.js';
+import { BACKENDS, type TestDatabase } from '../support/db.js';
+import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from '../support/feishu.js';
+import { googleError, startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
+import { startFakeFeishu, type FakeFeishu } from '../fakes/feishu.js';
 
 /*
  * Every category produced for real: events posted to the webhook, the real drainer

@@ -5,15 +5,15 @@ import * as lark from '@larksuiteoapi/node-sdk';
 import { asc, eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attendanceDays, inboxEvents, leaves, outbox } from '../src/db/schema.js';
-import { connectPostgres } from '../src/db/node-client.js';
-import { COMMIT_DEADLINE_MS } from '../src/db/deadline.js';
-import { LONG_CONNECTION_DEFAULTS, startLongConnection, type LongConnectionOptions } from '../src/feishu/long-connection.js';
-import { parseJsonLenient } from '../src/feishu/json.js';
-import { decodeFrame, encodeFrame, FakeFeishuWs, type Frame } from './fakes/feishu-ws.js';
-import { testApp } from './support/app.js';
-import { BACKENDS, createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { DOC_TOKEN, FIXTURES, leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
+import { attendanceDays, inboxEvents, leaves, outbox } from '../../src/db/schema.js';
+import { connectPostgres } from '../../src/db/node-client.js';
+import { COMMIT_DEADLINE_MS } from '../../src/db/deadline.js';
+import { LONG_CONNECTION_DEFAULTS, startLongConnection, type LongConnectionOptions } from '../../src/feishu/long-connection.js';
+import { parseJsonLenient } from '../../src/feishu/json.js';
+import { decodeFrame, encodeFrame, FakeFeishuWs, type Frame } from '../fakes/feishu-ws.js';
+import { testApp } from '../support/app.js';
+import { BACKENDS, createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { DOC_TOKEN, FIXTURES, leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
 
 const APP_ID = 'cli_0123456789abcdef';
 const APP_SECRET = 'long-connection-secret';
@@ -425,7 +425,7 @@ describe('leave-bridge serve with FEISHU_EVENT_MODE=ws (child process)', () => {
 
   it('reports the connection on /readyz, lands events, survives a drop and stops on SIGTERM', async () => {
     child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts', 'serve'], {
-      cwd: new URL('..', import.meta.url).pathname,
+      cwd: new URL('../..', import.meta.url).pathname,
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,

@@ -1,10 +1,10 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attendanceDays, inboxEvents, leaves, outbox } from '../src/db/schema.js';
-import { connectPostgres } from '../src/db/node-client.js';
-import { BACKENDS, createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { testApp } from './support/app.js';
-import { encryptedRequest, leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
+import { attendanceDays, inboxEvents, leaves, outbox } from '../../src/db/schema.js';
+import { connectPostgres } from '../../src/db/node-client.js';
+import { BACKENDS, createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { testApp } from '../support/app.js';
+import { encryptedRequest, leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
 
 let n = 0;
 const code = () => `RACE-${process.pid}-${Date.now()}-${n++}`;

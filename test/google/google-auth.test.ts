@@ -3,15 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config.js';
+import { ConfigError } from '../../src/config.js';
 import {
   createServiceAccountAuth,
   loadServiceAccountKey,
   parseServiceAccountKey,
   type ServiceAccountKey,
-} from '../src/google/auth.js';
-import { startFakeGoogle, tokenError, type FakeGoogle } from './fakes/google.js';
-import { rejection } from './support/errors.js';
+} from '../../src/google/auth.js';
+import { startFakeGoogle, tokenError, type FakeGoogle } from '../fakes/google.js';
+import { rejection } from '../support/errors.js';
 
 let google: FakeGoogle;
 let key: ServiceAccountKey;

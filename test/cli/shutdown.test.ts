@@ -1,14 +1,14 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { employees, inboxEvents, outbox } from '../src/db/schema.js';
-import { eventIdFor } from '../src/google/ids.js';
-import { FakeFeishuWs } from './fakes/feishu-ws.js';
-import { startFakeGoogle, type FakeGoogle } from './fakes/google.js';
-import { testApp } from './support/app.js';
-import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { startServe, stopServe, type ServeProcess } from './support/drainer-process.js';
-import { leaveApprovalV1 } from './support/feishu.js';
-import { waitFor } from './support/process.js';
+import { employees, inboxEvents, outbox } from '../../src/db/schema.js';
+import { eventIdFor } from '../../src/google/ids.js';
+import { FakeFeishuWs } from '../fakes/feishu-ws.js';
+import { startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
+import { testApp } from '../support/app.js';
+import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
+import { startServe, stopServe, type ServeProcess } from '../support/drainer-process.js';
+import { leaveApprovalV1 } from '../support/feishu.js';
+import { waitFor } from '../support/process.js';
 
 /*
  * SIGTERM to a real `leave-bridge serve` (FEISHU_EVENT_MODE=ws) in the middle of draining a long

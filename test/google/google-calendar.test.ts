@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseServiceAccountKey } from '../src/google/auth.js';
-import { createGoogleCalendar } from '../src/google/calendar.js';
-import { eventIdFor, instanceCodeFromEventId } from '../src/google/ids.js';
-import { nodeFetch } from '../src/google/node-fetch.js';
-import type { CalendarPort, WantedBlock } from '../src/ports.js';
-import { googleError, startFakeGoogle, type FakeGoogle, type FaultKind } from './fakes/google.js';
-import { rejection } from './support/errors.js';
+import { parseServiceAccountKey } from '../../src/google/auth.js';
+import { createGoogleCalendar } from '../../src/google/calendar.js';
+import { eventIdFor, instanceCodeFromEventId } from '../../src/google/ids.js';
+import { nodeFetch } from '../../src/google/node-fetch.js';
+import type { CalendarPort, WantedBlock } from '../../src/ports.js';
+import { googleError, startFakeGoogle, type FakeGoogle, type FaultKind } from '../fakes/google.js';
+import { rejection } from '../support/errors.js';
 
 let google: FakeGoogle;
 let port: CalendarPort;

@@ -1,11 +1,11 @@
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows } from '../src/db/client.js';
-import { planDelivery } from '../src/feishu/inbound.js';
-import { ingestCall } from '../src/leave/ingest-statement.js';
-import { BACKENDS, type TestDatabase } from './support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from './support/feishu.js';
+import { queryRows } from '../../src/db/client.js';
+import { planDelivery } from '../../src/feishu/inbound.js';
+import { ingestCall } from '../../src/leave/ingest-statement.js';
+import { BACKENDS, type TestDatabase } from '../support/db.js';
+import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
 
 /**
  * leave_bridge_ingest_batch applies a batch's deliveries by round (the n-th delivery of every
