@@ -2,6 +2,7 @@ import { and, asc, desc, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Db, Queryable, Tx } from '../db/client.js';
 import { queryRows } from '../db/client.js';
 import { leaves, outbox } from '../db/schema.js';
+import { enqueue } from './enqueue.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 
@@ -235,4 +236,27 @@ export function registerOutboxMetrics(deps: Pick<Deps, 'db' | 'metrics'>): void 
     const g = await outboxGauges(deps.db);
     return [{ labels: {}, value: g.lagSeconds }];
   });
+}
+
+export interface SyncRequest {
+  instance_code: string;
+  /** false when a pending sync of the leave was already waiting (it does the same work) */
+  queued: boolean;
+}
+
+/**
+ * Operator sync: bring Google to the leave's current state again (a block someone changed or
+ * deleted by hand, a record that fell behind). A calendar upsert reads the leave when it runs, so
+ * it writes the block of an approved leave and removes the block of a reverted one. Re-delivering
+ * an event cannot do this: it is a duplicate, and an unchanged approval queues nothing.
+ */
+export async function requestSync(deps: Pick<Deps, 'db' | 'onOutboxWritten'>, instanceCode: string): Promise<SyncRequest> {
+  const [leave] = await deps.db.select({ code: leaves.instanceCode }).from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
+  if (!leave) throw new AppError('leave_not_found', 'no leave with that instance_code');
+  const queued = await deps.db.transaction(async (tx) => {
+    await lockKey(tx, instanceCode);
+    return enqueue(tx, instanceCode, 'calendar.upsert', { reason: 'operator sync' });
+  });
+  deps.onOutboxWritten?.([instanceCode]);
+  return { instance_code: instanceCode, queued };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { getLeave, listLeaves } from '../leave/queries.js';
+import { requestSync } from '../outbox/queries.js';
 import { Limit, LocalDate, query } from './validate.js';
 
 const LeavesQuery = z.object({
@@ -13,8 +14,8 @@ const LeavesQuery = z.object({
   limit: Limit(1000),
 });
 
-/** GET /api/leaves, GET /api/leaves/:instance_code */
-export function leaveRoutes(deps: Pick<Deps, 'db'>): Hono {
+/** GET /api/leaves, GET /api/leaves/:instance_code, POST /api/leaves/:instance_code/sync */
+export function leaveRoutes(deps: Pick<Deps, 'db' | 'onOutboxWritten'>): Hono {
   const r = new Hono();
 
   r.get('/', query(LeavesQuery), async (c) => {
@@ -28,6 +29,8 @@ export function leaveRoutes(deps: Pick<Deps, 'db'>): Hono {
     if (!leave) throw new AppError('leave_not_found', 'no leave with that instance_code');
     return c.json(leave);
   });
+
+  r.post('/:instance_code/sync', async (c) => c.json(await requestSync(deps, c.req.param('instance_code'))));
 
   return r;
 }

@@ -58,6 +58,12 @@ describe('leave-bridge outbox / employee commands (postgres)', () => {
     expect(again.out).toMatch(/only dead or held messages can be retried/);
     expect((await run(['outbox', 'retry', '99999999'])).code).toBe(3);
     expect((await run(['outbox', 'list', '--status', 'bogus'])).code).toBe(2);
+    // the retried row is pending: a sync would do the same work
+    expect(await run(['outbox', 'sync', key])).toEqual({ code: 0, out: `${key}: a calendar sync was already queued\n` });
+    await db.db.update(outbox).set({ status: 'done' }).where(eq(outbox.id, row!.id));
+    expect(await run(['outbox', 'sync', key])).toEqual({ code: 0, out: `${key}: calendar sync queued\n` });
+    expect((await rows(key)).map((r) => [r.kind, r.status])).toEqual([['calendar.upsert', 'done'], ['calendar.upsert', 'pending']]);
+    expect((await run(['outbox', 'sync', 'NO-SUCH-LEAVE'])).code).toBe(3);
   }, 180_000);
 
   it('employee set stores the override, validates input, and releases held rows', async () => {

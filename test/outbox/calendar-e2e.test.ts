@@ -73,6 +73,27 @@ for (const backend of BACKENDS) {
       expect(after.calendar).toMatchObject({ state: 'deleted', pending: false });
     });
 
+    it('a block deleted by hand in Google: the reconciliation says so, and an operator sync puts it back', async () => {
+      const c = code('handdeleted');
+      await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_alice', start: '2024-10-08 09:00:00', end: '2024-10-08 18:00:00', unit: 'HOUR', interval: 9 * 3600 }));
+      await w.drainer.drainOnce({ keys: [c] });
+      await w.t.deps.calendar!.deleteBlock('alice@example.com', c);
+      const report = async () =>
+        ((await (await w.t.admin('/api/reconciliation?from=2024-10-08&to=2024-10-08&verify=google')).json()) as { items: Array<{ category: string; instance_code: string; action: string }> }).items.filter(
+          (i) => i.instance_code === c,
+        );
+      const [mismatch] = await report();
+      expect(mismatch).toMatchObject({ category: 'google_mismatch' });
+      expect(mismatch!.action).toContain(`/api/leaves/${c}/sync`);
+      const sync = await w.t.admin(`/api/leaves/${c}/sync`, { method: 'POST' });
+      expect(await sync.json()).toEqual({ instance_code: c, queued: true });
+      expect(await (await w.t.admin(`/api/leaves/${c}/sync`, { method: 'POST' })).json()).toEqual({ instance_code: c, queued: false });
+      expect((await w.drainer.drainOnce({ keys: [c] })).done).toBe(1);
+      expect(w.confirmed('alice@example.com').filter((e) => e.id === eventIdFor(c))).toHaveLength(1);
+      expect(await report()).toEqual([]);
+      expect((await w.t.admin('/api/leaves/NO-SUCH-LEAVE/sync', { method: 'POST' })).status).toBe(404);
+    });
+
     it('enterprise_email is used when email is empty; a full day is local midnight to midnight', async () => {
       const c = code('bob');
       await w.send(leaveApprovalV2({ instanceCode: c, employeeId: 'u_bob', start: '2024-10-01 00:00:00', end: '2024-10-03 00:00:00', interval: 2 * 86400 }));

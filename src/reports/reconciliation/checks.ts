@@ -80,7 +80,7 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
             (lastDead ? `; its upsert #${lastDead.id} is dead` : '; nothing is queued'),
           action: lastDead
             ? `Fix the dead upsert's cause and POST /api/outbox/${lastDead.id}/retry.`
-            : 'Re-queue the calendar upsert (re-deliver the approval or run `leave-bridge backfill` for its period) and check that the calendar sync is configured.',
+            : `Check that the calendar sync is configured, then queue a sync: POST /api/leaves/${code}/sync (or \`leave-bridge outbox sync ${code}\`).`,
           severity: 'error',
           data: { block_state: block?.state ?? 'absent' },
         });
@@ -123,7 +123,7 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
           detail: `leave reverted ${leave.revertedAt?.toISOString() ?? ''} but block ${block.eventId} on ${block.calendarId} is still recorded as present` + (deadDelete ? `; delete #${deadDelete.id} is dead` : ''),
           action: deadDelete
             ? `POST /api/outbox/${deadDelete.id}/retry once its cause is fixed, or delete event ${block.eventId} in ${block.calendarId} by hand.`
-            : `Delete event ${block.eventId} in ${block.calendarId} (re-deliver the revert or delete it by hand): the person still shows as out of office.`,
+            : `Queue a sync, which deletes the block of a reverted leave: POST /api/leaves/${code}/sync (or \`leave-bridge outbox sync ${code}\`). The person still shows as out of office until then.`,
           severity: 'error',
           data: { calendar_id: block.calendarId, event_id: block.eventId },
         });
@@ -197,7 +197,7 @@ function checkTotals(leave: LeaveRow, sums: Array<{ unit: string; total: string 
     detail:
       `active days add up to ${fromMicro(micro)} ${info.base} but leave_interval ${leave.intervalSeconds}s is ${expected} ${info.base}` +
       (otherUnits.length ? `; days in other units: ${otherUnits.join(', ')}` : ''),
-    action: 'Payroll would pay the wrong amount: look at GET /api/leaves/<instance_code> (days and history) and re-deliver or backfill the approval so it is allocated again.',
+    action: `Payroll would pay the wrong amount: hold this leave's lines and look at GET /api/leaves/${leave.instanceCode} (days and history). The days are derived from the approval's own detail, so this points at a defect; report it with that JSON.`,
     severity: 'error',
     data: { sum: fromMicro(micro), expected, unit: info.base },
   });

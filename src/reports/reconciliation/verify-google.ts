@@ -141,7 +141,7 @@ export async function verifyGoogle(
           instance_code: leave.instanceCode,
           employee_id: leave.employeeId,
           detail: `block ${block.eventId} on ${block.calendarId}: ${problems.join('; ')}`,
-          action: 'Someone changed the event in Google. Re-queue the calendar upsert for this leave (re-deliver the approval or run backfill) to put it back.',
+          action: `Someone changed the event in Google. Queue a sync to put it back: POST /api/leaves/${leave.instanceCode}/sync (or \`leave-bridge outbox sync ${leave.instanceCode}\`).`,
           severity: 'error',
           data: { calendar_id: block.calendarId, event_id: block.eventId, google: ev ? { status: ev.status, start: ev.start?.toISOString() ?? null, end: ev.end?.toISOString() ?? null, event_type: ev.eventType } : null },
         });
@@ -152,7 +152,7 @@ export async function verifyGoogle(
         instance_code: leave.instanceCode,
         employee_id: leave.employeeId,
         detail: `event ${ev.eventId} on ${cal} exists in Google (${fmt(ev.start)} → ${fmt(ev.end)}) but we record ${block ? `the block as ${block.state}` : 'no block'}`,
-        action: 'Our record is behind Google: re-queue the calendar upsert for this leave so the record is written again.',
+        action: `Our record is behind Google: queue a sync so the record is written again: POST /api/leaves/${leave.instanceCode}/sync (or \`leave-bridge outbox sync ${leave.instanceCode}\`).`,
         severity: 'warning',
         data: { calendar_id: cal, event_id: ev.eventId },
       });
