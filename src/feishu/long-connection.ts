@@ -1,5 +1,6 @@
 import { EventDispatcher, LoggerLevel, WSClient } from '@larksuiteoapi/node-sdk';
 import type { Deps } from '../deps.js';
+import { ConfigError, LONG_CONNECTION_APP_ID } from '../config.js';
 import { COMMIT_DEADLINE_MS } from '../db/deadline.js';
 import type { IngestDeps, IngestResult } from '../leave/ingest.js';
 import type { Logger } from '../logger.js';
@@ -86,13 +87,6 @@ export const LONG_CONNECTION_DEFAULTS = {
   drainTimeoutMs: 5000,
 } satisfies Partial<LongConnectionOptions>;
 
-export class LongConnectionConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LongConnectionConfigError';
-  }
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The SDK logs through `logger.level([...args])`; its errors are mostly retries we recover from. */
@@ -129,9 +123,9 @@ export function startLongConnection(
   deps: IngestDeps & Pick<Deps, 'readiness'>,
   opts: LongConnectionOptions,
 ): LongConnection {
-  if (!/^cli_[0-9a-fA-F]{16}$/.test(opts.appId)) {
-    // WSClient.start() would only log this and never connect.
-    throw new LongConnectionConfigError('FEISHU_APP_ID: the long connection needs an app id like cli_0123456789abcdef');
+  if (!LONG_CONNECTION_APP_ID.test(opts.appId)) {
+    // WSClient.start() would only log this and never connect (config refuses it at start too).
+    throw new ConfigError(['FEISHU_APP_ID: the long connection needs an app id like cli_0123456789abcdef']);
   }
   const { logger, metrics } = deps;
   const pingTimeoutSeconds = opts.pingTimeoutSeconds ?? LONG_CONNECTION_DEFAULTS.pingTimeoutSeconds;

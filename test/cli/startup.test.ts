@@ -60,6 +60,13 @@ describe('configuration', () => {
     expect(child.output()).toMatch(/DEFAULT_TIMEZONE/);
   });
 
+  it('refuses ws mode with an app id the long connection would silently ignore (exit 78, not 1)', async () => {
+    const child = runCli(['serve'], { FEISHU_EVENT_MODE: 'ws', FEISHU_APP_ID: 'cli_xxx', FEISHU_APP_SECRET: 's', DATA_DIR: path.join(os.tmpdir(), 'lb-never') });
+    const { code } = await child.exited;
+    expect(code).toBe(78);
+    expect(child.output()).toMatch(/FEISHU_APP_ID: the long connection needs an app id like cli_/);
+  });
+
   it('refuses webhook mode without a verification token', async () => {
     const child = runCli(['serve'], { DATA_DIR: path.join(os.tmpdir(), 'lb-never') });
     const { code } = await child.exited;
