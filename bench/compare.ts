@@ -1,8 +1,8 @@
 /**
  * `npm run bench:compare -- <checkout> [<checkout> …] [options]`: two or more builds of
  * leave-bridge measured in alternating runs on this machine, so a change is judged against the
- * code before it under the same conditions (the machine's speed drifts by 10-25% within minutes:
- * two full `npm run bench` runs cannot tell a 5% change from the drift). Each checkout is a
+ * code before it under the same conditions (a shared machine's speed drifts
+ * within minutes, more than a small change moves it: docs/decisions/0018-benchmark-baselines-and-comparisons.md). Each checkout is a
  * directory with the project and its dependencies (a `git worktree` with node_modules linked will
  * do); the default is this checkout alone. The order of the checkouts is reversed every other
  * round. Prints a markdown table: the mean of each figure per checkout, and each round.
@@ -26,7 +26,8 @@ import path from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { plan, ingestCall } from '../src/leave/ingest.js';
+import { planDelivery } from '../src/feishu/inbound.js';
+import { ingestCall } from '../src/leave/ingest-statement.js';
 import { installSignalHandlers, runCleanups } from './lib/cleanup.js';
 import { checkpoint, createDatabase } from './lib/db.js';
 import { encryptEvents, plaintextEvents, signEvents } from './lib/feishu-events.js';
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
     const calls = events.map(({ text }) => {
       const body = JSON.parse(text) as { uuid: string; event: { type: string } };
       const incoming = { eventKey: body.uuid, eventType: body.event.type, source: 'webhook' as const, payload: body };
-      return ingestCall(incoming, plan({ eventType: body.event.type, event: body.event }), now, 'Asia/Shanghai');
+      return ingestCall(incoming, planDelivery({ eventType: body.event.type, event: body.event }), now, 'Asia/Shanghai');
     });
     const texts: string[] = [];
     for (let i = 0; i < calls.length; i += batch) texts.push(JSON.stringify(calls.slice(i, i + batch)));

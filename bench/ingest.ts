@@ -364,7 +364,8 @@ export async function runIngest(opts: IngestOptions): Promise<IngestRow[]> {
     // never sent costs this shared machine's CPU too. Outrunning them is flagged in the table.
     const lb = await driveHttp('leave-bridge', c, opts, 2 * Math.max(sdk.eventsPerS, 500));
     // (b) once more: this machine's speed drifts over tens of seconds, and the ratio to the mean
-    // of a run before and a run after cancels a steady drift (one run before swung it ±10%).
+    // of a run before and a run after cancels a steady drift
+    // (docs/decisions/0018-benchmark-baselines-and-comparisons.md).
     opts.log(`ingest c=${c}: (b) Feishu SDK again, after leave-bridge…`);
     await checkpoint();
     const sdkAfter = await driveHttp('sdk', c, opts);

@@ -3,7 +3,7 @@
  * `npm run build`: src/**\/*.ts(x) → dist/**\/*.js, file for file (no bundling, packages stay in
  * node_modules), with source maps. What `npm start` runs: the same code as under tsx, without a
  * TypeScript loader in the serving process (tsx's loader runs on a thread of its own with its own
- * heap: ~45 MB of RSS here). Type checking is `npm run typecheck`'s job; this only strips types.
+ * heap; docs/decisions/0008-npm-start-runs-a-build.md). Type checking is `npm run typecheck`'s job; this only strips types.
  * Plain .mjs so it runs before anything is built. dist/ keeps src/'s depth, so paths relative to
  * a module (the migrations folder, the journal) resolve the same from either.
  */

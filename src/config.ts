@@ -37,6 +37,9 @@ const Duration = z
     return n * mult;
   });
 
+/** What the Feishu SDK's long connection accepts as an app id. */
+export const LONG_CONNECTION_APP_ID = /^cli_[0-9a-fA-F]{16}$/;
+
 export const ConfigSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8787),
@@ -95,6 +98,9 @@ export const ConfigSchema = z
         path: ['FEISHU_APP_ID'],
         message: 'required when FEISHU_EVENT_MODE=ws (the long connection logs in with the app credentials)',
       });
+    } else if (c.FEISHU_EVENT_MODE === 'ws' && !LONG_CONNECTION_APP_ID.test(c.FEISHU_APP_ID!)) {
+      // The SDK's WSClient.start() only logs such an id and never connects.
+      ctx.addIssue({ code: 'custom', path: ['FEISHU_APP_ID'], message: 'the long connection needs an app id like cli_0123456789abcdef' });
     }
     if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {
       // node:http refuses to start with headersTimeout > requestTimeout

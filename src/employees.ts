@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from './db/client.js';
 import { calendarBlocks, employees, leaves } from './db/schema.js';
 import type { Deps } from './deps.js';
-import { badRequest } from './errors.js';
+import { AppError } from './errors.js';
 import { enqueue } from './outbox/enqueue.js';
 import { lockKey, releaseHeld } from './outbox/queries.js';
 
@@ -90,7 +90,7 @@ export function parseEmployeeUpdate(input: unknown): EmployeeUpdate {
   const r = EmployeeUpdate.safeParse(input);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw badRequest('invalid_body', `${i.path.join('.') || 'body'}: ${i.message}`);
+    throw new AppError('invalid_body', `${i.path.join('.') || 'body'}: ${i.message}`);
   }
   return r.data;
 }

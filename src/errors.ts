@@ -1,71 +1,79 @@
 /**
- * The one error taxonomy. Domain code throws these; app.onError maps them to the JSON error shape
- * `{"error": {"code", "message"}}`. Messages are written for the operator and never carry secrets.
+ * The one error taxonomy: a closed set of codes, each with its HTTP status, mapped to the JSON
+ * error shape `{"error": {"code", "message"}}` in app.onError and nowhere else. Domain code throws
+ * AppError with a code from this table; docs/contract.md lists every code. Messages are written for
+ * the operator and never carry secrets.
  */
+const STATUS_OF = {
+  // 400: the request is malformed
+  bad_request: 400,
+  invalid_query: 400,
+  invalid_period: 400,
+  invalid_date: 400,
+  invalid_range: 400,
+  invalid_id: 400,
+  invalid_json: 400,
+  invalid_body: 400,
+  invalid_challenge: 400,
+  invalid_ciphertext: 400,
+  too_deep: 400,
+  encrypt_key_missing: 400,
+  // 401: not authenticated
+  unauthorized: 401,
+  token_not_configured: 401,
+  bad_token: 401,
+  bad_signature: 401,
+  bad_timestamp: 401,
+  stale_timestamp: 401,
+  missing_signature: 401,
+  decrypt_failed: 401,
+  // 404: no such thing (or the admin surface is off)
+  not_found: 404,
+  leave_not_found: 404,
+  event_not_found: 404,
+  outbox_not_found: 404,
+  // 409: not in a state that allows it
+  not_retryable: 409,
+  not_quarantined: 409,
+  // 413, 415, 422
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  still_unusable: 422,
+  // 5xx: ours, or the database's (Feishu retries a 503)
+  internal: 500,
+  database_unavailable: 503,
+  misconfigured: 503,
+} as const;
+
+export type ErrorCode = keyof typeof STATUS_OF;
+export type ErrorStatus = (typeof STATUS_OF)[ErrorCode];
+
+/** Every code the service can answer with, in table order. */
+export const ERROR_CODES = Object.keys(STATUS_OF) as ErrorCode[];
+
+export const statusOf = (code: ErrorCode): ErrorStatus => STATUS_OF[code];
+
 export class AppError extends Error {
+  readonly status: ErrorStatus;
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 413 | 422 | 503,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
     this.name = 'AppError';
+    this.status = STATUS_OF[code];
   }
 }
-
-export const badRequest = (code: string, message: string) => new AppError(400, code, message);
-export const unauthorized = (code: string, message: string) => new AppError(401, code, message);
-export const notFound = (code: string, message: string) => new AppError(404, code, message);
 
 /** The database could not be reached: Feishu will retry a 503, so nothing is lost. */
 export class DatabaseUnavailableError extends AppError {
   constructor(cause?: unknown) {
-    super(503, 'database_unavailable', 'database unavailable, retry later');
+    super('database_unavailable', 'database unavailable, retry later');
     this.cause = cause;
   }
 }
 
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CONNECT_TIMEOUT',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now (starting up / shutting down)
-  '08000',
-  '08003',
-  '08006',
-  '08001',
-  '08004',
-]);
-
-/**
- * On Workers, postgres.js talks through cloudflare:sockets and passes workerd's socket errors on
- * as they are, without a code: a refused or unroutable connect rejects with "proxy request failed,
- * cannot connect to the specified address" (workerd src/workerd/api/sockets.c++,
- * Socket::handleProxyStatus) and a dropped one with "Network connection lost.".
- */
-const WORKERD_SOCKET_ERROR = /proxy request failed, cannot connect to the specified address|^Network connection lost\.?$/;
-
-/** True when an error means "the database is not reachable right now" rather than a bug. */
-export function isConnectionError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
-    const msg = (e as { message?: unknown }).message;
-    if (typeof msg === 'string' && WORKERD_SOCKET_ERROR.test(msg)) return true;
-    if (typeof msg === 'string' && /connect|terminating connection|Connection terminated/i.test(msg) && !(e instanceof AppError)) {
-      if (/ECONNREFUSED|ECONNRESET|terminat|timeout|closed/i.test(msg)) return true;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+/** The one error body. */
+export function errorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } };
 }

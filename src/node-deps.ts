@@ -49,7 +49,7 @@ export async function buildNodeRuntime(config: Config, opts: { migrate?: boolean
 /** The Feishu Open API client when FEISHU_APP_ID/SECRET are set (config checks they go together). */
 export async function feishuFor(config: Config, logger: Logger): Promise<FeishuPort | undefined> {
   if (!config.FEISHU_APP_ID || !config.FEISHU_APP_SECRET) return undefined;
-  // Imported only when configured: the SDK alone is ~70 MB of heap for a process that never calls it.
+  // Imported only when configured: the SDK is heavy for a process that never calls it.
   const { createFeishuClient } = await import('./feishu/client.js');
   return createFeishuClient({ appId: config.FEISHU_APP_ID, appSecret: config.FEISHU_APP_SECRET, baseUrl: config.FEISHU_BASE_URL, logger });
 }
@@ -61,7 +61,7 @@ export async function feishuFor(config: Config, logger: Logger): Promise<FeishuP
 export async function calendarFor(config: Config): Promise<CalendarPort | undefined> {
   const key = await loadServiceAccountKey(config);
   if (!key) return undefined;
-  // Imported only when configured (googleapis and gaxios are ~18 MB of heap).
+  // Imported only when configured (googleapis and gaxios are heavy to load).
   const [{ createGoogleCalendar }, { nodeFetch }] = await Promise.all([import('./google/calendar.js'), import('./google/node-fetch.js')]);
   return createGoogleCalendar({ key, baseUrl: config.GOOGLE_CALENDAR_BASE_URL, fetch: nodeFetch });
 }

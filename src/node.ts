@@ -5,10 +5,12 @@ const USAGE = `usage: leave-bridge <command>
   serve                                   HTTP + outbox drainer (+ long connection when FEISHU_EVENT_MODE=ws)
   migrate                                 apply database migrations
   subscribe <approval_code>…              subscribe the app to approval definitions
-  backfill --approval <code> --from <date> --to <date>
-  export --from <date> --to <date> [--format csv|json]
-  outbox list [--status <status>] | outbox retry <id>
-  employee list | employee set <employee_id> [--email <address>] [--timezone <zone>]
+  backfill --approval <code> --from <date> --to <date> [--format table|json]
+  export --from <date> --to <date> [--format csv|json] [--adjustments|--no-adjustments]
+  outbox list [--status <status>] [--key <instance_code>] [--limit <n>] [--json]
+  outbox retry <id> | outbox sync <instance_code>
+  employee list [--json]
+  employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
 `;
 
 async function main(argv: string[]): Promise<number> {

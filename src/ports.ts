@@ -4,7 +4,7 @@
  * @larksuiteoapi/node-sdk). Tests hand in the same implementations pointed at fake servers.
  */
 
-/** How an outbound failure is handled (STYLE §7). */
+/** How an outbound failure is handled by the outbox (docs/architecture.md). */
 export type FailureClass = 'transient' | 'permanent' | 'configuration';
 
 export class ExternalError extends Error {

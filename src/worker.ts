@@ -17,12 +17,12 @@
  * src/cli/*): scripts/bundle-size.ts fails when one appears in the bundle.
  */
 import type { ExecutionContext } from 'hono';
-import { createApp, errorBody } from './app.js';
+import { createApp } from './app.js';
 import { ConfigError, secretValues, type Config } from './config.js';
 import type { Database } from './db/client.js';
 import { connectWorkerPostgres } from './db/worker-client.js';
 import { systemClock, type Deps } from './deps.js';
-import { DatabaseUnavailableError } from './errors.js';
+import { DatabaseUnavailableError, errorBody } from './errors.js';
 import { createFeishuClient } from './feishu/client.js';
 import { parseServiceAccountKey, type ServiceAccountKey } from './google/auth.js';
 import { createGoogleCalendar } from './google/calendar.js';

@@ -8,7 +8,7 @@ import { secretsScenario } from './reliability/secrets.js';
 import { slowAndOversized, SLOW_TIMEOUTS } from './reliability/slow.js';
 
 /*
- * The reliability and security suite (issue 8): real `leave-bridge serve` processes, real Postgres,
+ * The reliability and security suite: real `leave-bridge serve` processes, real Postgres,
  * fakes of Feishu and Google as real HTTP servers. Each scenario records its figures (events sent,
  * acked, applied, duplicates, lost, faults, wall time) before asserting, so the report in
  * test-results/reliability.json describes failing runs too. Scenarios run in order in one file:

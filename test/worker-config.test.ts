@@ -41,7 +41,7 @@ describe('workerConfig', () => {
   });
 
   it('names every setting that only works on Node', () => {
-    const issues = issuesOf({ ...BASE, FEISHU_EVENT_MODE: 'ws', FEISHU_APP_ID: 'cli_x', FEISHU_APP_SECRET: 'secret-0123456789', GOOGLE_SERVICE_ACCOUNT_FILE: '/etc/key.json', BACKFILL_INTERVAL: '1h' });
+    const issues = issuesOf({ ...BASE, FEISHU_EVENT_MODE: 'ws', FEISHU_APP_ID: 'cli_0123456789abcdef', FEISHU_APP_SECRET: 'secret-0123456789', GOOGLE_SERVICE_ACCOUNT_FILE: '/etc/key.json', BACKFILL_INTERVAL: '1h' });
     expect(issues.map((i) => i.split(':')[0])).toEqual(['FEISHU_EVENT_MODE', 'GOOGLE_SERVICE_ACCOUNT_FILE', 'BACKFILL_INTERVAL']);
   });
 

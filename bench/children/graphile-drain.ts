@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config.js';
 import { parseServiceAccountKey } from '../../src/google/auth.js';
 import { createGoogleCalendar } from '../../src/google/calendar.js';
 import { nodeFetch } from '../../src/google/node-fetch.js';
-import { toInstant } from '../../src/leave/local-time.js';
+import { toInstant } from '../../src/shared/local-time.js';
 
 const expected = Number(process.env.EXPECTED);
 const timeoutMs = Number(process.env.TIMEOUT_S ?? 900) * 1000;

@@ -135,7 +135,7 @@ export function renderMarkdown(r: Report): string {
 
   if (r.targets.length) {
     out.push('');
-    out.push('## Targets (issue 7)');
+    out.push('## Targets');
     out.push('');
     out.push('| target | measured | met |');
     out.push('|---|---|---|');

@@ -3,7 +3,8 @@ import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { buildNodeRuntime } from '../node-deps.js';
-import { exportPayroll, parsePeriod, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { exportPayroll, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { parsePeriod } from '../reports/period.js';
 
 export const EXPORT_USAGE = 'usage: leave-bridge export --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format csv|json] [--adjustments|--no-adjustments]';
 

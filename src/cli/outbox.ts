@@ -3,11 +3,12 @@ import type { Config } from '../config.js';
 import { listEmployees, parseEmployeeUpdate, setEmployee, type EmployeeUpdate } from '../employees.js';
 import { AppError } from '../errors.js';
 import { buildNodeRuntime } from '../node-deps.js';
-import { listOutbox, OUTBOX_STATUSES, retryMessage, type OutboxItem, type OutboxStatus } from '../outbox/queries.js';
+import { listOutbox, OUTBOX_STATUSES, requestSync, retryMessage, type OutboxItem, type OutboxStatus } from '../outbox/queries.js';
 import type { CliIo } from './subscribe.js';
 
 const OUTBOX_USAGE = `usage: leave-bridge outbox list [--status ${OUTBOX_STATUSES.join('|')}] [--key <instance_code>] [--limit <n>] [--json]
-       leave-bridge outbox retry <id>`;
+       leave-bridge outbox retry <id>
+       leave-bridge outbox sync <instance_code>`;
 const EMPLOYEE_USAGE = `usage: leave-bridge employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
        leave-bridge employee list [--json]`;
 
@@ -51,7 +52,7 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
   }
 }
 
-/** `leave-bridge outbox list|retry`. */
+/** `leave-bridge outbox list|retry|sync`. */
 export async function outboxCommand(config: Config, args: string[], io: CliIo = stdio): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'list') {
@@ -89,6 +90,18 @@ export async function outboxCommand(config: Config, args: string[], io: CliIo = 
           ? `outbox message ${id} (${r.kind} ${r.key}) is pending again${r.superseded_id ? `; message ${r.superseded_id} was folded into it` : ''}`
           : `outbox message ${id} (${r.kind} ${r.key}) folded into pending message ${r.pending_id}, which does the same work`,
       );
+      return 0;
+    });
+  }
+  if (sub === 'sync') {
+    if (rest.length !== 1 || !rest[0]) {
+      io.err(OUTBOX_USAGE);
+      return 2;
+    }
+    const code = rest[0];
+    return withDatabase(config, io, async (deps) => {
+      const r = await requestSync(deps, code);
+      io.out(r.queued ? `${code}: calendar sync queued` : `${code}: a calendar sync was already queued`);
       return 0;
     });
   }

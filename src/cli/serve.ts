@@ -20,7 +20,7 @@ export async function serve(config: Config): Promise<void> {
   // OUTBOX_CONCURRENCY=0: this process only ingests (another `serve` drains).
   const draining = config.OUTBOX_CONCURRENCY > 0;
   const drainer = createDrainer(deps, drainerOptions(config, { workerId: `${hostname()}:${process.pid}` }));
-  if (draining) deps.onOutboxWritten = () => drainer.wake();
+  if (draining) deps.onOutboxWritten = (keys) => drainer.wake(keys);
   // The SDK is imported only in ws mode (it is heavy and webhook mode never needs it), and before
   // the server listens, so the connection's readiness check is in place from the first /readyz.
   const wsModule = config.FEISHU_EVENT_MODE === 'ws' ? await import('../feishu/long-connection.js') : undefined;

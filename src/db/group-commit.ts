@@ -16,10 +16,10 @@
  *
  * With `overlapAfterMs`, statements do not overlap while they are quick: the next starts when the
  * running one finishes (taking everything that queued meanwhile), or once every running statement
- * has run longer than `overlapAfterMs` (a lock wait, a slow disk), up to `maxInFlight` in all. On
- * two cores, statements that overlap only compete: ingest measured 29-48% more deliveries per
- * second with one at a time than with four (README, Benchmarks), and the stall allowance keeps one
- * slow statement from holding up every delivery behind it.
+ * has run longer than `overlapAfterMs` (a lock wait, a slow disk), up to `maxInFlight` in all.
+ * Statements that overlap only compete for the same cores and flush the WAL more often, for
+ * smaller batches (docs/decisions/0004-one-ingest-statement-in-flight.md); the stall allowance
+ * keeps one slow statement from holding up every delivery behind it.
  *
  * Items with the same key (ingest: the leave's instance code, whose lock every delivery of it
  * takes) never run in two statements at once: an item whose key a running statement holds waits

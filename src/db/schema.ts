@@ -31,13 +31,15 @@ export const inboxEvents = pgTable(
     /** webhook | ws | backfill | replay */
     source: text('source').notNull(),
     instanceCode: text('instance_code'),
-    /** applied | ignored | quarantined | replayed */
+    /** applied | ignored | quarantined (a replayed row becomes applied or ignored; see history) */
     status: text('status').notNull(),
     /** created | enriched | unchanged | reverted | revert_remembered | already_reverted */
     effect: text('effect'),
     reason: text('reason'),
     payload: jsonb('payload').notNull(),
     receivedAt: tz('received_at').notNull().defaultNow(),
+    /** every replay of a quarantined row: when, with a corrected event or not, what it was, what it became */
+    history: jsonb('history').notNull().default([]),
   },
   (t) => [
     uniqueIndex('inbox_events_key_uq').on(t.eventKey, t.eventType),

@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
-import { AppError, badRequest } from '../errors.js';
+import { AppError } from '../errors.js';
 import { AllocationError } from '../leave/allocate.js';
 import { ingestNormalised, type Effect, type IngestResult } from '../leave/ingest.js';
 import type { LeaveRevert } from '../leave/types.js';
@@ -53,9 +53,9 @@ const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 export function creationRange(from: string, to: string, zone: string): { startMs: number; endMs: number } {
   const f = DATE_RE.test(from) ? DateTime.fromISO(from, { zone }) : null;
   const t = DATE_RE.test(to) ? DateTime.fromISO(to, { zone }) : null;
-  if (!f?.isValid) throw badRequest('invalid_date', `from: expected a date like 2024-09-01, got ${JSON.stringify(from)}`);
-  if (!t?.isValid) throw badRequest('invalid_date', `to: expected a date like 2024-09-30, got ${JSON.stringify(to)}`);
-  if (t < f) throw badRequest('invalid_range', `to (${to}) is before from (${from})`);
+  if (!f?.isValid) throw new AppError('invalid_date', `from: expected a date like 2024-09-01, got ${JSON.stringify(from)}`);
+  if (!t?.isValid) throw new AppError('invalid_date', `to: expected a date like 2024-09-30, got ${JSON.stringify(to)}`);
+  if (t < f) throw new AppError('invalid_range', `to (${to}) is before from (${from})`);
   return { startMs: f.startOf('day').toMillis(), endMs: t.plus({ days: 1 }).startOf('day').toMillis() - 1 };
 }
 

@@ -7,7 +7,7 @@ import { ExternalError, type FailureClass, type FeishuInstance, type FeishuPort,
  * FeishuPort over the official SDK's Client. The SDK fetches and caches the tenant_access_token
  * (it renews 3 minutes before `expire`) and fills in the bearer header; everything it does not do
  * is here: treating `code != 0` as the failure it is (Feishu answers HTTP 200 for most of them, or
- * HTTP 400 with a code), classifying failures (STYLE §7), a few in-process retries for the
+ * HTTP 400 with a code), classifying failures (transient, permanent, configuration: docs/architecture.md), a few in-process retries for the
  * transient ones, and the API's own limits (instance list ranges of at most 10 h).
  */
 

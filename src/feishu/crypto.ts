@@ -2,9 +2,9 @@
  * Feishu's event crypto. Web Crypto everywhere it has to be (workerd); on Node, node:crypto for the
  * two primitives it needs (SHA-256, AES-256-CBC decryption), because Node runs every Web Crypto
  * call as a thread-pool job: a thread hop and a promise per call, several times the cost of the
- * work itself for inputs this small (it was a fifth of the service's CPU per event). Both
+ * work itself for inputs this small (docs/decisions/0012-node-crypto-on-node.md). Both
  * implementations are exported and tested against the same vectors.
- * Source: Feishu "Encrypt Key" docs; DESIGN §2.
+ * Source: https://open.feishu.cn/document/ukTMukTMukTM/uYDNxYjL2QTM24iN0EjN/event-subscription-configure-/encrypt-key-encryption-configuration-case
  */
 import type * as NodeCryptoModule from 'node:crypto';
 
@@ -78,7 +78,7 @@ export const nodeCryptoPrimitives: CryptoPrimitives | undefined = nodeCrypto && 
   fromBase64(b64) {
     // Buffer's decoder skips characters outside the alphabet where atob throws. Canonical padded
     // base64 (what Feishu sends) is what Buffer encodes the bytes back to: one native round trip,
-    // where a scan of the text for other characters cost 5-10 µs per event. Anything else is
+    // measurably cheaper than scanning the text for other characters. Anything else is
     // checked first, as atob does (WHATWG forgiving-base64: up to two '=' end a whole quantum,
     // nothing else is allowed).
     if (b64.length % 4 === 0) {

@@ -1,4 +1,4 @@
-import { AppError, badRequest, unauthorized } from '../errors.js';
+import { AppError } from '../errors.js';
 import { type Bytes, constantTimeEqual, decryptEvent, equalDigests, eventSignature, sha256, toHex } from './crypto.js';
 import { parseJsonLenient } from './json.js';
 
@@ -54,10 +54,10 @@ function parseBody(text: string, what: string): Record<string, unknown> {
   try {
     parsed = parseJsonLenient(text);
   } catch {
-    throw badRequest('invalid_json', `${what} is not valid JSON`);
+    throw new AppError('invalid_json', `${what} is not valid JSON`);
   }
-  if (!isObject(parsed)) throw badRequest('invalid_json', `${what} is not a JSON object`);
-  if (depthExceeds(parsed, MAX_JSON_DEPTH)) throw badRequest('too_deep', `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (!isObject(parsed)) throw new AppError('invalid_json', `${what} is not a JSON object`);
+  if (depthExceeds(parsed, MAX_JSON_DEPTH)) throw new AppError('too_deep', `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
   return parsed;
 }
 
@@ -81,37 +81,42 @@ export async function openEnvelope(
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
   } catch {
-    throw badRequest('invalid_body', 'body is not UTF-8 text');
+    throw new AppError('invalid_body', 'body is not UTF-8 text');
   }
   const outer = parseBody(text, 'body');
 
   const { timestamp, nonce, signature } = headers;
   const signed = Boolean(timestamp && nonce && signature);
+  // true once the signature over the raw bytes matched: the body is Feishu's, whatever it holds
+  const verified = Boolean(opts.encryptKey && signed);
   if (opts.encryptKey && signed) {
     const ts = Number(timestamp);
     if (!Number.isFinite(ts) || !/^\d+$/.test(timestamp!)) {
-      throw unauthorized('bad_timestamp', 'X-Lark-Request-Timestamp is not a number of seconds');
+      throw new AppError('bad_timestamp', 'X-Lark-Request-Timestamp is not a number of seconds');
     }
     if (Math.abs(opts.now.getTime() / 1000 - ts) > opts.toleranceSeconds) {
-      throw unauthorized('stale_timestamp', 'X-Lark-Request-Timestamp is outside the allowed window');
+      throw new AppError('stale_timestamp', 'X-Lark-Request-Timestamp is outside the allowed window');
     }
     const expected = await eventSignature(timestamp!, nonce!, opts.encryptKey, raw);
     if (!equalDigests(expected, signature!.trim().toLowerCase())) {
-      throw unauthorized('bad_signature', 'X-Lark-Signature does not match the body');
+      throw new AppError('bad_signature', 'X-Lark-Signature does not match the body');
     }
   }
 
   let body = outer;
   if ('encrypt' in outer) {
-    if (typeof outer.encrypt !== 'string') throw badRequest('invalid_body', '"encrypt" must be a string');
+    if (typeof outer.encrypt !== 'string') throw new AppError('invalid_body', '"encrypt" must be a string');
     if (!opts.encryptKey) {
-      throw new AppError(400, 'encrypt_key_missing', 'body is encrypted but FEISHU_ENCRYPT_KEY is not set');
+      throw new AppError('encrypt_key_missing', 'body is encrypted but FEISHU_ENCRYPT_KEY is not set');
     }
     let plain: string;
     try {
       plain = await decryptEvent(opts.encryptKey, outer.encrypt);
     } catch {
-      throw unauthorized('decrypt_failed', 'body does not decrypt with the configured encrypt key');
+      // Signed and verified, the body is authentic and merely malformed (400). Unsigned (Feishu's
+      // url_verification), decryption is what authenticates it, so a failure is a 401.
+      if (verified) throw new AppError('invalid_ciphertext', 'a signed body does not decrypt with the configured encrypt key');
+      throw new AppError('decrypt_failed', 'body does not decrypt with the configured encrypt key');
     }
     body = parseBody(plain, 'decrypted body');
   }
@@ -119,20 +124,20 @@ export async function openEnvelope(
   const header = isObject(body.header) ? body.header : undefined;
   const token = header ? header.token : body.token;
   if (!opts.verificationToken) {
-    throw unauthorized('token_not_configured', 'FEISHU_VERIFICATION_TOKEN is not configured');
+    throw new AppError('token_not_configured', 'FEISHU_VERIFICATION_TOKEN is not configured');
   }
   if (typeof token !== 'string' || !(await constantTimeEqual(token, opts.verificationToken))) {
-    throw unauthorized('bad_token', 'verification token does not match');
+    throw new AppError('bad_token', 'verification token does not match');
   }
 
   if (body.type === 'url_verification') {
-    if (typeof body.challenge !== 'string') throw badRequest('invalid_challenge', 'challenge must be a string');
+    if (typeof body.challenge !== 'string') throw new AppError('invalid_challenge', 'challenge must be a string');
     // Authenticated by the token (plaintext reveals nothing) or by decryption + token.
     return { kind: 'challenge', challenge: body.challenge };
   }
 
   if (opts.encryptKey && !signed) {
-    throw unauthorized('missing_signature', 'signature headers are required when an encrypt key is set');
+    throw new AppError('missing_signature', 'signature headers are required when an encrypt key is set');
   }
 
   return { kind: 'event', ...(await identifyEvent(body)), body };

@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { normaliseLocal } from '../leave/local-time.js';
+import { normaliseLocal } from '../shared/local-time.js';
 import { LEAVE_UNITS, type LeaveEvent, type LeaveUnit } from '../leave/types.js';
 import { LooseParseError, parseI18nResources, parseSegments, resolveI18nText } from './strings.js';
 
 /**
  * zod schemas for the approval events we act on, and their reduction to one canonical LeaveEvent.
- * Every quirk is from feishu-docs/ (payload examples are ground truth): numbers that arrive as
+ * Every quirk is from Feishu's documented payload examples, which are the ground truth
+ * (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/leave and
+ * https://open.feishu.cn/document/server-docs/approval-v4/event/common-event/approval-instance-event): numbers that arrive as
  * strings and strings that arrive as numbers, non-JSON list strings, two unit encodings.
  */
 

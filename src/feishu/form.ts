@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
-import { normaliseLocal } from '../leave/local-time.js';
-import { LEAVE_UNITS, UNIT_INFO, type LeaveApproval, type LeaveUnit, type LocalDateTime } from '../leave/types.js';
+import { normaliseLocal, type LocalDateTime } from '../shared/local-time.js';
+import { LEAVE_UNITS, UNIT_INFO, type LeaveApproval, type LeaveUnit } from '../leave/types.js';
 import type { FeishuInstance } from '../ports.js';
 
 /**

@@ -1,9 +1,12 @@
 import { EventDispatcher, LoggerLevel, WSClient } from '@larksuiteoapi/node-sdk';
 import type { Deps } from '../deps.js';
-import { ingest, type IngestResult } from '../leave/ingest.js';
+import { ConfigError, LONG_CONNECTION_APP_ID } from '../config.js';
+import { COMMIT_DEADLINE_MS } from '../db/deadline.js';
+import type { IngestDeps, IngestResult } from '../leave/ingest.js';
 import type { Logger } from '../logger.js';
 import { decryptEvent } from './crypto.js';
 import { identifyEvent } from './envelope.js';
+import { receive } from './inbound.js';
 import { parseJsonLenient } from './json.js';
 
 /**
@@ -58,27 +61,31 @@ export interface LongConnectionOptions {
   appSecret: string;
   /** FEISHU_BASE_URL: the endpoint-discovery API lives there */
   baseUrl: string;
-  /** seconds without any frame after a ping before the socket is dropped (default 10) */
+  /** seconds without any frame after a ping before the socket is dropped */
   pingTimeoutSeconds?: number;
   handshakeTimeoutMs?: number;
-  /** an event not committed by then is answered 500, so Feishu re-pushes it (default 2500) */
+  /** an event not committed by then is answered 500, so Feishu re-pushes it */
   ackDeadlineMs?: number;
-  /** delay before restarting a client the SDK gave up on (doubles up to 60 s; default 1000) */
+  /** delay before restarting a client the SDK gave up on (doubles up to 60 s) */
   restartDelayMs?: number;
-  /** how often the supervisor looks for a client that stopped trying (default 30 s) */
+  /** how often the supervisor looks for a client that stopped trying */
   superviseMs?: number;
-  /** close(): how long in-flight events may take to commit and ack (default 5000) */
+  /** close(): how long in-flight events may take to commit and ack */
   drainTimeoutMs?: number;
 }
 
-export class LongConnectionConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LongConnectionConfigError';
-  }
-}
-
-type IngestDeps = Parameters<typeof ingest>[0];
+/**
+ * Defaults of the optional settings. The ack deadline is the webhook's commit deadline: an event
+ * is taken on either path only if it commits in time for Feishu.
+ */
+export const LONG_CONNECTION_DEFAULTS = {
+  pingTimeoutSeconds: 10,
+  handshakeTimeoutMs: 10_000,
+  ackDeadlineMs: COMMIT_DEADLINE_MS,
+  restartDelayMs: 1000,
+  superviseMs: 30_000,
+  drainTimeoutMs: 5000,
+} satisfies Partial<LongConnectionOptions>;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -116,14 +123,14 @@ export function startLongConnection(
   deps: IngestDeps & Pick<Deps, 'readiness'>,
   opts: LongConnectionOptions,
 ): LongConnection {
-  if (!/^cli_[0-9a-fA-F]{16}$/.test(opts.appId)) {
-    // WSClient.start() would only log this and never connect.
-    throw new LongConnectionConfigError('FEISHU_APP_ID: the long connection needs an app id like cli_0123456789abcdef');
+  if (!LONG_CONNECTION_APP_ID.test(opts.appId)) {
+    // WSClient.start() would only log this and never connect (config refuses it at start too).
+    throw new ConfigError(['FEISHU_APP_ID: the long connection needs an app id like cli_0123456789abcdef']);
   }
   const { logger, metrics } = deps;
-  const pingTimeoutSeconds = opts.pingTimeoutSeconds ?? 10;
-  const ackDeadlineMs = opts.ackDeadlineMs ?? 2500;
-  const baseRestartDelay = opts.restartDelayMs ?? 1000;
+  const pingTimeoutSeconds = opts.pingTimeoutSeconds ?? LONG_CONNECTION_DEFAULTS.pingTimeoutSeconds;
+  const ackDeadlineMs = opts.ackDeadlineMs ?? LONG_CONNECTION_DEFAULTS.ackDeadlineMs;
+  const baseRestartDelay = opts.restartDelayMs ?? LONG_CONNECTION_DEFAULTS.restartDelayMs;
 
   let closed = false;
   let hasConnected = false;
@@ -153,7 +160,7 @@ export function startLongConnection(
     // No token check here: frames on this socket come from the gateway we logged in to with the
     // app secret (endpoint discovery over TLS), which is what the token stands in for on a webhook.
     const incoming = await identifyEvent(body);
-    return ingest(deps, { ...incoming, source: 'ws', payload: body });
+    return receive(deps, { ...incoming, source: 'ws', body });
   };
 
   class IngestDispatcher extends EventDispatcher {
@@ -187,7 +194,7 @@ export function startLongConnection(
     logger: sdkLogger(logger),
     loggerLevel: logLevel,
     autoReconnect: true,
-    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 10_000,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? LONG_CONNECTION_DEFAULTS.handshakeTimeoutMs,
     wsConfig: { pingTimeout: pingTimeoutSeconds },
     onReady: () => {
       lastError = null;
@@ -227,7 +234,7 @@ export function startLongConnection(
   const supervisor = setInterval(() => {
     const s = client.getConnectionStatus().state;
     if (!closed && (s === 'failed' || s === 'idle')) scheduleRestart();
-  }, opts.superviseMs ?? 30_000);
+  }, opts.superviseMs ?? LONG_CONNECTION_DEFAULTS.superviseMs);
   supervisor.unref();
 
   const status = (): LongConnectionStatus => {
@@ -264,7 +271,7 @@ export function startLongConnection(
       if (restartTimer) clearTimeout(restartTimer);
       // Events already in ingest still get their ack on the open socket; what arrives from now on
       // is answered 500 and re-pushed by Feishu (to the next process).
-      const drainTimeoutMs = opts.drainTimeoutMs ?? 5000;
+      const drainTimeoutMs = opts.drainTimeoutMs ?? LONG_CONNECTION_DEFAULTS.drainTimeoutMs;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled([...inFlight]),

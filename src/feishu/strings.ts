@@ -1,6 +1,9 @@
+import { setOwn } from '../shared/own-property.js';
+
 /**
  * Feishu's leave_approvalV2 sends `i18n_resources`, `leave_range` and `leave_detail` as strings in
- * a Java `toString()`-like notation, not JSON (feishu-docs/leave-approval-event.md):
+ * a Java `toString()`-like notation, not JSON
+ * (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/leave):
  *
  *   [{is_default=true,locale=zh_cn,texts={@i18n@7276381556766212099=事假}}]
  *   [[2024-09-05 13:30:00,2024-09-05 18:00:00],[2024-09-06 09:00:00,2024-09-06 18:00:00]]
@@ -9,15 +12,6 @@
  * string, or that notation. Scalars stay strings (the notation has no types); callers coerce.
  */
 export type Loose = string | Loose[] | { [key: string]: Loose };
-
-/**
- * `obj[key] = value` as an own property, whatever the key: an assignment to "__proto__" (a key
- * anyone can put in a Feishu payload) would set the object's prototype instead and lose the
- * entry. For every object built from keys that came from outside.
- */
-export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 export class LooseParseError extends Error {
   constructor(message: string, readonly input: string) {

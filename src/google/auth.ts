@@ -5,7 +5,7 @@
  * Why not google-auth-library: its JWT client posts to a hard-coded token URL and ignores the key's
  * `token_uri` (which we honour, so tests and private token proxies work), and handing its token to an
  * OAuth2Client with an `expiry_date` but no refresh token makes it try, and fail, to refresh near
- * expiry (DESIGN §5). So: sign the RFC 7523 assertion ourselves, cache per subject, renew early.
+ * expiry. So: sign the RFC 7523 assertion ourselves, cache per subject, renew early.
  *
  * Source: Google "Using OAuth 2.0 for Server to Server Applications" (JWT claim set: iss, sub, scope,
  * aud, iat, exp ≤ iat + 3600; grant_type urn:ietf:params:oauth:grant-type:jwt-bearer).

@@ -7,7 +7,7 @@
  *   token goes in per-request `headers`; no OAuth2Client (which would try to refresh near expiry).
  * - `retry` defaults to true there, and gaxios then retries GET/PUT/DELETE on 429/5xx/network by
  *   itself. We set `retry: false`: the outbox retries with its own backoff, and every failure must
- *   reach it classified (STYLE §7).
+ *   reach it classified (docs/architecture.md, failure classes).
  * - gaxios on Node defaults to node-fetch; we hand it the platform fetch (`fetchImplementation`), so
  *   the same code runs on Workers and tests can inject one.
  * - The per-method URL is `options.rootUrl + '/calendar/v3/…'`; a rootUrl set globally is instead

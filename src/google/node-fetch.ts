@@ -3,10 +3,9 @@ import { request } from 'undici';
 /**
  * fetch() for the Google clients on Node (the Calendar API through gaxios, and the token
  * request), over undici's request API: the engine of Node's own fetch without its WHATWG stream
- * layer. Node 20's fetch cost ~0.35-0.4 ms of CPU per small JSON POST on loopback, this ~0.1 ms
- * (measured side by side; README, Benchmarks), and the drainer makes one call per message, so
- * fetch was a third of its CPU. Workers keep the platform fetch (this module is Node-only and
- * never imported there).
+ * layer. Node 20's fetch costs several times undici.request's CPU per small JSON POST, and the
+ * drainer makes one call per message (docs/decisions/0007-undici-request-for-google.md). Workers
+ * keep the platform fetch (this module is Node-only and never imported there).
  *
  * It covers what those two callers send: a string, URLSearchParams or byte body, headers and an
  * abort signal (gaxios's timeout, which also cuts a body that stops arriving). Anything else goes

@@ -1,5 +1,5 @@
-import { localDate, wallDate, wallMs } from './local-time.js';
-import { UNIT_INFO, type DayQuantity, type LeaveUnit, type LocalDateTime } from './types.js';
+import { localDate, wallDate, wallMs, type LocalDateTime } from '../shared/local-time.js';
+import { UNIT_INFO, type DayQuantity, type LeaveUnit } from './types.js';
 
 export class AllocationError extends Error {
   constructor(message: string) {

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gte, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../db/schema.js';
-import { canonicalDecimal } from './ingest.js';
+import { canonicalDecimal } from '../shared/decimal.js';
 
 export interface LeaveFilter {
   status?: 'approved' | 'reverted';
@@ -128,6 +128,7 @@ export async function listEvents(db: Queryable, f: { status?: string; limit?: nu
       reason: inboxEvents.reason,
       received_at: inboxEvents.receivedAt,
       payload: inboxEvents.payload,
+      history: inboxEvents.history,
     })
     .from(inboxEvents)
     .where(f.status ? eq(inboxEvents.status, f.status) : or(eq(inboxEvents.status, 'quarantined'), eq(inboxEvents.status, 'ignored')))

@@ -1,50 +1,98 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { inboxEvents } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { AppError, notFound } from '../errors.js';
-import { appliedResult, applyLeaveEvent, plan, storable, type IngestResult } from './ingest.js';
+import { AppError } from '../errors.js';
+import { storable } from '../shared/storable.js';
+import { applyLeaveEvent } from './apply.js';
+import type { IngestResult } from './ingest.js';
+import { plan, type Reading } from './plan.js';
+
+/** How the source's adapter reads a stored delivery's event again (Feishu: src/feishu/inbound.ts). */
+export type ReadEvent = (eventType: string, event: unknown) => Reading;
+
+/** One replay of an inbox row, kept in its `history`. */
+export interface ReplayRecord {
+  at: string;
+  /** whether an operator supplied a corrected event */
+  corrected: boolean;
+  /** the row's status and reason before this replay */
+  was: { status: string; reason: string | null };
+  status: 'applied' | 'ignored' | 'quarantined';
+  reason: string | null;
+}
+
+type Replayed = { result: IngestResult } | { stillUnusable: string };
 
 /**
  * Re-run a quarantined event: after a code fix, or with an operator-corrected event object. The
- * inbox row keeps its identity (so a Feishu re-push of the same uuid is still a duplicate) and
- * records what happened; the original reason stays in the row's history.
+ * inbox row keeps its identity (so a Feishu re-push of the same uuid is still a duplicate), and
+ * every replay, successful or not, is appended to the row's `history` with what the row was
+ * before. A replay that is still unusable commits its new reason and history, then answers 422.
  */
 export async function replayQuarantined(
   deps: Pick<Deps, 'db' | 'config' | 'clock' | 'onOutboxWritten'>,
   inboxId: number,
+  read: ReadEvent,
   correctedEvent?: unknown,
 ): Promise<IngestResult> {
-  const result = await deps.db.transaction(async (tx) => {
+  const replayed = await deps.db.transaction(async (tx): Promise<Replayed> => {
     const [row] = await tx.select().from(inboxEvents).where(eq(inboxEvents.id, inboxId)).for('update').limit(1);
-    if (!row) throw notFound('event_not_found', `no event ${inboxId}`);
+    if (!row) throw new AppError('event_not_found', `no event ${inboxId}`);
     if (row.status !== 'quarantined') {
-      throw new AppError(409, 'not_quarantined', `event ${inboxId} is ${row.status}, only quarantined events are replayed`);
+      throw new AppError('not_quarantined', `event ${inboxId} is ${row.status}, only quarantined events are replayed`);
     }
     const payload = row.payload as { event?: unknown };
     const event = storable(correctedEvent ?? payload.event);
-    const planned = plan({ eventType: row.eventType, event, problem: null });
+    const planned = plan(read(row.eventType, event));
+    const record = (status: ReplayRecord['status'], reason: string | null): ReplayRecord => ({
+      at: deps.clock.now().toISOString(),
+      corrected: correctedEvent !== undefined,
+      was: { status: row.status, reason: row.reason },
+      status,
+      reason,
+    });
+    const appendHistory = (r: ReplayRecord) => sql`${inboxEvents.history} || ${JSON.stringify([r])}::jsonb`;
     if (planned.status === 'quarantined') {
-      await tx.update(inboxEvents).set({ reason: storable(planned.reason) }).where(eq(inboxEvents.id, inboxId));
-      throw new AppError(422, 'still_unusable', planned.reason);
+      const reason = storable(planned.reason);
+      await tx
+        .update(inboxEvents)
+        .set({ reason, history: appendHistory(record('quarantined', reason)) })
+        .where(eq(inboxEvents.id, inboxId));
+      return { stillUnusable: reason };
     }
     const newPayload = correctedEvent === undefined ? row.payload : { ...(row.payload as object), event, original_event: payload.event };
     if (planned.status === 'ignored') {
-      await tx.update(inboxEvents).set({ status: 'ignored', reason: planned.reason, payload: newPayload }).where(eq(inboxEvents.id, inboxId));
-      return { status: 'ignored', inboxId, instanceCode: planned.instanceCode, effect: null, reason: planned.reason, outboxKeys: [] } satisfies IngestResult;
+      await tx
+        .update(inboxEvents)
+        .set({ status: 'ignored', reason: planned.reason, payload: newPayload, history: appendHistory(record('ignored', planned.reason)) })
+        .where(eq(inboxEvents.id, inboxId));
+      return { result: { status: 'ignored', inboxId, instanceCode: planned.instanceCode, effect: null, reason: planned.reason, outboxKeys: [] } };
     }
     const applied = await applyLeaveEvent(tx, deps, planned.event, planned.days);
+    const status = applied.ignoredReason ? 'ignored' : 'applied';
     await tx
       .update(inboxEvents)
       .set({
-        status: applied.ignoredReason ? 'ignored' : 'applied',
+        status,
         effect: applied.effect,
         instanceCode: planned.event.instanceCode,
         reason: `replayed; was quarantined: ${row.reason ?? ''}`,
         payload: newPayload,
+        history: appendHistory(record(status, applied.ignoredReason)),
       })
       .where(eq(inboxEvents.id, inboxId));
-    return appliedResult(inboxId, planned.event.instanceCode, applied);
+    return {
+      result: {
+        status,
+        inboxId,
+        instanceCode: planned.event.instanceCode,
+        effect: applied.effect,
+        reason: applied.ignoredReason,
+        outboxKeys: applied.outboxKeys,
+      },
+    };
   });
-  if (result.outboxKeys.length > 0) deps.onOutboxWritten?.(result.outboxKeys);
-  return result;
+  if ('stillUnusable' in replayed) throw new AppError('still_unusable', replayed.stillUnusable);
+  if (replayed.result.outboxKeys.length > 0) deps.onOutboxWritten?.(replayed.result.outboxKeys);
+  return replayed.result;
 }

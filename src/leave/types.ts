@@ -1,3 +1,5 @@
+import type { LocalDateTime } from '../shared/local-time.js';
+
 export const LEAVE_UNITS = ['DAY', 'HALF_DAY', 'HOUR', 'HALF_HOUR', 'MINUTE'] as const;
 export type LeaveUnit = (typeof LEAVE_UNITS)[number];
 export type BaseUnit = 'day' | 'hour' | 'minute';
@@ -11,8 +13,6 @@ export const UNIT_INFO: Record<LeaveUnit, { base: BaseUnit; baseSeconds: number;
   MINUTE: { base: 'minute', baseSeconds: 60, stepSeconds: 60 },
 };
 
-/** A local wall-clock time `YYYY-MM-DD HH:mm:ss` with no zone (the employee's clock). */
-export type LocalDateTime = string;
 
 /** The approval side of a leave, as either V1, V2 or the instance API (backfill) describes it. */
 export interface LeaveApproval {

@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import { calendarBlocks, employees, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { resolveEmail, type StoredEmail } from '../employees.js';
-import { toInstant } from '../leave/local-time.js';
+import { toInstant } from '../shared/local-time.js';
 import { ExternalError, type CalendarPort, type WantedBlock } from '../ports.js';
 
 export type HandlerDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'calendar' | 'feishu' | 'logger'>;

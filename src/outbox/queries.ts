@@ -2,8 +2,9 @@ import { and, asc, desc, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Db, Queryable, Tx } from '../db/client.js';
 import { queryRows } from '../db/client.js';
 import { leaves, outbox } from '../db/schema.js';
+import { enqueue } from './enqueue.js';
 import type { Deps } from '../deps.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError } from '../errors.js';
 
 /**
  * Row states: pending → running → done | dead | held, plus `superseded` for a row whose work was
@@ -13,7 +14,7 @@ export const OUTBOX_STATUSES = ['pending', 'running', 'done', 'dead', 'held', 's
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
 
 /**
- * The same advisory lock ingest takes for an instance_code (src/leave/ingest.ts lockInstance): every
+ * The same advisory lock ingest takes for an instance_code (src/db/sql/leave_bridge_apply.sql): every
  * transition INTO `pending` happens under it, and so does ingest's enqueue, which is what keeps the
  * partial unique index `outbox_pending_uq` (one pending row per key+kind) from ever firing.
  */
@@ -149,13 +150,13 @@ export interface RetryResult {
  */
 export async function retryMessage(deps: Pick<Deps, 'db' | 'onOutboxWritten'>, id: number): Promise<RetryResult> {
   const [head] = await deps.db.select({ key: outbox.key }).from(outbox).where(eq(outbox.id, id)).limit(1);
-  if (!head) throw notFound('outbox_not_found', `no outbox message ${id}`);
+  if (!head) throw new AppError('outbox_not_found', `no outbox message ${id}`);
   const result = await deps.db.transaction(async (tx) => {
     await lockKey(tx, head.key);
     const [row] = await tx.select().from(outbox).where(eq(outbox.id, id)).for('update').limit(1);
-    if (!row) throw notFound('outbox_not_found', `no outbox message ${id}`);
+    if (!row) throw new AppError('outbox_not_found', `no outbox message ${id}`);
     if (row.status !== 'dead' && row.status !== 'held') {
-      throw new AppError(409, 'not_retryable', `outbox message ${id} is ${row.status}; only dead or held messages can be retried`);
+      throw new AppError('not_retryable', `outbox message ${id} is ${row.status}; only dead or held messages can be retried`);
     }
     const r = await requeue(tx, row, { delayMs: 0, attempts: 0 });
     return {
@@ -235,4 +236,27 @@ export function registerOutboxMetrics(deps: Pick<Deps, 'db' | 'metrics'>): void 
     const g = await outboxGauges(deps.db);
     return [{ labels: {}, value: g.lagSeconds }];
   });
+}
+
+export interface SyncRequest {
+  instance_code: string;
+  /** false when a pending sync of the leave was already waiting (it does the same work) */
+  queued: boolean;
+}
+
+/**
+ * Operator sync: bring Google to the leave's current state again (a block someone changed or
+ * deleted by hand, a record that fell behind). A calendar upsert reads the leave when it runs, so
+ * it writes the block of an approved leave and removes the block of a reverted one. Re-delivering
+ * an event cannot do this: it is a duplicate, and an unchanged approval queues nothing.
+ */
+export async function requestSync(deps: Pick<Deps, 'db' | 'onOutboxWritten'>, instanceCode: string): Promise<SyncRequest> {
+  const [leave] = await deps.db.select({ code: leaves.instanceCode }).from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
+  if (!leave) throw new AppError('leave_not_found', 'no leave with that instance_code');
+  const queued = await deps.db.transaction(async (tx) => {
+    await lockKey(tx, instanceCode);
+    return enqueue(tx, instanceCode, 'calendar.upsert', { reason: 'operator sync' });
+  });
+  deps.onOutboxWritten?.([instanceCode]);
+  return { instance_code: instanceCode, queued };
 }

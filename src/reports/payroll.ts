@@ -2,95 +2,14 @@ import { and, desc, eq, gte, inArray, lte } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
 import { attendanceDays, employees, leaves, payrollExports } from '../db/schema.js';
 import type { Clock } from '../deps.js';
-import { badRequest } from '../errors.js';
-import { canonicalDecimal } from '../leave/ingest.js';
-
-// ---------------------------------------------------------------------------------------------
-// Periods (shared by the payroll export, the reconciliation report and the dashboard)
-
-/** A report period: local dates, both inclusive (DESIGN §3). */
-export interface Period {
-  from: string;
-  to: string;
-}
-
-/** Longest period a report accepts: a leap year. A longer one is almost always a typo (2042 for 2024). */
-export const MAX_PERIOD_DAYS = 366;
-
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DAY_MS = 86_400_000;
-
-/** Days since the epoch of a YYYY-MM-DD, or null when it is not a real calendar date. */
-export function dateNumber(value: string): number | null {
-  const m = DATE_RE.exec(value);
-  if (!m) return null;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  // Date.UTC rolls 2024-02-30 over into March: such a value is not a date.
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) return null;
-  return ms / DAY_MS;
-}
-
-export const dateFromNumber = (n: number): string => new Date(n * DAY_MS).toISOString().slice(0, 10);
-
-export const addDays = (date: string, days: number): string => dateFromNumber(dateNumber(date)! + days);
-
-/** Every date of the period, in order. */
-export function datesOf(period: Period): string[] {
-  const out: string[] = [];
-  for (let n = dateNumber(period.from)!, end = dateNumber(period.to)!; n <= end; n++) out.push(dateFromNumber(n));
-  return out;
-}
-
-/** Check a period from user input (HTTP query, command line): a 400 that names the problem. */
-export function parsePeriod(from: string | undefined, to: string | undefined): Period {
-  if (!from) throw badRequest('invalid_period', 'from: required (YYYY-MM-DD)');
-  if (!to) throw badRequest('invalid_period', 'to: required (YYYY-MM-DD)');
-  const a = dateNumber(from);
-  if (a === null) throw badRequest('invalid_period', `from: not a calendar date YYYY-MM-DD: ${JSON.stringify(from.slice(0, 40))}`);
-  const b = dateNumber(to);
-  if (b === null) throw badRequest('invalid_period', `to: not a calendar date YYYY-MM-DD: ${JSON.stringify(to.slice(0, 40))}`);
-  if (a > b) throw badRequest('invalid_period', `from (${from}) is after to (${to})`);
-  if (b - a + 1 > MAX_PERIOD_DAYS) {
-    throw badRequest('invalid_period', `the period has ${b - a + 1} days, more than ${MAX_PERIOD_DAYS}; split it`);
-  }
-  return { from, to };
-}
-
-/** The calendar month that contains `date` (the dashboard's default period). */
-export function monthOf(date: string): Period {
-  const y = Number(date.slice(0, 4));
-  const m = Number(date.slice(5, 7));
-  return { from: `${date.slice(0, 7)}-01`, to: dateFromNumber(Date.UTC(y, m, 1) / DAY_MS - 1) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Exact decimals: quantities are numeric(14,6) in the database; sums and differences must not
-// pick up binary floating-point noise (0.1 + 0.2), so they are done in integer millionths.
-
-const SCALE = 6;
-
-export function toMicro(value: string): bigint {
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
-  if (!m) throw new Error(`not a decimal: ${value}`);
-  const frac = (m[3] ?? '').padEnd(SCALE, '0');
-  if (frac.length > SCALE && /[^0]/.test(frac.slice(SCALE))) throw new Error(`more than ${SCALE} decimals: ${value}`);
-  const n = BigInt(m[2]!) * 10n ** BigInt(SCALE) + BigInt(frac.slice(0, SCALE) || '0');
-  return m[1] === '-' ? -n : n;
-}
-
-export function fromMicro(n: bigint): string {
-  const neg = n < 0n;
-  const abs = neg ? -n : n;
-  const unit = 10n ** BigInt(SCALE);
-  const whole = abs / unit;
-  const frac = (abs % unit).toString().padStart(SCALE, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
-}
+import { canonicalDecimal } from '../shared/decimal.js';
+import { fromMicro, toMicro } from '../shared/decimal.js';
+import { datesOf, type Period } from './period.js';
 
 // ---------------------------------------------------------------------------------------------
 // Lines
 
-/** One CSV row: one employee, one leave, one local date (DESIGN §3, columns in this order). */
+/** One CSV row: one employee, one leave, one local date (docs/contract.md, columns in this order). */
 export interface PayrollLine {
   employee_id: string;
   open_id: string | null;
@@ -358,7 +277,7 @@ export function csvField(value: string | null | undefined): string {
 const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvField).join(',')}\r\n`;
 
 /**
- * Header row and CRLF line ends (RFC 4180). The eight columns of DESIGN §3 come first and in
+ * Header row and CRLF line ends (RFC 4180). The eight contract columns (docs/contract.md) come first and in
  * that order. Only when the export carries adjustments do two columns follow: `line_type`
  * (`line` | `adjustment`) and `adjustment_reason`; adjustment rows come after all lines, their
  * quantity signed. A plain export keeps exactly the eight contract columns.

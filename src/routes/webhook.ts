@@ -3,18 +3,18 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { openEnvelope } from '../feishu/envelope.js';
-import { ingest } from '../leave/ingest.js';
+import { receive } from '../feishu/inbound.js';
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 const tooLarge = (): never => {
-  throw new AppError(413, 'body_too_large', `body exceeds ${WEBHOOK_BODY_LIMIT} bytes`);
+  throw new AppError('body_too_large', `body exceeds ${WEBHOOK_BODY_LIMIT} bytes`);
 };
 
 /**
  * hono's bodyLimit reads `c.req.raw.body`, which makes @hono/node-server build a full web Request
- * (a ReadableStream over the socket) for every delivery; that was a fifth of the service's CPU per
- * event. A declared Content-Length is enforced by Node's HTTP parser (the body cannot be longer),
+ * (a ReadableStream over the socket) for every delivery, a large share of the service's CPU per
+ * event (docs/decisions/0013-webhook-reads-body-directly.md). A declared Content-Length is enforced by Node's HTTP parser (the body cannot be longer),
  * so it is checked here and the body is then read on node-server's direct path. Chunked bodies
  * (no length) still go through bodyLimit, which counts as it reads.
  */
@@ -49,14 +49,7 @@ export function webhookRoutes(deps: Deps): Hono {
       );
       if (envelope.kind === 'challenge') return c.json({ challenge: envelope.challenge });
       // Ack only after the transaction committed: a 200 means the event is durable.
-      const result = await ingest(deps, {
-        eventKey: envelope.eventKey,
-        eventType: envelope.eventType,
-        source: 'webhook',
-        payload: envelope.body,
-        event: envelope.event,
-        problem: envelope.problem,
-      });
+      const result = await receive(deps, { ...envelope, source: 'webhook' });
       return c.json({ code: 0, status: result.status });
     },
   );

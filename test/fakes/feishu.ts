@@ -30,7 +30,7 @@
  *   addApproval(code)                          (addInstance adds its approval code too)
  *   addInstance({instance_code, approval_code, status, user_id, createdMs, form, reverted?, …})
  *   updateInstance(code, patch)                e.g. {status: 'APPROVED', reverted: true} for
- *                                              reconciliation (issue 4, verify=feishu)
+ *                                              reconciliation (verify=feishu)
  *   fail(route, failure, times = 1)            the next `times` calls of `route` answer `failure`
  *                                              instead: {status: 429} (with x-ogw-ratelimit-reset),
  *                                              {code: 99991400} (HTTP 200), {status: 500},

@@ -44,7 +44,8 @@
  * 'userRateLimitExceeded' (403), 'hang' (never answers: longer than any client timeout), 'reset'
  * (destroys the connection), or a custom { status, body } (see googleError / tokenError).
  *
- * Google behaviour modelled (Calendar API reference, "Handle API errors" guide, DESIGN §2b):
+ * Google behaviour modelled (Calendar API reference, "Handle API errors" guide,
+ * https://developers.google.com/calendar/api/v3/reference/events):
  * client ids must be base32hex 5..1024 (else 400 invalid); insert of an existing id → 409 duplicate,
  * cancelled ones included; delete → status "cancelled" (kept), delete again → 410 deleted, unknown →
  * 404 notFound; get returns cancelled events; patch merges objects, update replaces; eventType never

@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { canonicalDecimal } from '../../src/leave/ingest.js';
+import { canonicalDecimal } from '../../src/shared/decimal.js';
 import type { FakeGoogle } from '../fakes/google.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
 import { waitFor } from '../support/process.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { encryptEvent, eventSignature } from '../../src/feishu/crypto.js';
 
-/** The payload examples of feishu-docs/, verbatim (including the revert's trailing comma). */
+/** Feishu's documented payload examples (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/leave), verbatim (including the revert's trailing comma). */
 export const FIXTURES = {
   leaveApproval: readFileSync(new URL('../fixtures/leave_approval.json', import.meta.url), 'utf8'),
   leaveApprovalV2: readFileSync(new URL('../fixtures/leave_approvalV2.json', import.meta.url), 'utf8'),

@@ -68,7 +68,7 @@ export async function startWorld(
   });
   const t = testApp(db, { calendar, feishu: feishuClient, env: opts.env });
   const drainer = createDrainer(t.deps, { ...FAST_DRAINER, ...opts.drainer });
-  t.deps.onOutboxWritten = () => drainer.wake();
+  t.deps.onOutboxWritten = (keys) => drainer.wake(keys);
   return {
     google,
     feishu,

@@ -4,8 +4,8 @@ import { encryptedRequest, type FeishuRequest } from './feishu.js';
  * A Feishu-like event sender: what Feishu's push does to us, compressed in time.
  *
  * Feishu wants HTTP 200 within 3 s; anything else (another status, a timeout, a reset connection)
- * counts as a failed push and the same event is pushed again later (15 s, 5 min, 1 h, 6 h — DESIGN
- * §2). Here the schedule is a short exponential backoff so a test sees the same behaviour in
+ * counts as a failed push and the same event is pushed again later (15 s, 5 min, 1 h, 6 h —
+ * https://open.feishu.cn/document/server-docs/event-subscription-guide/event-subscription-configure-/request-url-configuration-case). Here the schedule is a short exponential backoff so a test sees the same behaviour in
  * seconds. Every push is re-encrypted and re-signed with a fresh timestamp and nonce, as a real
  * re-push is, so the service cannot tell a retry from the first push except by its event id.
  */

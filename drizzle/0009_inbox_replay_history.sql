@@ -1,0 +1,1 @@
+ALTER TABLE "inbox_events" ADD COLUMN "history" jsonb DEFAULT '[]'::jsonb NOT NULL;

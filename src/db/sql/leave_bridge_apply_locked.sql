@@ -1,0 +1,204 @@
+-- leave_bridge_apply_locked(ev, days, base_unit, now_ts, default_tz): how one canonical event
+-- changes its leave, for a caller that holds the leave's advisory lock (leave_bridge_apply for
+-- replay; leave_bridge_ingest_locked and leave_bridge_ingest_batch for ingest). What an event
+-- means (normalisation, allocation into days, unit bases) is decided in TypeScript
+-- (src/feishu/events.ts, src/leave/allocate.ts); this decides how the stored state changes.
+--
+-- Arguments as leave_bridge_apply's. Returns {effect, outbox, ignored_reason}: effect is created,
+-- enriched, unchanged, reverted, revert_remembered, already_reverted or detail_after_revert;
+-- outbox says whether a calendar message was enqueued; ignored_reason is set when the event
+-- concerns no known leave and changes nothing.
+--
+-- Reads: the leave (leaves by instance_code) and its employee (employees by employee_id: zone and
+-- open_id) in one statement; the leave's active attendance days when an approval may replace them.
+-- Writes: leaves, attendance_days, outbox; employees through leave_bridge_note_employee when the
+-- employee is new or its open_id changed (ingest has written it before taking its locks, so
+-- there this only reads; replay has not).
+-- Locks: none of its own. The caller's lock serialises the events of one leave, and since each
+-- statement of this volatile function takes a fresh snapshot under READ COMMITTED, the first read
+-- sees whatever the lock's previous holder committed.
+--
+-- A revert (ev.kind = 'revert'):
+-- * of an unknown leave, with status REVERTED: a leave row with status reverted and no detail is
+--   inserted (revert_remembered). A revert may arrive before the approval it reverts (separate
+--   deliveries, re-pushes); remembered, it keeps the late approval from resurrecting the leave:
+--   that approval only annotates the row (below).
+-- * of an unknown leave, with status CANCELED or DELETED: ignored, and not remembered. These
+--   happen to instances still pending: no approval will follow.
+-- * of a leave already reverted: already_reverted; nothing is written.
+-- * of an approved leave: the leave becomes reverted (reverted_at: the event's operate time, else
+--   now_ts), its active days become reverted, and calendar.delete is enqueued with the event
+--   type that carried the revert (via) as its reason (reverted).
+--
+-- An approval (ev.kind = 'approve', variant v1, v2 or backfill):
+-- * of an unknown leave: created by leave_bridge_create_leaves, with revision 1, its days, a
+--   calendar.upsert and its employee's zone, else default_tz (created).
+-- * Precedence of detail: v2 > v1 > backfill. An event's detail (dates, unit, interval, segments,
+--   reason, ids) replaces the stored one when its variant ranks at least as high as the one that
+--   wrote it (an equal rank replaces: the later event wins), or when the leave has no detail yet
+--   (a remembered revert). V2 is the richest (segments, i18n names); backfill reads the instance
+--   form, which only knows DAY/HOUR and a float interval, so it fills in a leave no event described
+--   but never rewrites what an event said. The leave type's name is kept from whichever variant
+--   gave one (V1 carries a plain name, V2 an i18n one): a name is better than none. has_v1 and
+--   has_v2 record which variants arrived, whatever their rank.
+-- * of a reverted leave (its revert came first, or this is a late re-push): the detail is stored
+--   by the same precedence, for reports, but the leave stays reverted: no days, no calendar
+--   message (detail_after_revert when it had no detail yet, else already_reverted).
+-- * ranking below the stored detail: only has_v1 / has_v2 and a missing name are filled in
+--   (unchanged).
+-- * otherwise the detail is replaced. Re-allocation: when the days (dates and quantities) or the
+--   unit differ from the active revision, the active days are marked superseded and the new ones
+--   inserted as the next revision; nothing is deleted, since a payroll export may already hold
+--   them. When the start, the end or the employee changed, calendar.upsert is enqueued; other
+--   changes leave the calendar block as it is. Effect: enriched when the days, the calendar or
+--   the name changed, else unchanged.
+--
+-- Outbox rows are inserted with ON CONFLICT ... DO NOTHING on the pending (key, kind): one pending
+-- message per leave and kind is enough, because the drainer reads the leave's current state when
+-- it runs it (src/outbox/enqueue.ts).
+CREATE OR REPLACE FUNCTION leave_bridge_apply_locked(ev jsonb, days jsonb, base_unit text, now_ts timestamptz, default_tz text)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  code text := ev->>'instanceCode';
+  ex leaves%ROWTYPE;
+  known boolean;
+  op_time timestamptz;
+  emp_tz text;
+  emp_open text;
+  v_rank int;
+  ex_rank int;
+  replaces boolean;
+  new_leave_type text;
+  new_has_v1 boolean;
+  new_has_v2 boolean;
+  days_changed boolean;
+  calendar_changed boolean;
+  new_revision int;
+  emp_found boolean;
+  read record;
+BEGIN
+  -- The caller holds the leave's lock (leave_bridge_apply below, or ingest). Each statement of
+  -- this (volatile) function takes a fresh snapshot under READ COMMITTED, so this read sees
+  -- whatever the lock's previous holder committed. The leave and the employee in one read.
+  SELECT l AS leave, e.timezone, e.open_id, e.employee_id IS NOT NULL AS found
+  INTO read
+  FROM (SELECT 1) one
+  LEFT JOIN leaves l ON l.instance_code = code
+  LEFT JOIN employees e ON e.employee_id = ev->>'employeeId';
+  ex := read.leave;
+  known := ex.instance_code IS NOT NULL;
+  emp_tz := read.timezone;
+  emp_open := read.open_id;
+  emp_found := read.found;
+
+  IF ev->>'kind' = 'revert' THEN
+    op_time := coalesce((ev->>'operateTime')::timestamptz, now_ts);
+    IF NOT known THEN
+      IF ev->>'status' <> 'REVERTED' THEN
+        -- CANCELED / DELETED happen to instances still pending: no leave_approval will follow.
+        RETURN jsonb_build_object('effect', 'unchanged', 'outbox', false,
+          'ignored_reason', (ev->>'status') || ' of an instance that is not a known leave');
+      END IF;
+      -- Revert before approval: remembered so the late approval cannot resurrect the leave.
+      INSERT INTO leaves (instance_code, approval_code, status, reverted_at, created_at, updated_at)
+      VALUES (code, ev->>'approvalCode', 'reverted', op_time, now_ts, now_ts);
+      RETURN jsonb_build_object('effect', 'revert_remembered', 'outbox', false, 'ignored_reason', NULL);
+    END IF;
+    IF ex.status = 'reverted' THEN
+      RETURN jsonb_build_object('effect', 'already_reverted', 'outbox', false, 'ignored_reason', NULL);
+    END IF;
+    UPDATE leaves SET status = 'reverted', reverted_at = op_time, updated_at = now_ts WHERE instance_code = code;
+    UPDATE attendance_days SET status = 'reverted', updated_at = now_ts WHERE instance_code = code AND status = 'active';
+    INSERT INTO outbox (key, kind, payload) VALUES (code, 'calendar.delete', jsonb_build_object('reason', ev->>'via'))
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+    RETURN jsonb_build_object('effect', 'reverted', 'outbox', true, 'ignored_reason', NULL);
+  END IF;
+
+  -- An approval (v1, v2 or backfill).
+  new_has_v1 := coalesce(ex.has_v1, false) OR ev->>'variant' = 'v1';
+  new_has_v2 := coalesce(ex.has_v2, false) OR ev->>'variant' = 'v2';
+  -- Ingest has written the employee before taking its locks, so this only reads; replay has not.
+  IF NOT emp_found OR (ev->>'openId' IS NOT NULL AND emp_open IS DISTINCT FROM ev->>'openId') THEN
+    PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);
+    SELECT timezone INTO emp_tz FROM employees WHERE employee_id = ev->>'employeeId';
+  END IF;
+
+  IF NOT known THEN
+    PERFORM leave_bridge_create_leaves(jsonb_build_array(jsonb_build_object(
+      'ev', ev, 'days', days, 'baseUnit', base_unit, 'now', now_ts, 'tz', coalesce(emp_tz, default_tz))));
+    RETURN jsonb_build_object('effect', 'created', 'outbox', true, 'ignored_reason', NULL);
+  END IF;
+
+  -- Precedence of detail: v2 (3) > v1 (1) > backfill (0); an equal rank replaces.
+  v_rank := CASE ev->>'variant' WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
+  ex_rank := CASE ex.detail_source WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
+  replaces := ex.detail_source IS NULL OR coalesce(v_rank >= ex_rank, false);
+  -- A name from either variant is better than none (V1 carries a plain name, V2 an i18n one).
+  new_leave_type := CASE WHEN replaces THEN coalesce(ev->>'leaveType', ex.leave_type)
+                         ELSE coalesce(ex.leave_type, ev->>'leaveType') END;
+
+  IF ex.status = 'reverted' THEN
+    -- The revert came first (or this is a late re-push): keep the detail for reports, but the
+    -- leave stays reverted: no attendance, no calendar block.
+    UPDATE leaves SET
+      approval_code = CASE WHEN replaces THEN ev->>'approvalCode' ELSE approval_code END,
+      tenant_key = CASE WHEN replaces THEN ev->>'tenantKey' ELSE tenant_key END,
+      employee_id = CASE WHEN replaces THEN ev->>'employeeId' ELSE employee_id END,
+      open_id = CASE WHEN replaces THEN ev->>'openId' ELSE open_id END,
+      leave_type_key = CASE WHEN replaces THEN ev->>'leaveTypeKey' ELSE leave_type_key END,
+      unit = CASE WHEN replaces THEN ev->>'unit' ELSE unit END,
+      interval_seconds = CASE WHEN replaces THEN (ev->>'intervalSeconds')::int ELSE interval_seconds END,
+      start_local = CASE WHEN replaces THEN ev->>'startLocal' ELSE start_local END,
+      end_local = CASE WHEN replaces THEN ev->>'endLocal' ELSE end_local END,
+      segments = CASE WHEN replaces THEN ev->'segments' ELSE segments END,
+      segments_source = CASE WHEN replaces THEN ev->>'segmentsSource' ELSE segments_source END,
+      reason = CASE WHEN replaces THEN ev->>'reason' ELSE reason END,
+      detail_source = CASE WHEN replaces THEN ev->>'variant' ELSE detail_source END,
+      leave_type = new_leave_type, has_v1 = new_has_v1, has_v2 = new_has_v2,
+      timezone = coalesce(ex.timezone, emp_tz, default_tz), updated_at = now_ts
+    WHERE instance_code = code;
+    RETURN jsonb_build_object('effect', CASE WHEN ex.detail_source IS NULL THEN 'detail_after_revert' ELSE 'already_reverted' END,
+      'outbox', false, 'ignored_reason', NULL);
+  END IF;
+
+  IF NOT replaces THEN
+    UPDATE leaves SET has_v1 = new_has_v1, has_v2 = new_has_v2, leave_type = new_leave_type, updated_at = now_ts
+    WHERE instance_code = code;
+    RETURN jsonb_build_object('effect', 'unchanged', 'outbox', false, 'ignored_reason', NULL);
+  END IF;
+
+  -- Re-allocation: a new revision only when the days (or the unit) differ.
+  days_changed := ex.unit IS DISTINCT FROM ev->>'unit' OR EXISTS (
+    SELECT 1
+    FROM (SELECT a.date, a.quantity FROM attendance_days a WHERE a.instance_code = code AND a.status = 'active') cur
+    FULL JOIN (SELECT (d->>'date')::date AS date, (d->>'quantity')::numeric AS quantity FROM jsonb_array_elements(days) d) nxt
+      ON cur.date = nxt.date AND cur.quantity = nxt.quantity
+    WHERE cur.date IS NULL OR nxt.date IS NULL);
+  new_revision := ex.revision + CASE WHEN days_changed THEN 1 ELSE 0 END;
+  IF days_changed THEN
+    UPDATE attendance_days SET status = 'superseded', updated_at = now_ts WHERE instance_code = code AND status = 'active';
+    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
+    SELECT code, ev->>'employeeId', (d->>'date')::date, (d->>'quantity')::numeric, base_unit, new_revision, 'active'
+    FROM jsonb_array_elements(days) d;
+  END IF;
+  calendar_changed := ex.start_local IS DISTINCT FROM ev->>'startLocal'
+    OR ex.end_local IS DISTINCT FROM ev->>'endLocal'
+    OR ex.employee_id IS DISTINCT FROM ev->>'employeeId';
+  UPDATE leaves SET approval_code = ev->>'approvalCode', tenant_key = ev->>'tenantKey',
+    employee_id = ev->>'employeeId', open_id = ev->>'openId', leave_type = new_leave_type,
+    leave_type_key = ev->>'leaveTypeKey', unit = ev->>'unit', interval_seconds = (ev->>'intervalSeconds')::int,
+    start_local = ev->>'startLocal', end_local = ev->>'endLocal', segments = ev->'segments',
+    segments_source = ev->>'segmentsSource', reason = ev->>'reason', detail_source = ev->>'variant',
+    has_v1 = new_has_v1, has_v2 = new_has_v2, revision = new_revision, updated_at = now_ts
+  WHERE instance_code = code;
+  IF calendar_changed THEN
+    INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+  END IF;
+  RETURN jsonb_build_object(
+    'effect', CASE WHEN days_changed OR calendar_changed OR new_leave_type IS DISTINCT FROM ex.leave_type THEN 'enriched' ELSE 'unchanged' END,
+    'outbox', calendar_changed, 'ignored_reason', NULL);
+END;
+$$;

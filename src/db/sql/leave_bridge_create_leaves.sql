@@ -1,0 +1,59 @@
+-- leave_bridge_create_leaves(creates): create leaves that are not stored yet, for one approval or
+-- many, in one statement: each leave's row, its attendance days and its calendar.upsert.
+--
+-- creates: [{ev, days, baseUnit, now, tz}, ...]: the canonical approval (the JSON of a
+-- LeaveApproval, src/leave/types.ts), its days [{date, quantity}] as src/leave/allocate.ts
+-- allocated them, the base unit its quantities count (day, hour or minute), the time of the
+-- change, and tz, the zone fixed on the leave (its employee's, else the configured default).
+--
+-- Reads: nothing. Writes: leaves, attendance_days, outbox. Locks: none of its own. The caller
+-- holds the advisory lock of every leave it passes (leave_bridge_apply.sql) and knows that none
+-- of them is stored: an existing row fails the statement with a unique violation.
+--
+-- Rules:
+-- * A new leave is approved, at revision 1, with the approval's detail; has_v1 / has_v2 say
+--   which variant described it, detail_source records it for the precedence of later detail
+--   (leave_bridge_apply_locked.sql). Its zone is fixed now: later events do not move it.
+-- * Its days are inserted as revision 1, active.
+-- * calendar.upsert is enqueued with ON CONFLICT ... DO NOTHING on the pending (key, kind): one
+--   pending message per leave and kind is enough, because the drainer reads the leave's current
+--   state when it runs the message (src/outbox/enqueue.ts).
+-- * Rows are inserted in the order given, so their ids follow the deliveries' order.
+--
+-- One statement of data-modifying WITH queries rather than three statements: none of them reads
+-- rows another writes (all see the snapshot taken before any of them), and starting statements is
+-- most of what PL/pgSQL costs per event. leave_bridge_apply_locked calls it for the one leave it
+-- creates and leave_bridge_ingest_batch for every leave its first round creates, so a leave is
+-- created in one place.
+CREATE OR REPLACE FUNCTION leave_bridge_create_leaves(creates jsonb)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  -- creates: [{ev, days, baseUnit, now, tz}, ...], approvals of leaves that do not exist, whose
+  -- locks the caller holds; tz is the zone fixed on the leave (the employee's, else the default).
+  WITH c AS (
+    SELECT x.value->'ev' AS ev, x.value->'days' AS days, x.value->>'baseUnit' AS base_unit,
+      (x.value->>'now')::timestamptz AS now_ts, x.value->>'tz' AS tz, x.ordinality AS ord
+    FROM jsonb_array_elements(creates) WITH ORDINALITY x
+  ), new_leaves AS (
+    INSERT INTO leaves (instance_code, approval_code, tenant_key, employee_id, open_id, leave_type, leave_type_key,
+      unit, interval_seconds, start_local, end_local, segments, segments_source, reason, detail_source,
+      has_v1, has_v2, timezone, status, approved_at, revision, created_at, updated_at)
+    SELECT ev->>'instanceCode', ev->>'approvalCode', ev->>'tenantKey', ev->>'employeeId', ev->>'openId', ev->>'leaveType',
+      ev->>'leaveTypeKey', ev->>'unit', (ev->>'intervalSeconds')::int, ev->>'startLocal', ev->>'endLocal',
+      ev->'segments', ev->>'segmentsSource', ev->>'reason', ev->>'variant',
+      ev->>'variant' = 'v1', ev->>'variant' = 'v2', tz, 'approved', now_ts, 1, now_ts, now_ts
+    FROM c ORDER BY ord
+  ), new_days AS (
+    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
+    SELECT c.ev->>'instanceCode', c.ev->>'employeeId', (d.value->>'date')::date, (d.value->>'quantity')::numeric,
+      c.base_unit, 1, 'active'
+    FROM c CROSS JOIN LATERAL jsonb_array_elements(c.days) d
+    ORDER BY c.ord
+  )
+  INSERT INTO outbox (key, kind)
+  SELECT ev->>'instanceCode', 'calendar.upsert' FROM c ORDER BY ord
+  ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+END;
+$$;

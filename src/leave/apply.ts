@@ -1,0 +1,34 @@
+import { sql } from 'drizzle-orm';
+import { queryRows, type Tx } from '../db/client.js';
+import type { Deps } from '../deps.js';
+import { allocate } from './allocate.js';
+import type { Effect, IngestRow } from './ingest-statement.js';
+import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveRevert } from './types.js';
+
+export interface Applied {
+  effect: Effect;
+  outboxKeys: string[];
+  ignoredReason: string | null;
+}
+
+/**
+ * Apply a canonical event to its leave inside the caller's transaction (replay; ingest does the
+ * same inside its own statement). Takes the leave's lock; the rules are those of
+ * src/db/sql/leave_bridge_apply_locked.sql.
+ */
+export async function applyLeaveEvent(
+  tx: Tx,
+  deps: Pick<Deps, 'config' | 'clock'>,
+  event: LeaveApproval | LeaveRevert,
+  days: DayQuantity[] | null,
+): Promise<Applied> {
+  const allocation = event.kind === 'approve' ? (days ?? allocate(event)) : [];
+  const [row] = await queryRows<{ r: IngestRow }>(
+    tx,
+    sql`select leave_bridge_apply(${JSON.stringify(event)}::jsonb, ${JSON.stringify(allocation)}::jsonb,
+      ${event.kind === 'approve' ? UNIT_INFO[event.unit].base : null}::text, ${deps.clock.now().toISOString()}::timestamptz,
+      ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
+  );
+  const r = row!.r;
+  return { effect: r.effect!, outboxKeys: r.outbox ? [event.instanceCode] : [], ignoredReason: r.ignored_reason ?? null };
+}

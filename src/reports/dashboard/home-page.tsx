@@ -1,0 +1,258 @@
+import { raw } from 'hono/html';
+import { addDays } from '../../shared/dates.js';
+import { monthOf, type Period } from '../period.js';
+import { formatAge, type DriftItem, type VerifyOptions } from '../reconciliation/index.js';
+import { stackedBarChart } from './chart.js';
+import { Card, Layout, leaveLink, qs } from './layout.js';
+import { CHART_HOURS_PER_DAY, type DashboardData, type OutboxHealth } from './load.js';
+
+function Header(props: { period: Period; today: string; verify?: VerifyOptions }) {
+  const { period } = props;
+  const month = monthOf(period.from);
+  const prev = monthOf(addDays(month.from, -1));
+  const next = monthOf(addDays(month.to, 1));
+  const current = monthOf(props.today);
+  return (
+    <header class="top">
+      <div class="wrap bar">
+        <h1>
+          leave-bridge <span>· leave dashboard</span>
+        </h1>
+        <form method="post" action="/dashboard/logout">
+          <button class="ghost" type="submit">
+            Sign out
+          </button>
+        </form>
+      </div>
+      <div class="subbar">
+        <div class="wrap bar">
+          <nav class="nav" aria-label="month">
+            <a href={`/dashboard?${qs(prev)}`}>← {prev.from.slice(0, 7)}</a>
+            <a href={`/dashboard?${qs(current)}`}>This month</a>
+            <a href={`/dashboard?${qs(next)}`}>{next.from.slice(0, 7)} →</a>
+          </nav>
+          <form class="period" method="get" action="/dashboard">
+            <label>
+              From <input type="date" name="from" value={period.from} required />
+            </label>
+            <label>
+              To <input type="date" name="to" value={period.to} required />
+            </label>
+            <label title="Also ask Google Calendar and Feishu (slower)">
+              <input type="checkbox" name="verify" value="google,feishu" checked={Boolean(props.verify?.google || props.verify?.feishu)} /> verify with
+              Google &amp; Feishu
+            </label>
+            <button type="submit">Show</button>
+          </form>
+        </div>
+      </div>
+    </header>
+  );
+}
+
+const shortDate = (d: string) => `${Number(d.slice(5, 7))}/${Number(d.slice(8, 10))}`;
+
+function DriftTable(props: { items: DriftItem[] }) {
+  if (props.items.length === 0) {
+    return (
+      <p class="empty" data-testid="drift-empty">
+        No drift: the records, the calendar and Feishu agree for this period.
+      </p>
+    );
+  }
+  return (
+    <div class="scroll">
+    <table class="drift" data-testid="drift-table">
+      <thead>
+        <tr>
+          <th>Severity</th>
+          <th>Category</th>
+          <th>Leave</th>
+          <th>Employee</th>
+          <th>What is wrong</th>
+          <th>What to do</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.items.map((i) => (
+          <tr class="drift-row" data-category={i.category} data-instance={i.instance_code ?? ''}>
+            <td>
+              <span class={`badge ${i.severity}`}>{i.severity}</span>
+            </td>
+            <td class="cat nowrap">{i.category}</td>
+            <td class="mono">
+              {i.instance_code && i.category !== 'quarantined_event' ? (
+                <>
+                  <a href={leaveLink(i.instance_code)}>{i.instance_code}</a>
+                  <br />
+                  <a class="small" href={`/api/leaves/${encodeURIComponent(i.instance_code)}`}>
+                    JSON
+                  </a>
+                </>
+              ) : i.category === 'quarantined_event' ? (
+                <>
+                  {i.instance_code ?? '—'}
+                  <br />
+                  <a class="small" href="/api/events?status=quarantined">
+                    event JSON
+                  </a>
+                </>
+              ) : (
+                '—'
+              )}
+            </td>
+            <td class="mono">{i.employee_id ?? '—'}</td>
+            <td class="detail">{i.detail}</td>
+            <td class="action">{i.action}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    </div>
+  );
+}
+
+function OutboxPanel(props: { health: OutboxHealth }) {
+  const h = props.health;
+  const stats: Array<[id: string, label: string, value: string | number, tone: '' | 'info' | 'error']> = [
+    ['pending', 'pending', h.counts.pending, h.counts.pending ? 'info' : ''],
+    ['running', 'running', h.counts.running, h.counts.running ? 'info' : ''],
+    ['held', 'held (configuration)', h.counts.held, h.counts.held ? 'error' : ''],
+    ['dead', 'dead', h.counts.dead, h.counts.dead ? 'error' : ''],
+    ['done', 'done in 24 h', h.done24h, ''],
+    ['oldest', 'oldest pending', h.oldestPendingSeconds === null ? '—' : formatAge(h.oldestPendingSeconds), ''],
+  ];
+  const attention = [...h.dead.map((m) => ({ ...m, status: 'dead' as const })), ...h.held.map((m) => ({ ...m, status: 'held' as const }))];
+  return (
+    <section class="panel" data-testid="outbox-health">
+      <h2>Outbox health</h2>
+      <p class="hint">Calendar work on its way to Google, across all periods.</p>
+      <div class="stats">
+        {stats.map(([id, label, value, tone]) => (
+          <div class={`stat ${tone}`} data-status={id}>
+            <div class="n" data-testid={`outbox-${id}`}>
+              {value}
+            </div>
+            <div class="l">{label}</div>
+          </div>
+        ))}
+      </div>
+      {attention.length ? (
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Message</th>
+                <th>Leave</th>
+                <th>Kind</th>
+                <th>Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {attention.map((m) => (
+                <tr data-outbox-id={String(m.id)}>
+                  <td class="mono">
+                    #{m.id} <span class="badge error">{m.status}</span>
+                  </td>
+                  <td class="mono">
+                    <a href={leaveLink(m.key)}>{m.key}</a>
+                  </td>
+                  <td class="mono nowrap">{m.kind}</td>
+                  <td>{m.lastError ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+export function DashboardPage(props: { data: DashboardData; verify?: VerifyOptions }) {
+  const d = props.data;
+  const f = d.figures;
+  const r = d.reconciliation;
+  const errors = r.items.filter((i) => i.severity === 'error').length;
+  const warnings = r.items.filter((i) => i.severity === 'warning').length;
+  const chartSvg = stackedBarChart({
+    title: `Leave per day by type, ${d.period.from} to ${d.period.to}`,
+    categories: d.chart.dates,
+    series: d.chart.series,
+    xLabel: 'Date',
+    yLabel: d.chart.converted ? `Person-days (${CHART_HOURS_PER_DAY} h = 1 day)` : 'Person-days',
+    formatCategory: shortDate,
+    highlight: d.today,
+    emptyText: 'No approved leave in this period',
+  });
+  const otherUnits = [f.hours !== '0' ? `${f.hours} h` : null, f.minutes !== '0' ? `${f.minutes} min` : null].filter(Boolean).join(' + ');
+  const counts = Object.entries(r.summary).filter(([k, n]) => k !== 'total' && k !== 'leaves_checked' && n > 0);
+  return (
+    <Layout title={`Leave ${d.period.from} – ${d.period.to} · leave-bridge`} header={<Header period={d.period} today={d.today} verify={props.verify} />}>
+      <main class="wrap">
+        <p class="sub">
+          Period <b data-testid="period">{`${d.period.from} → ${d.period.to}`}</b> · today {d.today} · generated {d.generatedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC
+          {r.verified.google || r.verified.feishu
+            ? ` · verified against ${[r.verified.google ? 'Google Calendar' : null, r.verified.feishu ? 'Feishu' : null].filter(Boolean).join(' and ')}`
+            : ' · records only (tick “verify” to ask Google and Feishu)'}
+        </p>
+        <div class="cards">
+          <Card id="fig-leaves" label="Leaves in period" value={f.leaves} note={f.reverted ? `${f.reverted} reverted, not counted` : 'approved'} />
+          <Card id="fig-days" label="Leave days" value={f.days} note={otherUnits ? `+ ${otherUnits}` : 'day-based leave'} />
+          <Card
+            id="fig-today"
+            label="On leave today"
+            value={f.peopleToday}
+            note={f.peopleToday ? f.peopleTodayNames.slice(0, 4).join(', ') + (f.peopleToday > 4 ? ' …' : '') : d.today}
+          />
+          <Card
+            id="fig-outbox"
+            label="Outbox pending / dead"
+            value={`${d.outbox.counts.pending + d.outbox.counts.running + d.outbox.counts.held} / ${d.outbox.counts.dead}`}
+            tone={d.outbox.counts.dead || d.outbox.counts.held ? 'bad' : undefined}
+            note={d.outbox.counts.held ? `${d.outbox.counts.held} held` : 'calendar work queued / failed'}
+          />
+          <Card
+            id="fig-drift"
+            label="Drift items"
+            value={r.summary.total}
+            tone={errors ? 'bad' : warnings ? 'warn' : 'good'}
+            note={`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`}
+          />
+        </div>
+
+        <section class="panel" data-testid="chart">
+          <h2>Leave per day</h2>
+          <p class="hint">
+            Approved leave by type, in person-days{d.chart.converted ? `; hour- and minute-based leave counted at ${CHART_HOURS_PER_DAY} h per day` : ''}. Today is shaded.
+          </p>
+          {raw(chartSvg)}
+        </section>
+
+        <section class="panel" data-testid="drift">
+          <h2>Drift</h2>
+          <p class="hint">
+            Problems only, for the {r.summary.leaves_checked} leave{r.summary.leaves_checked === 1 ? '' : 's'} of this period (quarantined events whatever their date).{' '}
+            <a href={`/api/reconciliation?${qs(d.period, props.verify)}`}>JSON</a>
+          </p>
+          {counts.length ? (
+            <div class="chips">
+              {counts.map(([k, n]) => (
+                <span class="chip" data-testid={`count-${k}`}>
+                  {k} <b>{n}</b>
+                </span>
+              ))}
+            </div>
+          ) : null}
+          <DriftTable items={r.items} />
+        </section>
+
+        <OutboxPanel health={d.outbox} />
+        <footer>
+          leave-bridge · JSON: <a href={`/api/reconciliation?${qs(d.period, props.verify)}`}>reconciliation</a> ·{' '}
+          <a href={`/api/leaves?from=${d.period.from}&to=${d.period.to}`}>leaves</a> · <a href="/api/outbox?status=dead">dead outbox messages</a>
+        </footer>
+      </main>
+    </Layout>
+  );
+}

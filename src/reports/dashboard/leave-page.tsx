@@ -1,0 +1,131 @@
+import type { getLeave } from '../../leave/queries.js';
+import { fromMicro, toMicro } from '../../shared/decimal.js';
+import { Layout } from './layout.js';
+
+type LeaveDetail = NonNullable<Awaited<ReturnType<typeof getLeave>>>;
+
+/** A small page per leave, for the links of the drift table. */
+export function LeavePage(props: { leave: LeaveDetail; back: string }) {
+  const l = props.leave;
+  const total = l.days.reduce((acc, d) => acc + toMicro(d.quantity), 0n);
+  return (
+    <Layout
+      title={`${l.instance_code} · leave-bridge`}
+      header={
+        <header class="top">
+          <div class="wrap bar">
+            <h1>
+              leave-bridge <span>· leave {l.instance_code}</span>
+            </h1>
+            <nav class="nav">
+              <a href={props.back}>← dashboard</a>
+              <a href={`/api/leaves/${encodeURIComponent(l.instance_code)}`}>JSON</a>
+            </nav>
+          </div>
+        </header>
+      }
+    >
+      <main class="wrap">
+        <section class="panel">
+          <h2>
+            {l.leave_type ?? 'Leave'} <span class={`badge ${l.status === 'approved' ? 'ok' : 'warning'}`}>{l.status}</span>
+          </h2>
+          <dl class="facts" data-testid="leave-facts">
+            <dt>Instance</dt>
+            <dd class="mono">{l.instance_code}</dd>
+            <dt>Employee</dt>
+            <dd class="mono">
+              {l.employee_id ?? '—'} {l.email ? `· ${l.email}` : '· no email'}
+            </dd>
+            <dt>When (local)</dt>
+            <dd>
+              {l.start ?? '?'} → {l.end ?? '?'} ({l.timezone ?? 'default zone'})
+            </dd>
+            <dt>Unit / interval</dt>
+            <dd>
+              {l.unit ?? '?'} · {l.interval_seconds ?? '?'} s · days add up to {fromMicro(total)} {l.days[0]?.unit ?? ''}
+            </dd>
+            <dt>Received</dt>
+            <dd>
+              V1 {l.received.v1 ? 'yes' : 'no'} · V2 {l.received.v2 ? 'yes' : 'no'} · detail from {l.detail_source ?? '—'}
+            </dd>
+            <dt>Calendar</dt>
+            <dd>
+              {l.calendar.state}
+              {l.calendar.event_type ? ` · ${l.calendar.event_type}` : ''}
+              {l.calendar.calendar_id ? ` · ${l.calendar.calendar_id}` : ''}
+              {l.calendar.pending ? ' · change pending' : ''}
+              {l.calendar.fallback_reason ? ` · fallback: ${l.calendar.fallback_reason}` : ''}
+            </dd>
+          </dl>
+        </section>
+        <div class="grid2">
+          <section class="panel">
+            <h2>Attendance days</h2>
+            {l.days.length ? (
+              <table>
+                <thead>
+                  <tr>
+                    <th>Date</th>
+                    <th>Quantity</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {l.days.map((d) => (
+                    <tr>
+                      <td>{d.date}</td>
+                      <td class="num">
+                        {d.quantity} {d.unit}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : (
+              <p class="empty">No active days.</p>
+            )}
+          </section>
+          <section class="panel">
+            <h2>History</h2>
+            <table>
+              <thead>
+                <tr>
+                  <th>Received</th>
+                  <th>Event</th>
+                  <th>Outcome</th>
+                </tr>
+              </thead>
+              <tbody>
+                {l.history.map((h) => (
+                  <tr>
+                    <td class="nowrap">{new Date(h.received_at).toISOString().replace('T', ' ').slice(0, 19)}</td>
+                    <td class="mono nowrap">
+                      {h.event_type} <span class="badge info">{h.source}</span>
+                    </td>
+                    <td>
+                      {h.status}
+                      {h.effect ? ` · ${h.effect}` : ''}
+                      {h.reason ? ` · ${h.reason}` : ''}
+                    </td>
+                  </tr>
+                ))}
+                {l.outbox.map((m) => (
+                  <tr>
+                    <td class="nowrap">{new Date(m.created_at).toISOString().replace('T', ' ').slice(0, 19)}</td>
+                    <td class="mono nowrap">
+                      outbox #{m.id} {m.kind}
+                    </td>
+                    <td>
+                      {m.status} · {m.attempts} attempt{m.attempts === 1 ? '' : 's'}
+                      {m.last_error ? ` · ${m.last_error}` : ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
+        </div>
+      </main>
+    </Layout>
+  );
+}

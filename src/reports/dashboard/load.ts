@@ -1,0 +1,130 @@
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { outbox } from '../../db/schema.js';
+import type { Deps } from '../../deps.js';
+import { fromMicro, toMicro } from '../../shared/decimal.js';
+import { instantToLocalDate } from '../../shared/local-time.js';
+import { payrollLines } from '../payroll.js';
+import { datesOf, type Period } from '../period.js';
+import { leavesInPeriod, reconcile, type ReconciliationReport, type VerifyOptions } from '../reconciliation/index.js';
+
+/**
+ * Hour- and minute-based leave is drawn in person-days at this many hours per day. Only the
+ * chart converts; payroll keeps every unit as Feishu gave it.
+ */
+export const CHART_HOURS_PER_DAY = 8;
+
+export interface OutboxHealth {
+  counts: Record<'pending' | 'running' | 'held' | 'dead' | 'done', number>;
+  done24h: number;
+  oldestPendingSeconds: number | null;
+  dead: Array<{ id: number; key: string; kind: string; attempts: number; lastError: string | null; updatedAt: Date }>;
+  held: Array<{ id: number; key: string; kind: string; lastError: string | null; updatedAt: Date }>;
+}
+
+export interface DashboardData {
+  period: Period;
+  today: string;
+  generatedAt: Date;
+  figures: {
+    leaves: number;
+    reverted: number;
+    days: string;
+    hours: string;
+    minutes: string;
+    peopleToday: number;
+    peopleTodayNames: string[];
+  };
+  chart: { dates: string[]; series: Array<{ label: string; values: number[] }>; converted: boolean };
+  outbox: OutboxHealth;
+  reconciliation: ReconciliationReport;
+}
+
+export async function outboxHealth(db: Deps['db'], now: Date): Promise<OutboxHealth> {
+  const [byStatus, done24h, oldest, dead, held] = await Promise.all([
+    db.select({ status: outbox.status, n: sql<number>`count(*)::int` }).from(outbox).groupBy(outbox.status),
+    db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(and(eq(outbox.status, 'done'), gt(outbox.doneAt, new Date(now.getTime() - 86_400_000)))),
+    db.select({ createdAt: outbox.createdAt }).from(outbox).where(eq(outbox.status, 'pending')).orderBy(asc(outbox.createdAt)).limit(1),
+    db
+      .select({ id: outbox.id, key: outbox.key, kind: outbox.kind, attempts: outbox.attempts, lastError: outbox.lastError, updatedAt: outbox.updatedAt })
+      .from(outbox)
+      .where(eq(outbox.status, 'dead'))
+      .orderBy(desc(outbox.id))
+      .limit(10),
+    db
+      .select({ id: outbox.id, key: outbox.key, kind: outbox.kind, lastError: outbox.lastError, updatedAt: outbox.updatedAt })
+      .from(outbox)
+      .where(eq(outbox.status, 'held'))
+      .orderBy(desc(outbox.id))
+      .limit(10),
+  ]);
+  const counts = { pending: 0, running: 0, held: 0, dead: 0, done: 0 };
+  for (const r of byStatus) if (r.status in counts) counts[r.status as keyof typeof counts] = Number(r.n);
+  const first = oldest[0]?.createdAt;
+  return {
+    counts,
+    done24h: Number(done24h[0]?.n ?? 0),
+    oldestPendingSeconds: first ? Math.max(0, Math.round((now.getTime() - first.getTime()) / 1000)) : null,
+    dead,
+    held,
+  };
+}
+
+/** Everything the page shows, read once. Google/Feishu are only asked when `verify` says so. */
+export async function loadDashboard(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'calendar' | 'feishu'>,
+  input: { period: Period; verify?: VerifyOptions },
+): Promise<DashboardData> {
+  const now = deps.clock.now();
+  const today = instantToLocalDate(now, deps.config.DEFAULT_TIMEZONE);
+  const { period } = input;
+  const [lines, todayLines, scope, health, reconciliation] = await Promise.all([
+    payrollLines(deps.db, period),
+    payrollLines(deps.db, { from: today, to: today }),
+    leavesInPeriod(deps.db, period),
+    outboxHealth(deps.db, now),
+    reconcile(deps, { ...period, verify: input.verify }),
+  ]);
+
+  const dates = datesOf(period);
+  const index = new Map(dates.map((d, i) => [d, i]));
+  const byType = new Map<string, number[]>();
+  const totals = { day: 0n, hour: 0n, minute: 0n } as Record<string, bigint>;
+  let converted = false;
+  for (const l of lines) {
+    totals[l.unit] = (totals[l.unit] ?? 0n) + toMicro(l.quantity);
+    const q = Number(l.quantity);
+    const personDays = l.unit === 'day' ? q : l.unit === 'hour' ? q / CHART_HOURS_PER_DAY : q / (CHART_HOURS_PER_DAY * 60);
+    if (l.unit !== 'day') converted = true;
+    const label = l.leave_type ?? 'Unnamed leave type';
+    const values = byType.get(label) ?? new Array<number>(dates.length).fill(0);
+    values[index.get(l.date)!]! += personDays;
+    byType.set(label, values);
+  }
+  // Biggest types first, so the colours of the main types stay put as the period changes.
+  const series = [...byType.entries()]
+    .map(([label, values]) => ({ label, values, total: values.reduce((a, b) => a + b, 0) }))
+    .sort((a, b) => b.total - a.total || a.label.localeCompare(b.label))
+    .map(({ label, values }) => ({ label, values }));
+
+  const peopleToday = [...new Set(todayLines.map((l) => l.employee_id))].sort();
+  return {
+    period,
+    today,
+    generatedAt: now,
+    figures: {
+      leaves: scope.filter((l) => l.status === 'approved').length,
+      reverted: scope.filter((l) => l.status === 'reverted').length,
+      days: fromMicro(totals.day ?? 0n),
+      hours: fromMicro(totals.hour ?? 0n),
+      minutes: fromMicro(totals.minute ?? 0n),
+      peopleToday: peopleToday.length,
+      peopleTodayNames: peopleToday,
+    },
+    chart: { dates, series, converted },
+    outbox: health,
+    reconciliation,
+  };
+}

@@ -1,0 +1,204 @@
+import { fromMicro, toMicro } from '../../shared/decimal.js';
+import { UNIT_INFO, type LeaveUnit } from '../../leave/types.js';
+import type { Facts, LeaveRow } from './facts.js';
+import { PENDING_WARN_MS, SINGLE_VARIANT_GRACE_MS, type DriftItem } from './types.js';
+
+/*
+ * Checks of what we recorded, without asking Google or Feishu: calendar work pending, held or dead,
+ * missing or left-over blocks, totals that do not add up, a single variant, people without an
+ * address, quarantined events. Each problem becomes an item with what to do about it.
+ */
+
+const OPEN = new Set(['pending', 'running', 'held']);
+
+const age = (now: Date, since: Date) => Math.max(0, Math.round((now.getTime() - since.getTime()) / 1000));
+
+export function formatAge(seconds: number): string {
+  if (seconds < 90) return `${seconds}s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} days`;
+}
+
+/** Problems of each leave of the period, as far as our own records tell. */
+export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
+  const { scope, messagesByKey, blockByCode, sumsByCode } = facts;
+  for (const leave of scope) {
+    const code = leave.instanceCode;
+    const emp = leave.employeeId;
+    const msgs = messagesByKey.get(code) ?? [];
+    const open = msgs.filter((m) => OPEN.has(m.status));
+    // A dead message stops mattering once a later message of the same leave has gone through.
+    const dead = msgs.filter((m) => m.status === 'dead' && !msgs.some((later) => later.id > m.id && later.status === 'done'));
+    const block = blockByCode.get(code);
+    const present = block?.state === 'present';
+
+    for (const m of open) {
+      const seconds = age(now, m.createdAt);
+      const held = m.status === 'held';
+      items.push({
+        category: 'calendar_pending',
+        instance_code: code,
+        employee_id: emp,
+        detail:
+          `${m.kind} #${m.id} ${m.status} for ${formatAge(seconds)}` +
+          (m.attempts ? `, ${m.attempts} attempt${m.attempts === 1 ? '' : 's'}` : '') +
+          (m.lastError ? `; last error: ${m.lastError}` : ''),
+        action: held
+          ? `Held on a configuration problem: fix it (${m.lastError ?? 'see last error'}), then POST /api/outbox/${m.id}/retry.`
+          : m.status === 'running'
+            ? 'Being worked on; if it stays running past its lease another drainer takes it over. Check again shortly.'
+            : seconds < PENDING_WARN_MS / 1000
+              ? 'Queued; the drainer will handle it shortly.'
+              : 'Waiting longer than expected: check that `leave-bridge serve` (the drainer) runs and look at its logs and /metrics.',
+        severity: held ? 'error' : seconds < PENDING_WARN_MS / 1000 || m.status === 'running' ? 'info' : 'warning',
+        data: { outbox_id: m.id, kind: m.kind, status: m.status, attempts: m.attempts, age_seconds: seconds, run_after: m.runAfter.toISOString(), last_error: m.lastError },
+      });
+    }
+    for (const m of dead) {
+      items.push({
+        category: 'calendar_dead',
+        instance_code: code,
+        employee_id: emp,
+        detail: `${m.kind} #${m.id} is dead after ${m.attempts} attempt${m.attempts === 1 ? '' : 's'}: ${m.lastError ?? 'no error recorded'}`,
+        action: `Fix the cause named in the error, then POST /api/outbox/${m.id}/retry (or \`leave-bridge outbox retry ${m.id}\`).`,
+        severity: 'error',
+        data: { outbox_id: m.id, kind: m.kind, attempts: m.attempts, last_error: m.lastError, updated_at: m.updatedAt.toISOString() },
+      });
+    }
+
+    if (leave.status === 'approved') {
+      if (!present && open.length === 0) {
+        const lastDead = dead.filter((m) => m.kind === 'calendar.upsert').at(-1);
+        items.push({
+          category: 'calendar_missing',
+          instance_code: code,
+          employee_id: emp,
+          detail:
+            `approved leave ${leave.startLocal} → ${leave.endLocal} has no calendar block` +
+            (block ? ` (block ${block.eventId} recorded as ${block.state})` : '') +
+            (lastDead ? `; its upsert #${lastDead.id} is dead` : '; nothing is queued'),
+          action: lastDead
+            ? `Fix the dead upsert's cause and POST /api/outbox/${lastDead.id}/retry.`
+            : `Check that the calendar sync is configured, then queue a sync: POST /api/leaves/${code}/sync (or \`leave-bridge outbox sync ${code}\`).`,
+          severity: 'error',
+          data: { block_state: block?.state ?? 'absent' },
+        });
+      }
+      if (present && block.eventType === 'default') {
+        items.push({
+          category: 'calendar_fallback',
+          instance_code: code,
+          employee_id: emp,
+          detail: `an opaque default event stands in for out-of-office on ${block.calendarId}: ${block.fallbackReason ?? 'Google refused the outOfOffice type'}`,
+          action:
+            'Google refuses out-of-office events on this calendar (not a Workspace account, or a policy). The time shows as busy but meetings are not declined; move the person to a Workspace account if that matters.',
+          severity: 'info',
+          data: { calendar_id: block.calendarId, event_id: block.eventId, fallback_reason: block.fallbackReason },
+        });
+      }
+      checkTotals(leave, sumsByCode.get(code) ?? [], items);
+      if (leave.hasV1 !== leave.hasV2 && (leave.detailSource === 'v1' || leave.detailSource === 'v2') && now.getTime() - leave.createdAt.getTime() > SINGLE_VARIANT_GRACE_MS) {
+        const got = leave.hasV1 ? 'leave_approval (V1)' : 'leave_approvalV2 (V2)';
+        const missing = leave.hasV1 ? 'leave_approvalV2 (V2)' : 'leave_approval (V1)';
+        items.push({
+          category: 'single_variant',
+          instance_code: code,
+          employee_id: emp,
+          detail: `only ${got} arrived; ${missing} never did`,
+          action: leave.hasV1
+            ? 'Informational: the leave is recorded from V1 (no leave_range segments, V1 name). Subscribe the app to leave_approvalV2 if half-day segments matter.'
+            : 'Informational: V1 was never delivered; nothing is missing for payroll or the calendar.',
+          severity: 'info',
+        });
+      }
+    } else if (present) {
+      const openDelete = open.some((m) => m.kind === 'calendar.delete' && m.status !== 'held');
+      if (!openDelete) {
+        const deadDelete = dead.filter((m) => m.kind === 'calendar.delete').at(-1);
+        items.push({
+          category: 'block_for_reverted',
+          instance_code: code,
+          employee_id: emp,
+          detail: `leave reverted ${leave.revertedAt?.toISOString() ?? ''} but block ${block.eventId} on ${block.calendarId} is still recorded as present` + (deadDelete ? `; delete #${deadDelete.id} is dead` : ''),
+          action: deadDelete
+            ? `POST /api/outbox/${deadDelete.id}/retry once its cause is fixed, or delete event ${block.eventId} in ${block.calendarId} by hand.`
+            : `Queue a sync, which deletes the block of a reverted leave: POST /api/leaves/${code}/sync (or \`leave-bridge outbox sync ${code}\`). The person still shows as out of office until then.`,
+          severity: 'error',
+          data: { calendar_id: block.calendarId, event_id: block.eventId },
+        });
+      }
+    }
+  }
+}
+
+/** People whose approved leave has no address to put a block on: one item per person. */
+export function checkEmails(facts: Facts, items: DriftItem[]): void {
+  const { scope, messagesByKey, employeeById, emailOf } = facts;
+  // One item per person, not per leave: the fix (an email) is per person. The drainer looks the
+  // address up when it first needs it, so a person never looked up while their calendar work is
+  // still queued is not a problem yet.
+  const withoutEmail = new Map<string, string[]>();
+  const lookupQueued = new Set<string>();
+  for (const leave of scope) {
+    if (leave.status !== 'approved' || !leave.employeeId || emailOf(leave.employeeId)) continue;
+    withoutEmail.set(leave.employeeId, [...(withoutEmail.get(leave.employeeId) ?? []), leave.instanceCode]);
+    if ((messagesByKey.get(leave.instanceCode) ?? []).some((m) => m.status === 'pending' || m.status === 'running')) lookupQueued.add(leave.employeeId);
+  }
+  for (const [employeeId, leaveCodes] of withoutEmail) {
+    const e = employeeById.get(employeeId);
+    if (!e?.fetchedAt && lookupQueued.has(employeeId)) continue;
+    items.push({
+      category: 'employee_without_email',
+      instance_code: leaveCodes[0]!,
+      employee_id: employeeId,
+      detail:
+        `${e?.name ? `${e.name} ` : ''}has no email ` +
+        (e?.fetchedAt ? `(the Feishu contact API returned none at ${e.fetchedAt.toISOString()})` : '(not looked up in Feishu yet)') +
+        `; affects ${leaveCodes.length} leave${leaveCodes.length === 1 ? '' : 's'}: ${leaveCodes.slice(0, 5).join(', ')}${leaveCodes.length > 5 ? ', …' : ''}`,
+      action:
+        'No calendar block and an empty email column in payroll until fixed: give the Feishu app the contact email permission, or set an email override for this employee.',
+      severity: 'warning',
+      data: { leaves: leaveCodes },
+    });
+  }
+}
+
+/** Quarantined events, whatever their date: authentic, kept, waiting for a fix and a replay. */
+export function checkQuarantined(facts: Facts, items: DriftItem[]): void {
+  for (const q of facts.quarantined) {
+    items.push({
+      category: 'quarantined_event',
+      instance_code: q.instanceCode,
+      employee_id: null,
+      detail: `${q.eventType} event #${q.id} received ${q.receivedAt.toISOString()} was quarantined: ${q.reason ?? 'no reason recorded'}`,
+      action: `Inspect it (GET /api/events?status=quarantined), then POST /api/events/${q.id}/replay, with a corrected event as the body if needed.`,
+      severity: 'error',
+      data: { event_id: q.id, event_type: q.eventType },
+    });
+  }
+}
+
+/** Active days must add up to leave_interval in the unit's base (÷86400 day, ÷3600 hour, ÷60 minute). */
+function checkTotals(leave: LeaveRow, sums: Array<{ unit: string; total: string }>, items: DriftItem[]): void {
+  if (!leave.unit || leave.intervalSeconds === null) return;
+  const info = UNIT_INFO[leave.unit as LeaveUnit];
+  if (!info) return;
+  const micro = sums.filter((s) => s.unit === info.base).reduce((acc, s) => acc + toMicro(s.total), 0n);
+  const otherUnits = sums.filter((s) => s.unit !== info.base).map((s) => s.unit);
+  // interval / baseSeconds in millionths, exactly: compare micro × base with interval × 10^6.
+  const matches = micro * BigInt(info.baseSeconds) === BigInt(leave.intervalSeconds) * 1_000_000n && otherUnits.length === 0;
+  if (matches) return;
+  const expected = fromMicro((BigInt(leave.intervalSeconds) * 1_000_000n) / BigInt(info.baseSeconds));
+  items.push({
+    category: 'attendance_total_mismatch',
+    instance_code: leave.instanceCode,
+    employee_id: leave.employeeId,
+    detail:
+      `active days add up to ${fromMicro(micro)} ${info.base} but leave_interval ${leave.intervalSeconds}s is ${expected} ${info.base}` +
+      (otherUnits.length ? `; days in other units: ${otherUnits.join(', ')}` : ''),
+    action: `Payroll would pay the wrong amount: hold this leave's lines and look at GET /api/leaves/${leave.instanceCode} (days and history). The days are derived from the approval's own detail, so this points at a defect; report it with that JSON.`,
+    severity: 'error',
+    data: { sum: fromMicro(micro), expected, unit: info.base },
+  });
+}
