@@ -19,6 +19,15 @@ export class ExternalError extends Error {
   }
 }
 
+/** What a person does about an outside service's failure (src/feishu/error-codes.ts, src/google/error-codes.ts). */
+export interface Explanation {
+  /** what went wrong, in words a person can act on */
+  cause: string;
+  fix: string;
+  /** where the service documents it */
+  source: string;
+}
+
 export type DeclineMode = 'declineNone' | 'declineAllConflictingInvitations' | 'declineOnlyNewConflictingInvitations';
 
 /** The calendar state we want for one approved leave. */

@@ -53,6 +53,8 @@ export const FEISHU_CODES = {
   userNotFound: 41012,
   /** approval subscribe: "subscription existed" */
   alreadySubscribed: 1390007,
+  /** approval definition get / subscribe: "approval code not found" */
+  approvalNotFound: 1390002,
   /** approval instance get: "instance code not found" */
   instanceNotFound: 1390003,
 } as const;
@@ -228,9 +230,23 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
+/** An approval definition as GET /open-apis/approval/v4/approvals/:approval_code describes it. */
+export interface ApprovalDefinition {
+  approvalCode: string;
+  name: string | null;
+  /** ACTIVE | INACTIVE | DELETED | UNKNOWN */
+  status: string | null;
+  /** the form's widgets as Feishu returns them: a JSON string */
+  form: string;
+}
+
 export interface FeishuClient extends FeishuPort {
   /** the underlying SDK client, for calls this port does not cover */
   readonly sdk: Client;
+  /** Ask Feishu for a tenant_access_token now (not from the cache): the app id and secret work. */
+  verifyCredentials(): Promise<void>;
+  /** The approval definition, or null when Feishu does not know the code. */
+  getApprovalDefinition(approvalCode: string): Promise<ApprovalDefinition | null>;
 }
 
 export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
@@ -303,6 +319,30 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
 
   return {
     sdk,
+
+    async verifyCredentials() {
+      cache.clear();
+      await call('auth.v3.tenant_access_token', async () => {
+        // the SDK's token manager: the same request (and the same failures) as every call makes
+        await sdk.tokenManager.getTenantAccessToken();
+        return { code: 0 };
+      });
+    },
+
+    async getApprovalDefinition(approvalCode) {
+      const data = await orNull(
+        FEISHU_CODES.approvalNotFound,
+        call('approval.v4.approval.get', () => sdk.approval.v4.approval.get({ path: { approval_code: approvalCode } })),
+      );
+      if (!data) return null;
+      const d = data as Record<string, unknown>;
+      return {
+        approvalCode,
+        name: str(d.approval_name),
+        status: str(d.status),
+        form: typeof d.form === 'string' ? d.form : JSON.stringify(d.form ?? []),
+      };
+    },
 
     async getUser(userId: string): Promise<FeishuUser | null> {
       const data = await orNull(

@@ -47,7 +47,7 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-const isLeaveWidget = (w: Widget) =>
+export const isLeaveWidget = (w: Widget) =>
   (typeof w.type === 'string' && LEAVE_TYPES.has(w.type.toLowerCase())) ||
   (typeof w.id === 'string' && LEAVE_TYPES.has(w.id.toLowerCase()));
 

@@ -25,6 +25,8 @@ const ServiceAccountKey = z.object({
   client_email: z.string().min(3).includes('@', { message: 'client_email must be an email address' }),
   private_key: z.string().includes('PRIVATE KEY', { message: 'private_key must be a PEM private key' }),
   private_key_id: z.string().optional(),
+  /** the numeric id domain-wide delegation is granted to (Admin console) */
+  client_id: z.string().optional(),
   token_uri: z.string().url().default(DEFAULT_TOKEN_URI),
 });
 export type ServiceAccountKey = z.output<typeof ServiceAccountKey>;

@@ -23,7 +23,7 @@ import {
   type WantedBlock,
 } from '../ports.js';
 import { createServiceAccountAuth, describeNetworkError, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
-import { eventIdFor, instanceCodeFromEventId } from './ids.js';
+import { base32hex, eventIdFor, instanceCodeFromEventId } from './ids.js';
 
 type Event = calendar_v3.Schema$Event;
 
@@ -197,7 +197,23 @@ function summaryOf(event: Event): GoogleEventSummary {
 
 const MAX_PAGES = 1000;
 
-export function createGoogleCalendar(opts: GoogleCalendarOptions): CalendarPort {
+/** What inserting an out-of-office event showed about an account (`leave-bridge doctor --write-probe`). */
+export type OutOfOfficeProbe =
+  | { outOfOffice: true; deleted: true }
+  /** accepted, but the probe could not be deleted: `eventId` is left on the calendar */
+  | { outOfOffice: true; deleted: false; eventId: string; error: string }
+  /** Google refused the event type (consumer account, not a primary calendar, policy) */
+  | { outOfOffice: false; refusal: string };
+
+export interface GoogleCalendar extends CalendarPort {
+  /**
+   * Insert an out-of-office event on `calendarId` and delete it again. It lies a month ahead,
+   * lasts 30 minutes and declines nothing, so it changes no meeting while it exists.
+   */
+  probeOutOfOffice(calendarId: string, now?: Date): Promise<OutOfOfficeProbe>;
+}
+
+export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalendar {
   const doFetch: typeof fetch = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const auth = opts.auth ?? createServiceAccountAuth(opts.key, { fetch: doFetch, timeoutMs, now: opts.now });
@@ -282,6 +298,38 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): CalendarPort 
   }
 
   return {
+    async probeOutOfOffice(calendarId, now = new Date()) {
+      // not one of our leave ids (those start with "lb"): reconciliation never takes it for a block
+      const id = `doctorprobe${base32hex(crypto.getRandomValues(new Uint8Array(10)))}`;
+      const start = new Date(Math.ceil(now.getTime() / 3_600_000) * 3_600_000 + 30 * 86_400_000);
+      const end = new Date(start.getTime() + 30 * 60_000);
+      const requestBody: Event = {
+        id,
+        eventType: 'outOfOffice',
+        summary: 'leave-bridge doctor probe (safe to delete)',
+        start: { dateTime: start.toISOString(), timeZone: 'UTC' },
+        end: { dateTime: end.toISOString(), timeZone: 'UTC' },
+        transparency: 'opaque',
+        outOfOfficeProperties: { autoDeclineMode: 'declineNone' },
+      };
+      try {
+        await call(calendarId, `insert out-of-office probe ${id} on ${calendarId}`, (o) =>
+          api.events.insert({ calendarId, requestBody, sendUpdates: 'none' }, o),
+        );
+      } catch (err) {
+        if (isEventTypeRefusal(err)) return { outOfOffice: false, refusal: `${err.status} ${err.reason ?? ''}: ${err.googleMessage}` };
+        throw err;
+      }
+      try {
+        await call(calendarId, `delete out-of-office probe ${id} on ${calendarId}`, (o) =>
+          api.events.delete({ calendarId, eventId: id, sendUpdates: 'none' }, o),
+        );
+        return { outOfOffice: true, deleted: true };
+      } catch (err) {
+        return { outOfOffice: true, deleted: false, eventId: id, error: (err as Error).message };
+      }
+    },
+
     async upsertBlock(block) {
       const id = eventIdFor(block.instanceCode);
       let refusal: GoogleApiError;

@@ -13,10 +13,16 @@
  *   every other route needs `Authorization: Bearer <issued token>`: missing → HTTP 400 code 99991661,
  *        unknown or revoked → HTTP 400 code 99991663
  *   GET  /open-apis/contact/v3/users/:user_id?user_id_type=user_id|open_id
- *        → {data: {user: {user_id, open_id, name, email, enterprise_email}}}; unknown → HTTP 400 code 41012
+ *        → {data: {user: {user_id, open_id, name, email, enterprise_email}}}; unknown → HTTP 400 code 41012;
+ *        a user outside the contact range → HTTP 400 code 41050; `email` only with the scope
+ *        contact:user.email:readonly, `enterprise_email` only with contact:user.employee:readonly
+ *        (Feishu leaves a field out, without an error, when the app lacks its scope)
+ *   GET  /open-apis/approval/v4/approvals/:approval_code
+ *        → {data: {approval_name, status, form (a JSON string of widgets), node_list, viewers}};
+ *        unknown → HTTP 400 code 1390002; without approval:approval(:readonly) → HTTP 400 code 99991672
  *   POST /open-apis/approval/v4/approvals/:approval_code/subscribe
  *        → code 0 the first time, code 1390007 "subscription existed" (HTTP 200) afterwards;
- *        an approval code never added → HTTP 400 code 1390002
+ *        an approval code never added → HTTP 400 code 1390002; without approval:approval → 99991672
  *   GET  /open-apis/approval/v4/instances?approval_code&start_time&end_time&page_size&page_token
  *        → {instance_code_list, page_token, has_more}: instances whose creation time (`start_time`,
  *        ms) is in [start_time, end_time], oldest first; a range wider than 10 h → HTTP 400 code
@@ -27,7 +33,11 @@
  *
  * Knobs
  *   addUser({user_id, open_id?, name?, email?, enterprise_email?})
- *   addApproval(code)                          (addInstance adds its approval code too)
+ *   addApproval(code, {name?, status?, form?, subscribed?})   a definition (default: ACTIVE, a form
+ *                                              with a leaveGroupV2 widget, not subscribed);
+ *                                              addInstance adds its approval code too
+ *   revokeScope(scope) / grantScope(scope)     the app's scopes (default: all the service needs)
+ *   outsideContactRange(user_id)               user.get of that user answers code 41050
  *   addInstance({instance_code, approval_code, status, user_id, createdMs, form, reverted?, …})
  *   updateInstance(code, patch)                e.g. {status: 'APPROVED', reverted: true} for
  *                                              reconciliation (verify=feishu)
@@ -41,7 +51,7 @@
  *   requests                                   every request: {route, method, path, query}
  *   subscriptions                              approval codes subscribed
  *
- * Routes for fail()/calls(): 'token' | 'user.get' | 'approval.subscribe' | 'instance.list' | 'instance.get'
+ * Routes for fail()/calls(): 'token' | 'user.get' | 'approval.get' | 'approval.subscribe' | 'instance.list' | 'instance.get'
  *
  * leaveGroupV2Form(...) / leaveGroupForm(...) build a realistic instance `form` string with the
  * leave widget (see src/feishu/form.ts for the shapes accepted).
@@ -49,7 +59,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FakeRoute = 'token' | 'user.get' | 'approval.subscribe' | 'instance.list' | 'instance.get';
+export type FakeRoute = 'token' | 'user.get' | 'approval.get' | 'approval.subscribe' | 'instance.list' | 'instance.get';
 
 export interface FakeUser {
   user_id: string;
@@ -58,6 +68,25 @@ export interface FakeUser {
   email?: string;
   enterprise_email?: string;
 }
+
+export interface FakeApproval {
+  name?: string;
+  /** ACTIVE | INACTIVE | DELETED */
+  status?: string;
+  /** the definition's widgets (stringified when answered, as Feishu does) */
+  form?: unknown[];
+  /** the app is subscribed to it already */
+  subscribed?: boolean;
+}
+
+/** Scopes the fake grants unless revoked: what leave-bridge's calls need. */
+export const FAKE_SCOPES = ['approval:approval', 'approval:approval:readonly', 'contact:user.base:readonly', 'contact:user.email:readonly', 'contact:user.employee:readonly'] as const;
+
+/** A definition form with the leave widget group, as the approval definition API answers it. */
+export const LEAVE_DEFINITION_FORM = [
+  { id: 'widgetLeaveGroupV2', name: '请假', type: 'leaveGroupV2', required: true },
+  { id: 'widget16950000000001', name: 'Remarks', type: 'textarea', required: false },
+];
 
 export interface FakeInstance {
   instance_code: string;
@@ -107,7 +136,10 @@ export interface FakeFeishu {
   appId: string;
   appSecret: string;
   addUser(user: FakeUser): void;
-  addApproval(code: string): void;
+  addApproval(code: string, definition?: FakeApproval): void;
+  revokeScope(scope: string): void;
+  grantScope(scope: string): void;
+  outsideContactRange(userId: string): void;
   addInstance(instance: FakeInstance): void;
   updateInstance(code: string, patch: Partial<FakeInstance>): void;
   fail(route: FakeRoute, failure: Failure, times?: number): void;
@@ -129,7 +161,18 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
   const maxPage = opts.pageSize ?? 100;
   const maxRange = opts.maxListRangeMs ?? TEN_HOURS;
   const users = new Map<string, FakeUser>();
-  const approvals = new Set<string>();
+  const approvals = new Map<string, FakeApproval>();
+  const scopes = new Set<string>(FAKE_SCOPES);
+  const outOfRange = new Set<string>();
+  /** Feishu's answer when the app lacks every one of `needed` (the 99991672 troubleshooting page's shape). */
+  const missingScope = (needed: string[]) =>
+    needed.some((s) => scopes.has(s))
+      ? null
+      : {
+          code: 99991672,
+          msg: `Access denied. One of the following scopes is required: [${needed.join(', ')}].`,
+          error: { permission_violations: needed.map((subject) => ({ type: 'action_scope_required', subject })) },
+        };
   const instances = new Map<string, FakeInstance>();
   const subscriptions = new Set<string>();
   const tokens = new Set<string>();
@@ -176,6 +219,8 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
     if (method === 'POST' && path === '/open-apis/auth/v3/tenant_access_token/internal') return { route: 'token', params: [] };
     let m = /^\/open-apis\/contact\/v3\/users\/([^/]+)$/.exec(path);
     if (method === 'GET' && m) return { route: 'user.get', params: [decodeURIComponent(m[1]!)] };
+    m = /^\/open-apis\/approval\/v4\/approvals\/([^/]+)$/.exec(path);
+    if (method === 'GET' && m) return { route: 'approval.get', params: [decodeURIComponent(m[1]!)] };
     m = /^\/open-apis\/approval\/v4\/approvals\/([^/]+)\/subscribe$/.exec(path);
     if (method === 'POST' && m) return { route: 'approval.subscribe', params: [decodeURIComponent(m[1]!)] };
     if (method === 'GET' && path === '/open-apis/approval/v4/instances') return { route: 'instance.list', params: [] };
@@ -222,6 +267,9 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
         const byOpenId = query.user_id_type === 'open_id';
         const user = byOpenId ? [...users.values()].find((u) => u.open_id === id) : users.get(id);
         if (!user) return send(res, 400, { code: 41012, msg: 'user id invalid error' });
+        const refused = missingScope(['contact:user.base:readonly', 'contact:contact:readonly_as_app']);
+        if (refused) return send(res, 400, refused);
+        if (outOfRange.has(user.user_id)) return send(res, 400, { code: 41050, msg: 'no user authority error' });
         return send(res, 200, {
           code: 0,
           msg: 'success',
@@ -231,15 +279,35 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
               user_id: user.user_id,
               open_id: user.open_id ?? `ou_${user.user_id}`,
               name: user.name ?? user.user_id,
-              ...(user.email !== undefined ? { email: user.email } : {}),
-              ...(user.enterprise_email !== undefined ? { enterprise_email: user.enterprise_email } : {}),
+              ...(user.email !== undefined && scopes.has('contact:user.email:readonly') ? { email: user.email } : {}),
+              ...(user.enterprise_email !== undefined && scopes.has('contact:user.employee:readonly') ? { enterprise_email: user.enterprise_email } : {}),
               status: { is_frozen: false, is_resigned: false, is_activated: true, is_exited: false, is_unjoin: false },
             },
           },
         });
       }
+      case 'approval.get': {
+        const code = params[0]!;
+        const refused = missingScope(['approval:approval', 'approval:approval:readonly']);
+        if (refused) return send(res, 400, refused);
+        const def = approvals.get(code);
+        if (!def) return send(res, 400, { code: 1390002, msg: 'approval code not found' });
+        return send(res, 200, {
+          code: 0,
+          msg: 'success',
+          data: {
+            approval_name: def.name ?? 'Leave',
+            status: def.status ?? 'ACTIVE',
+            form: JSON.stringify(def.form ?? LEAVE_DEFINITION_FORM),
+            node_list: [{ name: 'Manager', need_approver: true, node_id: 'node-1', node_type: 'AND', approver_chosen_multi: false }],
+            viewers: [{ type: 'TENANT' }],
+          },
+        });
+      }
       case 'approval.subscribe': {
         const code = params[0]!;
+        const refused = missingScope(['approval:approval']);
+        if (refused) return send(res, 400, refused);
         if (!approvals.has(code)) return send(res, 400, { code: 1390002, msg: 'approval code not found' });
         if (subscriptions.has(code)) return send(res, 200, { code: 1390007, msg: 'subscription existed' });
         subscriptions.add(code);
@@ -313,9 +381,15 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
     appId,
     appSecret,
     addUser: (u) => void users.set(u.user_id, u),
-    addApproval: (code) => void approvals.add(code),
+    addApproval: (code, definition = {}) => {
+      approvals.set(code, definition);
+      if (definition.subscribed) subscriptions.add(code);
+    },
+    revokeScope: (scope) => void scopes.delete(scope),
+    grantScope: (scope) => void scopes.add(scope),
+    outsideContactRange: (userId) => void outOfRange.add(userId),
     addInstance: (i) => {
-      approvals.add(i.approval_code);
+      if (!approvals.has(i.approval_code)) approvals.set(i.approval_code, {});
       instances.set(i.instance_code, { ...i });
     },
     updateInstance: (code, patch) => {

@@ -36,6 +36,10 @@
  *   faults.clear()       drop rules, random faults and latency
  *   refuseOutOfOffice(calendarId, on = true)  outOfOffice inserts there get 400 eventTypeRestriction
  *   denySubject(email)   token requests for that subject get 400 invalid_grant (not in the domain)
+ *   withholdDelegation(on = true)  token requests acting as a user (`sub`) get 401 unauthorized_client,
+ *                        as when the Admin console grants the client ID no domain-wide delegation
+ *   foreignKey()         a well-formed key of another project's service account whose token_uri is
+ *                        this fake: its grants answer 400 invalid_grant "Invalid JWT Signature."
  *   revokeTokens()       every issued token becomes invalid (calendar calls answer 401)
  *   putEvent / alterEvent / cancelEvent / purgeEvent   change state behind the connector's back
  *   close()              stops the server and drops hung connections
@@ -133,6 +137,8 @@ export interface FakeGoogle {
   };
   refuseOutOfOffice(calendarId: string, on?: boolean): void;
   denySubject(email: string): void;
+  withholdDelegation(on?: boolean): void;
+  foreignKey(): ServiceAccountKeyJson;
   revokeTokens(): void;
   /** insert or overwrite an event without validation (another app's event, say) */
   putEvent(calendarId: string, event: Partial<FakeEvent> & { id: string }): void;
@@ -235,6 +241,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
   const tokens = new Map<string, Issued>();
   const refused = new Set(opts.refuseOutOfOffice ?? []);
   const denied = new Set<string>();
+  let delegation = true;
   const calls: CallRecord[] = [];
   let rules: Array<FaultRule & { left: number }> = [];
   let random: RandomFaults | null = null;
@@ -465,6 +472,13 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
       );
     }
     const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
+    if (sub !== undefined && !delegation) {
+      return oauth(
+        401,
+        'unauthorized_client',
+        'Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.',
+      );
+    }
     if (sub !== undefined && denied.has(sub)) return oauth(400, 'invalid_grant', 'Invalid email or User ID');
     const token = `ya29.fake-${randomBytes(18).toString('base64url')}`;
     tokens.set(token, { sub, scope, expiresAt: now() + ttl * 1000 });
@@ -664,6 +678,20 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     },
     denySubject(email) {
       denied.add(email);
+    },
+    withholdDelegation(on = true) {
+      delegation = !on;
+    },
+    foreignKey() {
+      const other = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+      return {
+        ...serviceAccountKey,
+        project_id: 'another-project',
+        private_key_id: randomBytes(20).toString('hex'),
+        private_key: other.privateKey,
+        client_email: 'leave-bridge@another-project.iam.gserviceaccount.com',
+        client_id: '200000000000000000002',
+      };
     },
     revokeTokens() {
       tokens.clear();
