@@ -11,6 +11,8 @@ const USAGE = `usage: leave-bridge <command>
   outbox retry <id> | outbox sync <instance_code>
   employee list [--json]
   employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
+  trigger <scenario> [--employee <user_id>] [--from <date>] [--to <date>] [--url <webhook>]
+                                          post a scenario's Feishu events to a running service (leave-bridge trigger alone lists them)
 `;
 
 async function main(argv: string[]): Promise<number> {

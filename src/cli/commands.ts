@@ -5,6 +5,7 @@ import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
 import { serve } from './serve.js';
 import { subscribeCommand } from './subscribe.js';
+import { triggerCommand } from './trigger.js';
 
 /** A command gets the parsed config and its arguments; a number is its exit code. */
 export type Command = (config: Config, args: string[]) => Promise<void | number>;
@@ -18,4 +19,5 @@ export const commands: Record<string, Command> = {
   export: exportCommand,
   outbox: outboxCommand,
   employee: employeeCommand,
+  trigger: (config, args) => triggerCommand(config, args),
 };
