@@ -13,6 +13,8 @@ const USAGE = `usage: leave-bridge <command>
   employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
   trigger <scenario> [--employee <user_id>] [--from <date>] [--to <date>] [--url <webhook>]
                                           post a scenario's Feishu events to a running service (leave-bridge trigger alone lists them)
+  doctor [--as <email>] [--approval <code>]… [--employee <user_id>] [--write-probe] [--json]
+                                          check each configured part live and say how to fix what fails
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -22,7 +24,8 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   // Loaded after the usage check, so `leave-bridge --help` answers without importing the app.
-  const { commands } = await import('./cli/commands.js');
+  const { commands, envCommands } = await import('./cli/commands.js');
+  if (Object.hasOwn(envCommands, name)) return envCommands[name]!(process.env, args);
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     process.stderr.write(`unknown command ${JSON.stringify(name)}\n\n${USAGE}`);

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import { backfillCommand } from './backfill.js';
+import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
@@ -20,4 +21,15 @@ export const commands: Record<string, Command> = {
   outbox: outboxCommand,
   employee: employeeCommand,
   trigger: (config, args) => triggerCommand(config, args),
+};
+
+/** A command that reads the environment itself; a number is its exit code. */
+export type EnvCommand = (env: Record<string, string | undefined>, args: string[]) => Promise<number>;
+
+/**
+ * Commands that parse the configuration themselves: `doctor` reports a configuration that does
+ * not parse as a failed check, where every other command stops on it.
+ */
+export const envCommands: Record<string, EnvCommand> = {
+  doctor: (env, args) => doctorCommand(env, args),
 };
