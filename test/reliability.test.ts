@@ -134,6 +134,7 @@ describe('reliability', () => {
   it('secrets never appear in any process output or response body', async () => {
     const { checks } = await secretsScenario();
     for (const f of checks.startFailures) expect(f.code, f.what).not.toBe(0);
+    for (const r of checks.cliRuns) expect(r.code, r.what).toBe(r.expected);
     expect(checks.heldWithReason).toBe(true);
     expect(checks.adminWrongTokenStatus).toBe(401);
     // the grep covered something: this run's processes, bodies and keys

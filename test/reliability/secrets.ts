@@ -12,13 +12,17 @@ import { connect, leaveWorkload } from './workload.js';
  * where a secret is most likely to slip out — a start that fails on a bad database URL carrying a
  * password or on a broken service-account key, an app secret Feishu refuses (the drainer logs the
  * failure, the admin API shows it), a wrong admin token — and then greps everything captured by
- * every scenario: all stdout/stderr of every process, every HTTP response body.
+ * every scenario: all stdout/stderr of every process, every HTTP response body. `leave-bridge
+ * trigger` and `leave-bridge doctor` run with the same secrets set, passing and failing, and their
+ * output is grepped too.
  */
 
 const tail = () => Math.random().toString(36).slice(2, 10);
 
 export interface SecretsChecks {
   startFailures: Array<{ what: string; code: number | null }>;
+  /** trigger and doctor runs: the exit code each got and the one it should get */
+  cliRuns: Array<{ what: string; code: number | null; expected: number }>;
   heldWithReason: boolean;
   heldBody: string;
   adminWrongTokenStatus: number;
@@ -36,6 +40,15 @@ async function failedStart(what: string, env: Record<string, string>): Promise<{
   const { code } = await child.exited;
   clearTimeout(timeout);
   return { what, code };
+}
+
+async function cliRun(what: string, args: string[], env: Record<string, string>, expected: number): Promise<{ what: string; code: number | null; expected: number }> {
+  const child = runCli(args, env);
+  captureLive(`secrets: ${what} stdout/stderr`, child.output);
+  const timeout = setTimeout(() => child.proc.kill('SIGKILL'), 60_000);
+  const { code } = await child.exited;
+  clearTimeout(timeout);
+  return { what, code, expected };
 }
 
 export async function secretsScenario(): Promise<{ figures: Figures; checks: SecretsChecks }> {
@@ -76,12 +89,27 @@ export async function secretsScenario(): Promise<{ figures: Figures; checks: Sec
     // a delivery encrypted with another key, and one whose token is off by a character
     await sender.push(svc.webhook, await encryptedRequest(work.deliveries[0]!.plaintext, { encryptKey: `${SECRETS.encryptKey}x` }));
     await sender.push(svc.webhook, await encryptedRequest(work.deliveries[0]!.plaintext.replace(SECRETS.verificationToken, `${SECRETS.verificationToken}x`), { encryptKey: SECRETS.encryptKey }));
+
+    // 3. trigger and doctor with every secret set: delivering, refused, checking, failing.
+    const wrongEncryptKey = `RELSEC-wrong-encrypt-key-${tail()}`;
+    registerSecret('wrong encrypt key', wrongEncryptKey);
+    fakes.feishu.addApproval('REL-LEAVE', { name: 'Leave', subscribed: true });
+    const cliEnv = { ...baseEnv(), ...fakes.env, DATABASE_URL: database.url! };
+    const person = ['--as', 'ann@rel.example.com', '--employee', 'u_rel_ann', '--approval', 'REL-LEAVE'];
+    const cliRuns = [
+      await cliRun('trigger leave.reverted', ['trigger', 'leave.reverted', '--employee', 'u_rel_ann', '--url', svc.webhook], cliEnv, 0),
+      await cliRun('trigger with a wrong encrypt key', ['trigger', 'leave.approved', '--url', svc.webhook], { ...cliEnv, FEISHU_ENCRYPT_KEY: wrongEncryptKey }, 1),
+      await cliRun('doctor, every check passing', ['doctor', ...person, '--write-probe'], cliEnv, 0),
+      await cliRun('doctor --json with a refused app secret', ['doctor', '--json', ...person], { ...cliEnv, FEISHU_APP_SECRET: wrongAppSecret }, 1),
+      await cliRun('doctor with a configuration that does not parse', ['doctor', ...person], { ...cliEnv, PORT: 'eighty' }, 1),
+    ];
     await svc.stop();
 
-    // 3. Everything every scenario captured so far.
+    // 4. Everything every scenario captured so far.
     const grep = findSecretLeaks();
     const checks: SecretsChecks = {
       startFailures,
+      cliRuns,
       heldWithReason,
       heldBody: held.text.slice(0, 2000),
       adminWrongTokenStatus: wrongAdmin.status,
@@ -101,10 +129,11 @@ export async function secretsScenario(): Promise<{ figures: Figures; checks: Sec
       duplicates: 0,
       lost: delivered.acked ? 0 : 1,
       faults_injected: startFailures.length + 4,
-      faults: `3 failed starts with secrets in bad config, a refused app secret, a wrong admin token, a wrong encrypt key, a wrong verification token; then ${grep.secrets} secret values grepped in ${(grep.bytes / 1e6).toFixed(1)} MB from ${grep.sources} outputs and response bodies: ${grep.leaks.length} hits`,
+      faults: `3 failed starts with secrets in bad config, a refused app secret, a wrong admin token, a wrong encrypt key, a wrong verification token, trigger and doctor runs passing and failing; then ${grep.secrets} secret values grepped in ${(grep.bytes / 1e6).toFixed(1)} MB from ${grep.sources} outputs and response bodies: ${grep.leaks.length} hits`,
       wall_ms: Date.now() - started,
       details: {
         start_failures: startFailures,
+        cli_runs: cliRuns,
         secrets_grepped: grep.secrets,
         outputs_grepped: grep.sources,
         response_bodies: grep.responseBodies,
