@@ -9,6 +9,7 @@ const USAGE = `usage: leave-bridge <command>
   export --from <date> --to <date> [--format csv|json]
   outbox list [--status <status>] | outbox retry <id>
   employee list | employee set <employee_id> [--email <address>] [--timezone <zone>]
+  purge                                   remove personal data past its retention (serve does it hourly)
 `;
 
 async function main(argv: string[]): Promise<number> {

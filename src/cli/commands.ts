@@ -3,6 +3,7 @@ import { backfillCommand } from './backfill.js';
 import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
+import { purgeCommand } from './purge.js';
 import { serve } from './serve.js';
 import { subscribeCommand } from './subscribe.js';
 
@@ -18,4 +19,5 @@ export const commands: Record<string, Command> = {
   export: exportCommand,
   outbox: outboxCommand,
   employee: employeeCommand,
+  purge: (config, args) => purgeCommand(config, args),
 };
