@@ -21,21 +21,57 @@ const optionalString = z
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
-/** Duration like "15m", "1h", "30s" or plain seconds; "0"/"off" disables. Result in ms. */
-const Duration = z
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "15m", "1h", "30d" or plain seconds, in ms; undefined when unset, empty, "0" or "off". */
+function parseDuration(v: string | undefined, ctx: z.RefinementCtx): number | undefined {
+  if (v === undefined || v.trim() === '' || v.trim() === '0' || v.trim().toLowerCase() === 'off') return undefined;
+  const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 15m, 1h or 30d' });
+    return z.NEVER;
+  }
+  return Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS];
+}
+
+/** A duration that may be switched off ("0"/"off"): ms, or undefined. */
+const Duration = z.string().optional().transform(parseDuration);
+
+/** A duration that must be set to something (a default applies when unset): ms > 0. */
+const RequiredDuration = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v === undefined || v.trim() === '' ? fallback : v, ctx);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a positive duration (it cannot be switched off)' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const Bool = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const t = (v ?? '').trim().toLowerCase();
+      if (t === '') return fallback;
+      if (['true', '1', 'yes', 'on'].includes(t)) return true;
+      if (['false', '0', 'no', 'off'].includes(t)) return false;
+      ctx.addIssue({ code: 'custom', message: 'expected true or false' });
+      return z.NEVER;
+    });
+
+/** Comma or whitespace separated ids; unset or empty → []. */
+const IdList = z
   .string()
   .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v === '' || v === '0' || v.toLowerCase() === 'off') return undefined;
-    const m = /^(\d+)\s*(ms|s|m|h)?$/.exec(v.trim());
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 15m or 1h' });
-      return z.NEVER;
-    }
-    const n = Number(m[1]);
-    const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-    return n * mult;
-  });
+  .transform((v) => (v ?? '').split(/[\s,]+/).filter((s) => s !== ''));
+
+/** The admin token guards every admin route: long enough that guessing it is not a plan. */
+export const ADMIN_TOKEN_MIN_LENGTH = 32;
 
 /** What the Feishu SDK's long connection accepts as an app id. */
 export const LONG_CONNECTION_APP_ID = /^cli_[0-9a-fA-F]{16}$/;
@@ -43,6 +79,27 @@ export const LONG_CONNECTION_APP_ID = /^cli_[0-9a-fA-F]{16}$/;
 export const ConfigSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+    /** Address `serve` binds to: 127.0.0.1 keeps it to this machine (behind a local proxy). */
+    HOST: z.string().trim().min(1).default('0.0.0.0'),
+    /**
+     * Where people and Feishu reach the service (https://leave.example.com): the origin admin
+     * requests must come from, the OAuth redirect URI, and whether cookies can be Secure.
+     */
+    PUBLIC_URL: optionalString.pipe(
+      z
+        .string()
+        .url()
+        .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http or https URL')
+        .refine((u) => new URL(u).pathname.replace(/\/+$/, '') === '' && !new URL(u).search, 'must be an origin without a path (https://leave.example.com)')
+        .refine(
+          (u) => new URL(u).protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(new URL(u).hostname),
+          'must be https (plain http only for localhost): session cookies are Secure',
+        )
+        .transform((u) => new URL(u).origin)
+        .optional(),
+    ),
+    /** Node only: take the client address from the last X-Forwarded-For hop (a reverse proxy in front). */
+    TRUST_PROXY: Bool(false),
     DATABASE_URL: optionalString.pipe(
       z
         .string()
@@ -58,11 +115,33 @@ export const ConfigSchema = z
     FEISHU_EVENT_MODE: z.enum(['webhook', 'ws']).default('webhook'),
     /** How far a signed request's X-Lark-Request-Timestamp may be from our clock (seconds). */
     FEISHU_TIMESTAMP_TOLERANCE: positiveInt(300),
+    /** Refuse to start in webhook mode without FEISHU_ENCRYPT_KEY (unsigned events can be forged). */
+    FEISHU_REQUIRE_ENCRYPT_KEY: Bool(false),
     GOOGLE_SERVICE_ACCOUNT_JSON: optionalString,
     GOOGLE_SERVICE_ACCOUNT_FILE: optionalString,
     GOOGLE_CALENDAR_BASE_URL: z.string().url().default('https://www.googleapis.com/'),
     DEFAULT_TIMEZONE: TimeZone.default('Asia/Shanghai'),
-    ADMIN_TOKEN: optionalString,
+    ADMIN_TOKEN: optionalString.pipe(
+      z.string().min(ADMIN_TOKEN_MIN_LENGTH, `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (e.g. openssl rand -hex 24)`).optional(),
+    ),
+    /** Feishu sign-in to the dashboard: these user ids (user_id or open_id) may sign in. */
+    ADMIN_FEISHU_USERS: IdList,
+    /** … and members of these departments (department_id or open_department_id) or their sub-departments. */
+    ADMIN_FEISHU_DEPARTMENTS: IdList,
+    /** A dashboard session ends this long after sign-in, or after this long unused. */
+    SESSION_TTL: RequiredDuration('12h'),
+    SESSION_IDLE_TIMEOUT: RequiredDuration('1h'),
+    /** Failed authentications per client address within AUTH_FAILURE_WINDOW before 429. */
+    AUTH_FAILURE_LIMIT: positiveInt(10),
+    AUTH_FAILURE_WINDOW: RequiredDuration('15m'),
+    /** Keep what employees wrote as the reason for a leave (often health data). */
+    STORE_LEAVE_REASONS: Bool(false),
+    /** Raw event payloads are purged this long after receipt (dedupe keys and leaves stay). */
+    EVENT_PAYLOAD_RETENTION: RequiredDuration('30d'),
+    /** Recorded payroll exports lose their email addresses this long after the export. */
+    EXPORT_RETENTION: RequiredDuration('90d'),
+    /** Audit entries (who did what, from which address) are deleted this long after. */
+    AUDIT_RETENTION: RequiredDuration('365d'),
     /** Calendar block presentation: a generic title so sensitive leave types are not exposed. */
     CALENDAR_EVENT_TITLE: z.string().min(1).default('Out of office'),
     CALENDAR_DECLINE_MODE: z
@@ -106,6 +185,15 @@ export const ConfigSchema = z
       // node:http refuses to start with headersTimeout > requestTimeout
       ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS' });
     }
+    if (c.ADMIN_FEISHU_USERS.length > 0 || c.ADMIN_FEISHU_DEPARTMENTS.length > 0) {
+      const which = c.ADMIN_FEISHU_USERS.length > 0 ? 'ADMIN_FEISHU_USERS' : 'ADMIN_FEISHU_DEPARTMENTS';
+      if (c.FEISHU_APP_ID === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['FEISHU_APP_ID'], message: `required with ${which} (Feishu sign-in uses the app's credentials)` });
+      }
+      if (c.PUBLIC_URL === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: `required with ${which} (the sign-in's redirect URI is PUBLIC_URL/dashboard/oauth/callback)` });
+      }
+    }
     if (c.GOOGLE_SERVICE_ACCOUNT_JSON !== undefined && c.GOOGLE_SERVICE_ACCOUNT_FILE !== undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -136,14 +224,37 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   );
 }
 
-/** Webhook mode needs a Verification Token: without it anyone could post events. */
+/**
+ * Webhook mode needs a Verification Token: without it anyone could post events. Without an
+ * Encrypt Key nothing is signed, so whoever sees one plaintext body (a proxy log, a debug dump)
+ * knows the token and can forge events: a warning, or a refusal with FEISHU_REQUIRE_ENCRYPT_KEY.
+ */
 export function requireWebhookSecrets(config: Config): void {
-  if (config.FEISHU_EVENT_MODE === 'webhook' && config.FEISHU_VERIFICATION_TOKEN === undefined) {
-    throw new ConfigError([
-      'FEISHU_VERIFICATION_TOKEN: required in webhook mode (Feishu developer console → Events & Callbacks → Encryption Strategy)',
-    ]);
+  if (config.FEISHU_EVENT_MODE !== 'webhook') return;
+  const issues: string[] = [];
+  if (config.FEISHU_VERIFICATION_TOKEN === undefined) {
+    issues.push('FEISHU_VERIFICATION_TOKEN: required in webhook mode (Feishu developer console → Events & Callbacks → Encryption Strategy)');
   }
+  if (config.FEISHU_REQUIRE_ENCRYPT_KEY && config.FEISHU_ENCRYPT_KEY === undefined) {
+    issues.push('FEISHU_ENCRYPT_KEY: required because FEISHU_REQUIRE_ENCRYPT_KEY=true (developer console → Events & Callbacks → Encryption Strategy → Encrypt Key)');
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
 }
+
+/** Why the webhook is weaker than it could be, for the start-up log and /readyz; [] when it is not. */
+export function webhookWarnings(config: Config): string[] {
+  if (config.FEISHU_EVENT_MODE !== 'webhook' || config.FEISHU_ENCRYPT_KEY !== undefined) return [];
+  return [
+    'FEISHU_ENCRYPT_KEY is not set: webhook events are not signed, so anyone who sees one plaintext event can forge events; set the Encrypt Key (and FEISHU_REQUIRE_ENCRYPT_KEY=true to refuse to start without it)',
+  ];
+}
+
+/** Dashboard sign-in with Feishu is on: someone may sign in by user or department. */
+export const feishuSignInEnabled = (config: Config): boolean =>
+  config.ADMIN_FEISHU_USERS.length > 0 || config.ADMIN_FEISHU_DEPARTMENTS.length > 0;
+
+/** The admin surface (/api/*, /dashboard) exists when a token or Feishu sign-in can open it. */
+export const adminSurfaceEnabled = (config: Config): boolean => config.ADMIN_TOKEN !== undefined || feishuSignInEnabled(config);
 
 /** Every configured secret value, for the logger to scrub from whatever it writes. */
 export function secretValues(config: Config): Array<string | undefined> {

@@ -2,7 +2,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { CalendarPort, FeishuPort } from './ports.js';
+import type { CalendarPort, FeishuPort, FeishuSignInPort } from './ports.js';
 
 export interface Clock {
   now(): Date;
@@ -30,6 +30,8 @@ export interface Deps {
   calendar?: CalendarPort;
   /** Feishu Open API; absent without FEISHU_APP_ID/SECRET. */
   feishu?: FeishuPort;
+  /** Feishu sign-in for the dashboard (the same app credentials); absent without them. */
+  feishuSignIn?: FeishuSignInPort;
   /** Extra readiness checks (long connection state); name → ok */
   readiness?: () => Record<string, boolean>;
 }

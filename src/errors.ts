@@ -27,18 +27,23 @@ const STATUS_OF = {
   stale_timestamp: 401,
   missing_signature: 401,
   decrypt_failed: 401,
+  // 403: a browser made to act by another site
+  cross_site_request: 403,
   // 404: no such thing (or the admin surface is off)
   not_found: 404,
   leave_not_found: 404,
   event_not_found: 404,
   outbox_not_found: 404,
+  session_not_found: 404,
   // 409: not in a state that allows it
   not_retryable: 409,
   not_quarantined: 409,
-  // 413, 415, 422
+  payload_purged: 409,
+  // 413, 415, 422, 429
   body_too_large: 413,
   unsupported_media_type: 415,
   still_unusable: 422,
+  too_many_attempts: 429,
   // 5xx: ours, or the database's (Feishu retries a 503)
   internal: 500,
   database_unavailable: 503,
@@ -58,6 +63,8 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** response headers that belong with the error (Retry-After of a 429, Connection: close of a 413) */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'AppError';

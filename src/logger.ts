@@ -20,6 +20,42 @@ function describeError(err: Error): Record<string, unknown> {
   return { name: err.name, message, code: (err as { code?: unknown }).code, ...(cause ? { cause } : {}) };
 }
 
+/**
+ * The strings to replace in every line. A multi-line secret (a PEM private key, a key file's JSON
+ * with its "\n" escapes) reaches a JSON log line with its line breaks escaped or re-wrapped, so
+ * each of its lines is scrubbed on its own as well; longest first, so a whole secret goes before
+ * its parts.
+ */
+function scrubList(values: Array<string | undefined>): string[] {
+  const out = new Set<string>();
+  for (const value of values) {
+    if (typeof value !== 'string') continue;
+    if (value.length >= 6) out.add(value);
+    for (const piece of value.split(/\r?\n|\\n/)) {
+      const line = piece.trim();
+      if (line.length >= 24 && !line.startsWith('-----')) out.add(line);
+    }
+  }
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * What the Feishu SDK's own log calls may say, reduced to text without payloads: at debug the
+ * long connection logs every event it receives (`…; data: <the event>`), the token manager and
+ * HTTP errors carry request bodies, and the connection URL carries a ticket. Objects are left
+ * out, a `data:` tail and URL query strings are cut.
+ */
+export function sdkLogText(args: unknown[]): string {
+  return args
+    .flat()
+    .map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : typeof a === 'number' || typeof a === 'boolean' ? String(a) : ''))
+    .filter((s) => s !== '')
+    .join(' ')
+    .replace(/\bdata: [\s\S]*$/, 'data: [omitted]')
+    .replace(/((?:https?|wss?):\/\/[^\s?]+)\?\S*/g, '$1?[omitted]')
+    .slice(0, 1000);
+}
+
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 /**
@@ -32,7 +68,7 @@ export function createLogger(opts: {
   write?: (line: string) => void;
 }): Logger {
   const min = ORDER[opts.level ?? 'info'];
-  const secrets = (opts.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  const secrets = scrubList(opts.secrets ?? []);
   const write = opts.write ?? ((line: string) => console.error(line));
   const scrub = (line: string) => secrets.reduce((acc, s) => acc.split(s).join('[redacted]'), line);
   const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {

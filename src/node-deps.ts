@@ -4,11 +4,12 @@ import { connectPostgres, migratePostgres, openPglite } from './db/node-client.j
 import { systemClock, type Deps } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import type { CalendarPort, FeishuPort } from './ports.js';
-import { loadServiceAccountKey } from './google/auth.js';
+import type { CalendarPort, FeishuPort, FeishuSignInPort } from './ports.js';
+import { loadServiceAccountKey, type ServiceAccountKey } from './google/auth.js';
 
-export function loggerFor(config: Config): Logger {
-  return createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
+/** The logger, scrubbing every configured secret (and the private key of a key file, once read). */
+export function loggerFor(config: Config, extraSecrets: Array<string | undefined> = []): Logger {
+  return createLogger({ level: config.LOG_LEVEL, secrets: [...secretValues(config), ...extraSecrets] });
 }
 
 /** Postgres when DATABASE_URL is set (migrated at start), else embedded PGlite in DATA_DIR. */
@@ -29,9 +30,12 @@ export interface NodeRuntime {
 
 /** Build the deps object for Node entry points: database, logger, metrics, clock. */
 export async function buildNodeRuntime(config: Config, opts: { migrate?: boolean; logger?: Logger } = {}): Promise<NodeRuntime> {
-  const logger = opts.logger ?? loggerFor(config);
-  // before the database: a bad key stops the start without leaving a connection behind
-  const calendar = await calendarFor(config);
+  // before the database: a bad key stops the start without leaving a connection behind. Read
+  // before the logger exists, so a key from GOOGLE_SERVICE_ACCOUNT_FILE is scrubbed like the
+  // _JSON variable is.
+  const key = await loadServiceAccountKey(config);
+  const logger = opts.logger ?? loggerFor(config, [key?.private_key]);
+  const calendar = await calendarFor(key, config);
   const database = await openDatabase(config, logger, opts);
   const deps: Deps = {
     config,
@@ -40,14 +44,16 @@ export async function buildNodeRuntime(config: Config, opts: { migrate?: boolean
     clock: systemClock,
     logger,
     metrics: new Metrics(),
-    feishu: await feishuFor(config, logger),
     calendar,
   };
+  const feishu = await feishuFor(config, logger);
+  deps.feishu = feishu;
+  deps.feishuSignIn = feishu;
   return { deps, database, close: () => database.close() };
 }
 
 /** The Feishu Open API client when FEISHU_APP_ID/SECRET are set (config checks they go together). */
-export async function feishuFor(config: Config, logger: Logger): Promise<FeishuPort | undefined> {
+export async function feishuFor(config: Config, logger: Logger): Promise<(FeishuPort & FeishuSignInPort) | undefined> {
   if (!config.FEISHU_APP_ID || !config.FEISHU_APP_SECRET) return undefined;
   // Imported only when configured: the SDK is heavy for a process that never calls it.
   const { createFeishuClient } = await import('./feishu/client.js');
@@ -56,10 +62,10 @@ export async function feishuFor(config: Config, logger: Logger): Promise<FeishuP
 
 /**
  * Google Calendar when a service-account key is configured (calendar sync off otherwise: outbox
- * rows are then held with that reason). A key that cannot be used stops the start with a ConfigError.
+ * rows are then held with that reason). A key that cannot be used stops the start with a ConfigError
+ * (loadServiceAccountKey).
  */
-export async function calendarFor(config: Config): Promise<CalendarPort | undefined> {
-  const key = await loadServiceAccountKey(config);
+export async function calendarFor(key: ServiceAccountKey | null, config: Config): Promise<CalendarPort | undefined> {
   if (!key) return undefined;
   // Imported only when configured (googleapis and gaxios are heavy to load).
   const [{ createGoogleCalendar }, { nodeFetch }] = await Promise.all([import('./google/calendar.js'), import('./google/node-fetch.js')]);

@@ -15,6 +15,7 @@ const USAGE = `usage: leave-bridge <command>
                                           post a scenario's Feishu events to a running service (leave-bridge trigger alone lists them)
   doctor [--as <email>] [--approval <code>]… [--employee <user_id>] [--write-probe] [--json]
                                           check each configured part live and say how to fix what fails
+  purge                                   remove personal data past its retention (serve does it hourly)
 `;
 
 async function main(argv: string[]): Promise<number> {

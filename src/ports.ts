@@ -101,3 +101,22 @@ export interface FeishuPort {
   listInstanceCodes(approvalCode: string, startMs: number, endMs: number): Promise<string[]>;
   getInstance(instanceCode: string): Promise<FeishuInstance | null>;
 }
+
+/** Who signed in with Feishu (authen v1 user_info). `userId` needs the app's employee-id scope. */
+export interface FeishuIdentity {
+  openId: string;
+  userId: string | null;
+  name: string | null;
+}
+
+/**
+ * Feishu's web-app sign-in (OAuth 2.0 authorization code), for the dashboard's named operators.
+ * The authorize page is a browser redirect (src/auth/feishu-sign-in.ts builds it); these are the
+ * server-side steps after it.
+ */
+export interface FeishuSignInPort {
+  /** Exchange the code for a user_access_token and read who it belongs to. */
+  identify(input: { code: string; redirectUri: string; codeVerifier: string }): Promise<FeishuIdentity>;
+  /** The user's departments and every department above them, by department_id and open_department_id. */
+  departmentsOf(openId: string): Promise<Set<string>>;
+}

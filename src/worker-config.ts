@@ -24,6 +24,12 @@ export const CRON_BUDGET_MS = 25_000;
 export const RUN_TIMEOUT_MS = 15_000;
 
 /**
+ * The hourly trigger in wrangler.toml: it runs the retention purge (src/retention/purge.ts), the
+ * every-minute one drains the outbox.
+ */
+export const PURGE_CRON = '17 * * * *';
+
+/**
  * Config from the bindings: [vars] and secrets are strings; Hyperdrive supplies DATABASE_URL (a
  * DATABASE_URL secret is used when no Hyperdrive is bound, e.g. a database Workers reach directly).
  * What cannot work on Workers is a configuration error naming the variable, never a silent fallback.

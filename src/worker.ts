@@ -18,7 +18,7 @@
  */
 import type { ExecutionContext } from 'hono';
 import { createApp } from './app.js';
-import { ConfigError, secretValues, type Config } from './config.js';
+import { ConfigError, secretValues, webhookWarnings, type Config } from './config.js';
 import type { Database } from './db/client.js';
 import { connectWorkerPostgres } from './db/worker-client.js';
 import { systemClock, type Deps } from './deps.js';
@@ -30,8 +30,10 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createDrainer, drainerOptions, type DrainSummary } from './outbox/drain.js';
 import { registerOutboxMetrics, releaseHeld } from './outbox/queries.js';
+import { purgeExpired } from './retention/purge.js';
 import {
   CRON_BUDGET_MS,
+  PURGE_CRON,
   RUN_TIMEOUT_MS,
   WAIT_UNTIL_BUDGET_MS,
   workerConfig,
@@ -67,6 +69,7 @@ function isolateFor(env: WorkerEnv): Isolate {
     });
     isolate = { config, logger, serviceAccountKey, heldReleased: false };
     isolates.set(env, isolate);
+    for (const warning of webhookWarnings(config)) logger.warn(warning);
   }
   return isolate;
 }
@@ -82,6 +85,10 @@ function invocation(isolate: Isolate): Invocation {
   const { config, logger } = isolate;
   const database = connectWorkerPostgres(config.DATABASE_URL!);
   const touched = new Set<string>();
+  const feishu =
+    config.FEISHU_APP_ID && config.FEISHU_APP_SECRET
+      ? createFeishuClient({ appId: config.FEISHU_APP_ID, appSecret: config.FEISHU_APP_SECRET, baseUrl: config.FEISHU_BASE_URL, logger })
+      : undefined;
   const deps: Deps = {
     config,
     db: database.db,
@@ -96,10 +103,8 @@ function invocation(isolate: Isolate): Invocation {
     calendar: isolate.serviceAccountKey
       ? createGoogleCalendar({ key: isolate.serviceAccountKey, baseUrl: config.GOOGLE_CALENDAR_BASE_URL })
       : undefined,
-    feishu:
-      config.FEISHU_APP_ID && config.FEISHU_APP_SECRET
-        ? createFeishuClient({ appId: config.FEISHU_APP_ID, appSecret: config.FEISHU_APP_SECRET, baseUrl: config.FEISHU_BASE_URL, logger })
-        : undefined,
+    feishu,
+    feishuSignIn: feishu,
   };
   registerOutboxMetrics(deps);
   return { deps, database, touched };
@@ -152,6 +157,17 @@ async function scheduled(controller: ScheduledController, env: WorkerEnv, _ctx: 
   // A config error throws here: the cron run shows as failed in the dashboard and the logs.
   const isolate = isolateFor(env);
   const inv = invocation(isolate);
+  if (controller.cron === PURGE_CRON) {
+    try {
+      await purgeExpired(inv.deps);
+    } catch (err) {
+      inv.deps.logger.error('retention purge failed; the next hourly run tries again', { cron: controller.cron, err });
+      throw err;
+    } finally {
+      await inv.database.close();
+    }
+    return;
+  }
   try {
     if (!isolate.heldReleased) {
       // Rows held for configuration (no key, no email) get another chance when an isolate starts,

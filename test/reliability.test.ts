@@ -5,6 +5,7 @@ import { outageScenario } from './reliability/outage.js';
 import { replayScenario, REPLAY_TOLERANCE_S } from './reliability/replay.js';
 import { COPIES, twoInstancesScenario } from './reliability/two-instances.js';
 import { secretsScenario } from './reliability/secrets.js';
+import { securityScenario } from './reliability/security.js';
 import { slowAndOversized, SLOW_TIMEOUTS } from './reliability/slow.js';
 
 /*
@@ -130,6 +131,20 @@ describe('reliability', () => {
     expect(figures.duplicates).toBe(0);
   }, 90_000);
 
+  it('the admin surface and the webhook probed as an attacker: every probe answered safely', async () => {
+    const { checks } = await securityScenario();
+    const unsafe = checks.probes.filter((p) => !p.ok);
+    expect(unsafe).toEqual([]);
+    expect(checks.probes.length).toBeGreaterThanOrEqual(12);
+    expect(checks.alive).toBe(true);
+    // the 200 MB body did not land in memory
+    expect(checks.rssAfterKb - checks.rssBeforeKb).toBeLessThan(50 * 1024);
+    // every failed authentication was logged (the tokens themselves never: the secrets scenario greps)
+    expect(checks.failureLogLines).toBeGreaterThanOrEqual(300);
+    expect(checks.startWithShortToken).toBe(78);
+    expect(checks.errorLines).toEqual([]);
+  }, 120_000);
+
   // Last: it greps what every scenario above captured.
   it('secrets never appear in any process output or response body', async () => {
     const { checks } = await secretsScenario();
@@ -137,6 +152,7 @@ describe('reliability', () => {
     for (const r of checks.cliRuns) expect(r.code, r.what).toBe(r.expected);
     expect(checks.heldWithReason).toBe(true);
     expect(checks.adminWrongTokenStatus).toBe(401);
+    expect(checks.oauthRefusedStatus).toBe(401);
     // the grep covered something: this run's processes, bodies and keys
     expect(checks.sources).toBeGreaterThan(10);
     expect(checks.responseBodies).toBeGreaterThan(100);

@@ -8,7 +8,10 @@
  *      completed by the scheduled handler (`--test-scheduled`, GET /__scheduled);
  *   3. a revert removes the block;
  *   4. the payroll export (JSON, CSV) and the reconciliation report answer exactly as the Node app
- *      does for the same events (run in-process on a second database, against a second fake Google).
+ *      does for the same events (run in-process on a second database, against a second fake Google);
+ *   5. a person signs in with Feishu (the fake's authorize page), the session opens the API and the
+ *      dashboard, sign-out ends it; failed authentication is throttled through the database;
+ *   6. the hourly cron purges payloads and export emails past their retention.
  *
  * wrangler dev runs on a snapshot of the sources in a temp dir: it rebuilds when files change, and
  * edits made in the tree while this runs must not swap the Worker under the test.
@@ -78,7 +81,7 @@ interface WranglerDev {
  * that is down: wrangler's local Hyperdrive proxy has no error handler on its database socket and
  * takes the whole of wrangler down with it — miniflare hyperdrive-proxy.ts #handleConnection).
  */
-async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string, string> }): Promise<WranglerDev> {
+async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string, string>; port?: number }): Promise<WranglerDev> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lb-workerd-'));
   const app = path.join(dir, 'app');
   for (const part of ['src', 'drizzle', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
@@ -93,7 +96,7 @@ async function startWranglerDev(opts: { hyperdrive?: string; vars: Record<string
   }
   const envPath = path.join(dir, 'worker.env');
   writeFileSync(envPath, envFile(opts.vars), { mode: 0o600 });
-  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const [port, inspectorPort] = [opts.port ?? (await freePort()), await freePort()];
 
   const hyperdriveEnv: Record<string, string> = {};
   if (opts.hyperdrive) {
@@ -271,14 +274,21 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
       ADMIN_TOKEN: ADMIN,
     };
     const closedPort = await freePort();
+    const workerPort = await freePort();
+    feishu.addUser({ user_id: 'u_op', open_id: 'ou_op', name: 'Operator' });
     [worker, workerWithoutDb] = await Promise.all([
       startWranglerDev({
         hyperdrive: workerDb.url!,
+        port: workerPort,
         vars: {
           ...common,
           GOOGLE_CALENDAR_BASE_URL: google.url,
           GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(JSON.parse(google.serviceAccountJson)),
           LOG_LEVEL: 'info',
+          // Feishu sign-in for the dashboard, against the fake's authorize page and token endpoint
+          PUBLIC_URL: `http://127.0.0.1:${workerPort}`,
+          ADMIN_FEISHU_USERS: 'u_op',
+          AUTH_FAILURE_LIMIT: '3',
         },
       }),
       startWranglerDev({ vars: { ...common, DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/nothing_listens_here`, LOG_LEVEL: 'silent' } }),
@@ -449,5 +459,67 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     const text = await (await fetch(`${worker.url}/metrics`)).text();
     expect(text).toMatch(/^leave_bridge_outbox_messages\{status="done"\} [1-9]/m);
     expect(text).toMatch(/^leave_bridge_outbox_messages\{status="pending"\} 0$/m);
+  });
+
+  it('signs a person in with Feishu: the session opens the API and the dashboard, sign-out ends it', async () => {
+    feishu.signInAs('u_op');
+    const start = await call('/dashboard/oauth/start', { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const pending = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const authorize = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+    const callback = new URL(authorize.headers.get('location')!);
+    expect(callback.origin).toBe(worker.url);
+    const signedIn = await call(`${callback.pathname}${callback.search}`, { headers: { cookie: pending }, redirect: 'manual' });
+    expect([signedIn.status, await signedIn.text()], log()).toEqual([303, '']);
+    const cookie = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => /^lb_session=./.test(c))!;
+    expect(cookie).toBeDefined();
+    expect((await call('/api/leaves', { headers: { cookie } })).status).toBe(200);
+    const page = await call('/dashboard', { headers: { cookie } });
+    const html = await page.text();
+    expect(html).toContain('Operator (u_op)');
+    const csrf = /name="csrf" value="([0-9a-f]{64})"/.exec(html)![1]!;
+    // another origin cannot use it
+    expect((await call('/api/outbox/1/retry', { method: 'POST', headers: { cookie, origin: 'https://evil.example', 'content-type': 'application/json' } })).status).toBe(403);
+    const out = await call('/dashboard/logout', { method: 'POST', body: new URLSearchParams({ csrf }), headers: { cookie, origin: worker.url }, redirect: 'manual' });
+    expect(out.status).toBe(303);
+    expect((await call('/api/leaves', { headers: { cookie } })).status).toBe(401);
+    const audit = (await (await admin('/api/audit?limit=5')).json()) as { items: Array<{ action: string; actor: { id: string | null } }> };
+    expect(audit.items.map((i) => i.action)).toEqual(expect.arrayContaining(['sign_in', 'sign_out']));
+  });
+
+  it('purges payloads and export emails past their retention on the hourly cron', async () => {
+    const late = leaveApprovalV2({ instanceCode: 'E2E-WORKER-PURGE-0005', employeeId: PEOPLE.alice.user_id, openId: PEOPLE.alice.open_id, start: '2024-09-20 00:00:00', end: '2024-09-21 00:00:00', interval: 86400 });
+    expect((await post(await encryptedRequest(late))).body).toEqual({ code: 0, status: 'applied' });
+    // age what the tests stored, as if the retention had passed
+    await workerDb.db.execute(sql`update inbox_events set received_at = received_at - interval '31 days'`);
+    await workerDb.db.execute(sql`update payroll_exports set created_at = created_at - interval '91 days'`);
+    const before = await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from inbox_events where payload is not null`);
+    expect(before[0]!.n).toBeGreaterThan(0);
+    // the every-minute cron drains only
+    await (await call(`/__scheduled?cron=${encodeURIComponent('* * * * *')}`)).text();
+    expect((await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from inbox_events where payload is not null`))[0]!.n).toBe(before[0]!.n);
+    const cron = await call(`/__scheduled?cron=${encodeURIComponent('17 * * * *')}`);
+    expect(cron.status).toBe(200);
+    await cron.text();
+    const after = await queryRows<{ payloads: number; purged: number; emails: number }>(
+      workerDb.db,
+      sql`select (select count(*)::int from inbox_events where payload is not null) as payloads,
+                 (select count(*)::int from inbox_events where payload_purged_at is not null) as purged,
+                 (select count(*)::int from payroll_exports where lines::text like '%@%') as emails`,
+    );
+    expect(after[0]).toEqual({ payloads: 0, purged: before[0]!.n, emails: 0 });
+    // Feishu pushing a purged delivery again (encrypted and signed afresh) is still a duplicate
+    expect((await post(await encryptedRequest(late))).body).toEqual({ code: 0, status: 'duplicate' });
+  });
+
+  it('throttles failed authentication through the database: 429 after AUTH_FAILURE_LIMIT failures', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call('/api/leaves', { headers: { authorization: `Bearer wrong-${i}` } })).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const blocked = await admin('/api/leaves');
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    const rows = await queryRows<{ failures: number }>(workerDb.db, sql`select failures from auth_failures`);
+    expect(rows.map((r) => r.failures)).toEqual([3]);
   });
 });

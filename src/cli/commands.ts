@@ -4,6 +4,7 @@ import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
+import { purgeCommand } from './purge.js';
 import { serve } from './serve.js';
 import { subscribeCommand } from './subscribe.js';
 import { triggerCommand } from './trigger.js';
@@ -21,6 +22,7 @@ export const commands: Record<string, Command> = {
   outbox: outboxCommand,
   employee: employeeCommand,
   trigger: (config, args) => triggerCommand(config, args),
+  purge: (config, args) => purgeCommand(config, args),
 };
 
 /** A command that reads the environment itself; a number is its exit code. */

@@ -1,10 +1,11 @@
 import { serve as serveHttp, type ServerType } from '@hono/node-server';
 import { createApp } from '../app.js';
-import { requireWebhookSecrets, type Config } from '../config.js';
+import { requireWebhookSecrets, webhookWarnings, type Config } from '../config.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { createDrainer, drainerOptions } from '../outbox/drain.js';
 import type { LongConnection } from '../feishu/long-connection.js';
 import { startPeriodicBackfill } from '../feishu/backfill.js';
+import { startPeriodicPurge } from '../retention/purge.js';
 import { hostname } from 'node:os';
 
 /**
@@ -28,7 +29,7 @@ export async function serve(config: Config): Promise<void> {
   const server: ServerType = serveHttp({
     fetch: app.fetch,
     port: config.PORT,
-    hostname: '0.0.0.0',
+    hostname: config.HOST,
     serverOptions: {
       // A slow or stalled sender must not hold a socket for long (slowloris).
       requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
@@ -42,7 +43,8 @@ export async function serve(config: Config): Promise<void> {
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
-  deps.logger.info('leave-bridge listening', { port, database: deps.dbKind, mode: config.FEISHU_EVENT_MODE });
+  deps.logger.info('leave-bridge listening', { port, host: config.HOST, database: deps.dbKind, mode: config.FEISHU_EVENT_MODE });
+  for (const warning of webhookWarnings(config)) deps.logger.warn(warning);
   if (draining) drainer.start();
   else deps.logger.info('outbox draining off in this process (OUTBOX_CONCURRENCY=0)');
   // FEISHU_EVENT_MODE=ws: events arrive over the SDK's long connection (config ensures app credentials).
@@ -53,6 +55,8 @@ export async function serve(config: Config): Promise<void> {
   });
   // BACKFILL_INTERVAL (off by default): closes gaps left by deliveries Feishu gave up on.
   const stopBackfill = startPeriodicBackfill(deps, config);
+  // payloads, export emails, audit entries past their retention (src/retention/purge.ts)
+  const stopPurge = startPeriodicPurge(deps);
   if (!deps.calendar) deps.logger.warn('calendar sync off: no Google service account configured; calendar messages are held until one is');
 
   let stopping = false;
@@ -67,6 +71,7 @@ export async function serve(config: Config): Promise<void> {
     hardStop.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await stopBackfill();
+    await stopPurge();
     // before the database closes: in-flight runs finish or give their leases back
     await drainer.stop();
     // in-flight events commit and are acked; later ones are answered 500 and re-pushed by Feishu

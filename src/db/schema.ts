@@ -36,8 +36,11 @@ export const inboxEvents = pgTable(
     /** created | enriched | unchanged | reverted | revert_remembered | already_reverted */
     effect: text('effect'),
     reason: text('reason'),
-    payload: jsonb('payload').notNull(),
+    /** the decrypted body (token redacted); null once purged after EVENT_PAYLOAD_RETENTION */
+    payload: jsonb('payload'),
     receivedAt: tz('received_at').notNull().defaultNow(),
+    /** when the retention purge removed `payload`; the row itself stays, so re-pushes stay duplicates */
+    payloadPurgedAt: tz('payload_purged_at'),
     /** every replay of a quarantined row: when, with a corrected event or not, what it was, what it became */
     history: jsonb('history').notNull().default([]),
   },
@@ -195,6 +198,67 @@ export const payrollExports = pgTable(
     lineCount: integer('line_count').notNull(),
     lines: jsonb('lines').notNull(),
     createdAt: tz('created_at').notNull().defaultNow(),
+    /** when the retention purge removed the lines' email addresses (EXPORT_RETENTION) */
+    emailsDroppedAt: tz('emails_dropped_at'),
   },
   (t) => [index('payroll_exports_period_idx').on(t.fromDate, t.toDate)],
 );
+
+/**
+ * Dashboard sessions. Only a SHA-256 of the session id is kept: a copy of this table (a backup, a
+ * read replica) opens no browser session. A session ends at `expires_at`, after
+ * SESSION_IDLE_TIMEOUT without use, or when revoked (sign-out, an operator).
+ */
+export const adminSessions = pgTable(
+  'admin_sessions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    idHash: text('id_hash').notNull(),
+    /** feishu (a named operator) | token (signed in with ADMIN_TOKEN) */
+    actorKind: text('actor_kind').notNull(),
+    /** Feishu user_id (else open_id) of a named operator */
+    actorId: text('actor_id'),
+    actorOpenId: text('actor_open_id'),
+    actorName: text('actor_name'),
+    /** token sessions: a hash of the ADMIN_TOKEN they signed in with, so rotating it ends them */
+    credentialHash: text('credential_hash'),
+    address: text('address'),
+    createdAt: tz('created_at').notNull(),
+    lastSeenAt: tz('last_seen_at').notNull(),
+    expiresAt: tz('expires_at').notNull(),
+    revokedAt: tz('revoked_at'),
+  },
+  (t) => [uniqueIndex('admin_sessions_id_hash_uq').on(t.idHash), index('admin_sessions_expires_idx').on(t.expiresAt)],
+);
+
+/** Who did what to the admin surface, when, from where (GET /api/audit, /dashboard/audit). */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: tz('at').notNull(),
+    /** feishu | token | anonymous (a failed sign-in) */
+    actorKind: text('actor_kind').notNull(),
+    actorId: text('actor_id'),
+    actorName: text('actor_name'),
+    /** sign_in, sign_in_failed, sign_out, event.replay, outbox.retry, employee.update, payroll.export, session.revoke, … */
+    action: text('action').notNull(),
+    target: text('target'),
+    /** ok | failed */
+    outcome: text('outcome').notNull(),
+    detail: jsonb('detail'),
+    address: text('address'),
+  },
+  (t) => [index('audit_log_at_idx').on(t.at), index('audit_log_action_idx').on(t.action, t.id)],
+);
+
+/**
+ * Failed authentications per client address in the current window, shared by every process and
+ * every Worker isolate (they have no memory in common): AUTH_FAILURE_LIMIT failures within
+ * AUTH_FAILURE_WINDOW of the first one answer 429 until that window ends.
+ */
+export const authFailures = pgTable('auth_failures', {
+  address: text('address').primaryKey(),
+  failures: integer('failures').notNull(),
+  windowStartedAt: tz('window_started_at').notNull(),
+});

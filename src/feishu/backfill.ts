@@ -7,6 +7,7 @@ import { ingestNormalised, type Effect, type IngestResult } from '../leave/inges
 import type { LeaveRevert } from '../leave/types.js';
 import { ExternalError, type FeishuInstance, type FeishuPort } from '../ports.js';
 import { LeaveFormError, leaveFromInstance } from './form.js';
+import { minimiseFor, redactFormReason, type Minimise } from './inbound.js';
 
 /**
  * Backfill: read approval instances from the Open API and feed them to the SAME ingest as the
@@ -59,7 +60,7 @@ export function creationRange(from: string, to: string, zone: string): { startMs
   return { startMs: f.startOf('day').toMillis(), endMs: t.plus({ days: 1 }).startOf('day').toMillis() - 1 };
 }
 
-function snapshot(i: FeishuInstance) {
+function snapshot(i: FeishuInstance, m: Minimise) {
   return {
     instance_code: i.instanceCode,
     approval_code: i.approvalCode,
@@ -69,7 +70,7 @@ function snapshot(i: FeishuInstance) {
     open_id: i.openId,
     start_time: i.startTimeMs,
     end_time: i.endTimeMs,
-    form: i.form,
+    form: redactFormReason(i.form, m),
   };
 }
 
@@ -85,10 +86,13 @@ async function backfillOne(deps: BackfillDeps & { feishu: FeishuPort }, instance
   if (instance.status !== 'APPROVED' && !isReverted) {
     return { instanceCode, status, outcome: 'skipped', detail: `status ${instance.status} is not a granted leave` };
   }
-  const approval = leaveFromInstance(instance, deps.config.DEFAULT_TIMEZONE);
+  const m = minimiseFor(deps.config);
+  const read = leaveFromInstance(instance, deps.config.DEFAULT_TIMEZONE);
+  // the employee's reason is not kept unless STORE_LEAVE_REASONS (src/feishu/inbound.ts)
+  const approval = read && !m.storeReasons ? { ...read, reason: null } : read;
   if (!approval && !isReverted) return { instanceCode, status, outcome: 'skipped', detail: 'the form has no leave widget' };
 
-  const payload = { source: 'feishu-instance-api', instance: snapshot(instance) };
+  const payload = { source: 'feishu-instance-api', instance: snapshot(instance, m) };
   const approved = approval
     ? await ingestNormalised(deps, { eventKey: `backfill:${instanceCode}:approved`, eventType: BACKFILL_EVENT_TYPE, source: 'backfill', payload }, approval)
     : null;

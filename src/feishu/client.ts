@@ -1,7 +1,8 @@
-import { Client, defaultHttpInstance, LoggerLevel, type Cache, type HttpInstance } from '@larksuiteoapi/node-sdk';
+import { AccessTokenError, Client, defaultHttpInstance, LoggerLevel, withUserAccessToken, type Cache, type HttpInstance } from '@larksuiteoapi/node-sdk';
 import pRetry from 'p-retry';
-import type { Logger } from '../logger.js';
-import { ExternalError, type FailureClass, type FeishuInstance, type FeishuPort, type FeishuUser } from '../ports.js';
+import { sdkLogText, type Logger } from '../logger.js';
+import { ExternalError, type FailureClass, type FeishuIdentity, type FeishuInstance, type FeishuPort, type FeishuSignInPort, type FeishuUser } from '../ports.js';
+import { accountsUrlFor } from './oauth-urls.js';
 
 /**
  * FeishuPort over the official SDK's Client. The SDK fetches and caches the tenant_access_token
@@ -182,22 +183,25 @@ class TokenCache implements Cache {
 
 /** The SDK logs whole axios errors (request bodies included): keep only messages, at debug. */
 function sdkLogger(logger: Logger, secret: string) {
-  const summarise = (parts: unknown[]): string =>
-    parts
-      .flatMap((p) => (Array.isArray(p) ? p : [p]))
-      .map((p) => {
-        if (typeof p === 'string') return p;
-        if (p && typeof p === 'object' && typeof (p as { message?: unknown }).message === 'string') return (p as { message: string }).message;
-        return '';
-      })
-      .filter((s) => s !== '')
-      .join(' ');
   const scrub = (line: string) => (secret ? line.split(secret).join('[redacted]') : line);
   const log = (...parts: unknown[]) => {
-    const detail = scrub(summarise(parts));
+    const detail = scrub(sdkLogText(parts));
     if (detail) logger.debug('feishu sdk', { detail });
   };
   return { error: log, warn: log, info: () => {}, debug: () => {}, trace: () => {} };
+}
+
+/**
+ * An id for a path segment of an Open API URL. The SDK puts path parameters in as they are
+ * (fillApiPath does no encoding), so `../../contact/v3/users/x` as an instance code would reach
+ * another endpoint with the app's token. Encoded, a slash cannot leave its segment; `.` and `..`
+ * (which URL parsers resolve even as %2E) and control characters are refused outright.
+ */
+export function pathSegment(what: string, id: string): string {
+  if (id === '' || id.length > 200 || /^\.{1,2}$/.test(id) || /[\u0000-\u001f\u007f]/.test(id)) {
+    throw new ExternalError('permanent', `feishu: ${what} ${JSON.stringify(id.slice(0, 40))} is not a valid id`);
+  }
+  return encodeURIComponent(id);
 }
 
 function withoutBodyOnGet<T extends { method?: string; data?: unknown }>(opts: T): T {
@@ -240,7 +244,7 @@ export interface ApprovalDefinition {
   form: string;
 }
 
-export interface FeishuClient extends FeishuPort {
+export interface FeishuClient extends FeishuPort, FeishuSignInPort {
   /** the underlying SDK client, for calls this port does not cover */
   readonly sdk: Client;
   /** Ask Feishu for a tenant_access_token now (not from the cache): the app id and secret work. */
@@ -258,6 +262,8 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
     appSecret: opts.appSecret,
     // a trailing slash would make the SDK build "//open-apis/…"
     domain: opts.baseUrl.replace(/\/+$/, ''),
+    // where the OAuth token endpoint is (the SDK knows the official hosts only)
+    oauthBaseUrl: accountsUrlFor(opts.baseUrl),
     cache,
     httpInstance: httpWithTimeout(opts.timeoutMs ?? 15_000),
     logger: sdkLogger(opts.logger, opts.appSecret),
@@ -348,7 +354,7 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
       const data = await orNull(
         FEISHU_CODES.userNotFound,
         call('contact.v3.user.get', () =>
-          sdk.contact.v3.user.get({ path: { user_id: userId }, params: { user_id_type: 'user_id' } }),
+          sdk.contact.v3.user.get({ path: { user_id: pathSegment('user id', userId) }, params: { user_id_type: 'user_id' } }),
         ),
       );
       const user = data?.user as Record<string, unknown> | undefined;
@@ -364,7 +370,7 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
 
     async subscribeApproval(approvalCode: string): Promise<'subscribed' | 'already_subscribed'> {
       try {
-        await call('approval.v4.approval.subscribe', () => sdk.approval.v4.approval.subscribe({ path: { approval_code: approvalCode } }));
+        await call('approval.v4.approval.subscribe', () => sdk.approval.v4.approval.subscribe({ path: { approval_code: pathSegment('approval code', approvalCode) } }));
         return 'subscribed';
       } catch (err) {
         if (err instanceof ExternalError && err.reason === String(FEISHU_CODES.alreadySubscribed)) return 'already_subscribed';
@@ -403,7 +409,7 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
       const data = await orNull(
         FEISHU_CODES.instanceNotFound,
         call('approval.v4.instance.get', () =>
-          sdk.approval.v4.instance.get({ path: { instance_id: instanceCode }, params: { user_id_type: 'user_id' } }),
+          sdk.approval.v4.instance.get({ path: { instance_id: pathSegment('instance code', instanceCode) }, params: { user_id_type: 'user_id' } }),
         ),
       );
       if (!data) return null;
@@ -423,6 +429,60 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
         startTimeMs: ms(d.start_time),
         endTimeMs: ms(d.end_time),
       };
+    },
+
+    async identify({ code, redirectUri, codeVerifier }): Promise<FeishuIdentity> {
+      let accessToken: string;
+      try {
+        // The SDK's OAuth client: {oauthBaseUrl}/oauth/v3/token with client_id and client_secret
+        // (https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/authentication-management/access-token/get-user-access-token).
+        ({ accessToken } = await sdk.accessToken.retrieveByAuthorizationCode({ code, redirectUri, codeVerifier }));
+      } catch (err) {
+        if (err instanceof AccessTokenError) {
+          const status = (err as { statusCode?: number }).statusCode ?? 0;
+          const failure: FailureClass = status === 0 || status === 429 || status >= 500 ? 'transient' : 'permanent';
+          throw new ExternalError(failure, `feishu oauth token: HTTP ${status} ${err.message}`.trim(), status, String((err as { code?: unknown }).code ?? ''));
+        }
+        throw classifyFeishuError('oauth token', err);
+      }
+      const data = (await once('authen.v1.user_info', () => sdk.authen.v1.userInfo.get({}, withUserAccessToken(accessToken)))) as
+        | Record<string, unknown>
+        | undefined;
+      const openId = str(data?.open_id);
+      if (!openId) throw new ExternalError('permanent', 'feishu authen.v1.user_info: no open_id in the answer');
+      return { openId, userId: str(data?.user_id), name: str(data?.name) ?? str(data?.en_name) };
+    },
+
+    async departmentsOf(openId: string): Promise<Set<string>> {
+      const ids = new Set<string>();
+      const user = pathSegment('open id', openId);
+      const direct = async (type: 'open_department_id' | 'department_id') => {
+        const data = await call('contact.v3.user.get', () =>
+          sdk.contact.v3.user.get({ path: { user_id: user }, params: { user_id_type: 'open_id', department_id_type: type } }),
+        );
+        return (data?.user?.department_ids ?? []).filter((d): d is string => typeof d === 'string' && d !== '');
+      };
+      const [open, custom] = await Promise.all([direct('open_department_id'), direct('department_id')]);
+      for (const d of [...open, ...custom]) ids.add(d);
+      // every department above each of the user's: membership of a sub-department counts
+      for (const department of open) {
+        let pageToken: string | undefined;
+        for (;;) {
+          const data = await call('contact.v3.department.parent', () =>
+            sdk.contact.v3.department.parent({
+              params: { department_id: department, department_id_type: 'open_department_id', page_size: 50, ...(pageToken ? { page_token: pageToken } : {}) },
+            }),
+          );
+          for (const item of data?.items ?? []) {
+            if (item.department_id) ids.add(item.department_id);
+            if (item.open_department_id) ids.add(item.open_department_id);
+          }
+          const next = data?.has_more ? str(data.page_token) : null;
+          if (!next || next === pageToken) break;
+          pageToken = next;
+        }
+      }
+      return ids;
     },
   };
 }

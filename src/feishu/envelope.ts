@@ -65,28 +65,31 @@ function parseBody(text: string, what: string): Record<string, unknown> {
 const MAX_ID_LENGTH = 200;
 
 /**
- * Verify, then decrypt, then parse: nothing in the body is trusted before the signature over the
- * raw bytes matched (when an encrypt key is set) and the Verification Token matched.
+ * With an encrypt key, the one body that comes unsigned is Feishu's url_verification (a few hundred
+ * bytes); anything longer is an event without its signature, refused before it is parsed.
+ */
+export const UNSIGNED_BODY_LIMIT = 4 * 1024;
+
+/** All three signature headers are there. */
+export const isSigned = (h: SignatureHeaders): boolean => Boolean(h.timestamp && h.nonce && h.signature);
+
+/**
+ * Verify, then decrypt, then parse: with an encrypt key, a signed request's timestamp and the
+ * signature over its raw bytes are checked before the body is decoded or parsed, so a forged body
+ * costs a hash and nothing more. Then the Verification Token must match.
  *
  * url_verification is the one exception to "signed": Feishu sends the challenge WITHOUT signature
  * headers even when an encrypt key is set (cf. openclaw/openclaw#58905), so it is authenticated by
- * decryption plus token. Every other event must be signed when a key is set.
+ * decryption plus token, and its body may be at most UNSIGNED_BODY_LIMIT bytes. Every other event
+ * must be signed when a key is set.
  */
 export async function openEnvelope(
   raw: Bytes,
   headers: SignatureHeaders,
   opts: EnvelopeOptions,
 ): Promise<Envelope> {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-  } catch {
-    throw new AppError('invalid_body', 'body is not UTF-8 text');
-  }
-  const outer = parseBody(text, 'body');
-
   const { timestamp, nonce, signature } = headers;
-  const signed = Boolean(timestamp && nonce && signature);
+  const signed = isSigned(headers);
   // true once the signature over the raw bytes matched: the body is Feishu's, whatever it holds
   const verified = Boolean(opts.encryptKey && signed);
   if (opts.encryptKey && signed) {
@@ -101,7 +104,17 @@ export async function openEnvelope(
     if (!equalDigests(expected, signature!.trim().toLowerCase())) {
       throw new AppError('bad_signature', 'X-Lark-Signature does not match the body');
     }
+  } else if (opts.encryptKey && raw.length > UNSIGNED_BODY_LIMIT) {
+    throw new AppError('missing_signature', `signature headers are required when an encrypt key is set (only a url_verification of at most ${UNSIGNED_BODY_LIMIT} bytes comes unsigned)`);
   }
+
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new AppError('invalid_body', 'body is not UTF-8 text');
+  }
+  const outer = parseBody(text, 'body');
 
   let body = outer;
   if ('encrypt' in outer) {

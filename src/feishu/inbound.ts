@@ -1,5 +1,6 @@
 import { ingest, type IngestDeps, type IngestResult, type IngestSource } from '../leave/ingest.js';
 import { plan, type Planned, type Reading } from '../leave/plan.js';
+import type { Config } from '../config.js';
 import { storable } from '../shared/storable.js';
 import { normaliseEvent, UnusableEventError } from './events.js';
 
@@ -22,12 +23,28 @@ function namedInstance(event: unknown): string | null {
   return typeof code === 'string' ? code.slice(0, 200) || null : null;
 }
 
+/** What the Feishu adapter keeps of what employees write (config STORE_LEAVE_REASONS). */
+export interface Minimise {
+  storeReasons: boolean;
+}
+
+export const minimiseFor = (config: Pick<Config, 'STORE_LEAVE_REASONS'>): Minimise => ({ storeReasons: config.STORE_LEAVE_REASONS });
+
+/**
+ * A leave's reason is free text the employee typed, often about their health: unless
+ * STORE_LEAVE_REASONS is on it is dropped from the canonical event, so no leave row gets it.
+ */
+export function withoutReason(reading: Reading, m: Minimise): Reading {
+  if (m.storeReasons || !('event' in reading) || reading.event.kind !== 'approve' || reading.event.reason === null) return reading;
+  return { ...reading, event: { ...reading.event, reason: null } };
+}
+
 /** Read a Feishu event into the domain's canonical form, or say why it cannot be used. */
-export function readEvent(eventType: string, event: unknown, problem?: string | null): Reading {
+export function readEvent(eventType: string, event: unknown, problem?: string | null, m: Minimise = { storeReasons: false }): Reading {
   const instanceCode = namedInstance(event);
   if (problem) return { problem, instanceCode };
   try {
-    return { event: normaliseEvent(eventType, event), instanceCode };
+    return withoutReason({ event: normaliseEvent(eventType, event), instanceCode }, m);
   } catch (err) {
     if (err instanceof UnusableEventError) return { problem: err.message, instanceCode };
     throw err;
@@ -35,22 +52,69 @@ export function readEvent(eventType: string, event: unknown, problem?: string | 
 }
 
 /** Pure: what a Feishu delivery means (read, then planned by the domain). */
-export const planDelivery = (d: Pick<FeishuDelivery, 'eventType' | 'event' | 'problem'>): Planned =>
-  plan(readEvent(d.eventType, storable(d.event), d.problem));
+export const planDelivery = (d: Pick<FeishuDelivery, 'eventType' | 'event' | 'problem'>, m: Minimise = { storeReasons: false }): Planned =>
+  plan(readEvent(d.eventType, storable(d.event), d.problem, m));
 
-/** Remove the verification token before a body is stored or shown (admin API, quarantine). */
-export function redactToken(body: unknown): unknown {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
-  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The event object without the employee's reason (`leave_reason` in leave_approval and
+ * leave_approvalV2). Only that one field: the payload is kept for audit and replay.
+ */
+export function redactReason(event: unknown, m: Minimise): unknown {
+  if (m.storeReasons || !isRecord(event) || !('leave_reason' in event)) return event;
+  const { leave_reason: _dropped, ...rest } = event;
+  return rest;
+}
+
+/**
+ * What of a delivery's body is stored and shown (admin API, quarantine): the Verification Token
+ * replaced by `[redacted]`, and the leave reason removed unless STORE_LEAVE_REASONS.
+ */
+export function redactPayload(body: unknown, m: Minimise): unknown {
+  if (!isRecord(body)) return body;
+  const out: Record<string, unknown> = { ...body };
   if ('token' in out) out.token = '[redacted]';
   const header = out.header;
-  if (typeof header === 'object' && header !== null && 'token' in header) {
-    out.header = { ...(header as Record<string, unknown>), token: '[redacted]' };
-  }
+  if (isRecord(header) && 'token' in header) out.header = { ...header, token: '[redacted]' };
+  if ('event' in out) out.event = redactReason(out.event, m);
   return out;
+}
+
+/**
+ * An approval instance's `form` (a JSON string of widgets, as backfill stores it) without the
+ * leave widget's reason. A form that does not parse is kept out altogether rather than stored
+ * with whatever it holds.
+ */
+export function redactFormReason(form: string, m: Minimise): string | null {
+  if (m.storeReasons) return form;
+  let widgets: unknown;
+  try {
+    widgets = JSON.parse(form);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(widgets)) return null;
+  const scrub = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      try {
+        return JSON.stringify(scrub(JSON.parse(value)));
+      } catch {
+        return value;
+      }
+    }
+    if (Array.isArray(value)) return value.filter((sub) => !(isRecord(sub) && typeof sub.id === 'string' && /reason/i.test(sub.id)));
+    if (isRecord(value) && 'reason' in value) {
+      const { reason: _dropped, ...rest } = value;
+      return rest;
+    }
+    return value;
+  };
+  return JSON.stringify(widgets.map((w) => (isRecord(w) && 'value' in w ? { ...w, value: scrub(w.value) } : w)));
 }
 
 /** Store one Feishu delivery through the domain's ingest; resolves after commit (then ack). */
 export function receive(deps: IngestDeps, d: FeishuDelivery): Promise<IngestResult> {
-  return ingest(deps, { eventKey: d.eventKey, eventType: d.eventType, source: d.source, payload: redactToken(d.body) }, planDelivery(d));
+  const m = minimiseFor(deps.config);
+  return ingest(deps, { eventKey: d.eventKey, eventType: d.eventType, source: d.source, payload: redactPayload(d.body, m) }, planDelivery(d, m));
 }

@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import { ConfigError, LONG_CONNECTION_APP_ID } from '../config.js';
 import { COMMIT_DEADLINE_MS } from '../db/deadline.js';
 import type { IngestDeps, IngestResult } from '../leave/ingest.js';
-import type { Logger } from '../logger.js';
+import { sdkLogText, type Logger } from '../logger.js';
 import { decryptEvent } from './crypto.js';
 import { identifyEvent } from './envelope.js';
 import { receive } from './inbound.js';
@@ -89,19 +89,17 @@ export const LONG_CONNECTION_DEFAULTS = {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The SDK logs through `logger.level([...args])`; its errors are mostly retries we recover from. */
+/**
+ * The SDK logs through `logger.level([...args])`; its errors are mostly retries we recover from.
+ * At debug it logs every event it receives: sdkLogText cuts those payloads out.
+ */
 function sdkLogger(logger: Logger) {
-  const text = (args: unknown[]) =>
-    args
-      .flat()
-      .map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a)))
-      .join(' ');
   return {
-    error: (...a: unknown[]) => logger.warn(`feishu sdk: ${text(a)}`),
-    warn: (...a: unknown[]) => logger.warn(`feishu sdk: ${text(a)}`),
-    info: (...a: unknown[]) => logger.debug(`feishu sdk: ${text(a)}`),
-    debug: (...a: unknown[]) => logger.debug(`feishu sdk: ${text(a)}`),
-    trace: (...a: unknown[]) => logger.debug(`feishu sdk: ${text(a)}`),
+    error: (...a: unknown[]) => logger.warn(`feishu sdk: ${sdkLogText(a)}`),
+    warn: (...a: unknown[]) => logger.warn(`feishu sdk: ${sdkLogText(a)}`),
+    info: (...a: unknown[]) => logger.debug(`feishu sdk: ${sdkLogText(a)}`),
+    debug: (...a: unknown[]) => logger.debug(`feishu sdk: ${sdkLogText(a)}`),
+    trace: (...a: unknown[]) => logger.debug(`feishu sdk: ${sdkLogText(a)}`),
   };
 }
 

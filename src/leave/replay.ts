@@ -41,7 +41,10 @@ export async function replayQuarantined(
     if (row.status !== 'quarantined') {
       throw new AppError('not_quarantined', `event ${inboxId} is ${row.status}, only quarantined events are replayed`);
     }
-    const payload = row.payload as { event?: unknown };
+    if (row.payload === null && correctedEvent === undefined) {
+      throw new AppError('payload_purged', `event ${inboxId}'s payload was purged after the retention period; replay it with a corrected {"event": …}`);
+    }
+    const payload = (row.payload ?? {}) as { event?: unknown };
     const event = storable(correctedEvent ?? payload.event);
     const planned = plan(read(row.eventType, event));
     const record = (status: ReplayRecord['status'], reason: string | null): ReplayRecord => ({
@@ -60,7 +63,7 @@ export async function replayQuarantined(
         .where(eq(inboxEvents.id, inboxId));
       return { stillUnusable: reason };
     }
-    const newPayload = correctedEvent === undefined ? row.payload : { ...(row.payload as object), event, original_event: payload.event };
+    const newPayload = correctedEvent === undefined ? row.payload : { ...payload, event, original_event: payload.event };
     if (planned.status === 'ignored') {
       await tx
         .update(inboxEvents)

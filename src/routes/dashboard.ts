@@ -1,85 +1,212 @@
 import { Hono, type Context } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
+import { recordAudit } from '../auth/audit.js';
+import { clientAddress } from '../auth/client-address.js';
+import {
+  CALLBACK_PATH,
+  decideAccess,
+  decodePending,
+  encodePending,
+  OAUTH_COOKIE,
+  OAUTH_PENDING_SECONDS,
+  redirectUriFor,
+  startSignIn,
+} from '../auth/feishu-sign-in.js';
+import { createSession, csrfTokenFor, findSession, revokeSession, type AdminActor } from '../auth/sessions.js';
+import { blockedFor, logThrottled, recordFailure } from '../auth/throttle.js';
+import { adminSurfaceEnabled, feishuSignInEnabled } from '../config.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { constantTimeEqual } from '../feishu/crypto.js';
 import { getLeave } from '../leave/queries.js';
+import { ExternalError, type FeishuIdentity } from '../ports.js';
+import { AuditPage } from '../reports/dashboard/audit-page.js';
 import { DashboardPage } from '../reports/dashboard/home-page.js';
 import { renderHtml } from '../reports/dashboard/layout.js';
 import { LeavePage } from '../reports/dashboard/leave-page.js';
 import { loadDashboard } from '../reports/dashboard/load.js';
 import { LoginPage } from '../reports/dashboard/login-page.js';
+import type { SessionView } from '../reports/dashboard/session-bar.js';
 import { monthOf, periodErrorCode, withOptionalPeriod } from '../reports/period.js';
 import { VerifyParam } from '../reports/reconciliation/index.js';
 import { instantToLocalDate } from '../shared/local-time.js';
-import { ADMIN_COOKIE, adminAuth, dashboardSession } from './auth.js';
+import { AuditQuery, auditFilter } from './audit.js';
+import {
+  adminAuth,
+  adminHeaders,
+  clearHostCookie,
+  readHostCookie,
+  sameOrigin,
+  SESSION_COOKIE,
+  setHostCookie,
+} from './auth.js';
 import { form, query } from './validate.js';
-
-/** How long the dashboard cookie keeps a person signed in. */
-const COOKIE_MAX_AGE = 12 * 3600;
 
 const DashboardQuery = withOptionalPeriod({ verify: VerifyParam });
 const LoginForm = z.object({ token: z.string().default(''), next: z.string().optional() });
+const LogoutForm = z.object({ csrf: z.string().optional() });
+const StartQuery = z.object({ next: z.string().optional() });
+/** Feishu comes back with code and state, or with error (the person declined). */
+const CallbackQuery = z.object({ code: z.string().max(1000).optional(), state: z.string().max(200).optional(), error: z.string().max(200).optional() });
 
 /** Only local paths after login: an absolute URL in `next` would be an open redirect. */
 function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/dashboard(?:[/?]|$)/.test(value) && !value.startsWith('//') ? value : '/dashboard';
+  return typeof value === 'string' && /^\/dashboard(?:[/?]|$)/.test(value) && !value.startsWith('//') && !/[\\\s]/.test(value) ? value : '/dashboard';
 }
 
-const html = async (c: Context, element: Parameters<typeof renderHtml>[0], status: 200 | 401 | 404 = 200) => {
-  c.header('cache-control', 'no-store');
+type Status = 200 | 400 | 401 | 403 | 404 | 429 | 503;
+
+const html = async (c: Context, element: Parameters<typeof renderHtml>[0], status: Status = 200) => {
   // The page carries no script at all; a strict policy makes an injected one inert as well.
   c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
-  c.header('x-content-type-options', 'nosniff');
   return c.html(await renderHtml(element), status);
 };
 
+const whoIs = (a: Pick<AdminActor, 'kind' | 'id' | 'name'>) => (a.kind === 'token' ? 'admin token' : `${a.name ?? a.id ?? 'Feishu user'}${a.name && a.id ? ` (${a.id})` : ''}`);
+
 /**
- * The page a person reads: the same authentication as /api/* (bearer or the cookie its login form
- * sets), but a person without it gets the login form (401) instead of a JSON error.
+ * The pages a person reads, and how a person signs in and out. The pages take the same
+ * authentication as /api/* (routes/auth.ts): a session cookie from Feishu sign-in (or, where
+ * Feishu sign-in is not configured, the admin-token form), or the bearer token. A person without
+ * one gets the sign-in page (401) instead of a JSON error.
  */
-export function dashboardRoutes(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'calendar' | 'feishu'>): Hono {
+export function dashboardRoutes(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'calendar' | 'feishu' | 'feishuSignIn' | 'logger'>): Hono {
   const r = new Hono();
-  const signedIn = adminAuth(deps, {
-    onUnauthorized: (c) => {
-      const url = new URL(c.req.url);
-      return html(c, LoginPage({ next: safeNext(url.pathname + url.search) }), 401);
-    },
-  });
+  const { config } = deps;
+  const feishu = feishuSignInEnabled(config);
+  // the token form only where there is no Feishu sign-in: people are named operators wherever they can be
+  const tokenForm = !feishu && config.ADMIN_TOKEN !== undefined;
 
-  r.post('/login', form(LoginForm), async (c) => {
-    const expected = deps.config.ADMIN_TOKEN;
-    if (!expected) throw new AppError('not_found', 'no such route');
-    const input = c.req.valid('form') as z.output<typeof LoginForm>;
-    const token = input.token.trim();
-    const next = safeNext(input.next);
-    if (!token || !(await constantTimeEqual(token, expected))) {
-      return html(c, LoginPage({ next, error: 'That token is not right.' }), 401);
-    }
-    // HttpOnly: no script can read it; SameSite=Strict: no other site can make the browser send
-    // it (the cookie also opens /api/*, including POST routes).
-    setCookie(c, ADMIN_COOKIE, await dashboardSession(expected), {
-      httpOnly: true,
-      sameSite: 'Strict',
-      secure: new URL(c.req.url).protocol === 'https:',
-      path: '/',
-      maxAge: COOKIE_MAX_AGE,
-    });
+  const signInPage = (c: Context, status: Status, error?: string, next?: string) => {
+    const url = new URL(c.req.url);
+    const back = next ?? safeNext(url.pathname.startsWith('/dashboard/oauth') || url.pathname.startsWith('/dashboard/log') ? '/dashboard' : url.pathname + url.search);
+    return html(c, LoginPage({ next: back, error, feishu, token: tokenForm }), status);
+  };
+  const throttledPage = (c: Context, seconds: number, kind: 'password' | 'feishu_sign_in') => {
+    logThrottled(deps, { address: clientAddress(c, config), kind, retryAfterSeconds: seconds });
+    c.header('retry-after', String(seconds));
+    return signInPage(c, 429, `Too many failed sign-ins from this address. Try again in ${Math.ceil(seconds / 60)} min.`);
+  };
+  const surface = async (c: Context, next: () => Promise<void>) => {
+    if (!adminSurfaceEnabled(config)) throw new AppError('not_found', 'no such route');
+    await next();
+  };
+  const signedIn = adminAuth(deps, { writes: 'form', onUnauthorized: (c) => signInPage(c, 401) });
+  const sessionView = async (c: Context): Promise<SessionView> => {
+    const session = c.get('session');
+    return { who: whoIs(c.get('admin')), csrf: session ? await csrfTokenFor(session.id) : null };
+  };
+  const audit = (c: Context, entry: Omit<Parameters<typeof recordAudit>[1], 'address'>) =>
+    recordAudit(deps, { ...entry, address: clientAddress(c, config) });
+
+  /** A new session for whoever just proved who they are, and the way back into the dashboard. */
+  const signIn = async (c: Context, actor: Omit<AdminActor, 'via'>, next: string, detail: Record<string, unknown>) => {
+    const address = clientAddress(c, config);
+    const { id } = await createSession(deps, { actor, address });
+    setHostCookie(c, config, SESSION_COOKIE, id, config.SESSION_TTL / 1000);
+    await recordAudit(deps, { actor, action: 'sign_in', outcome: 'ok', detail, address });
     return c.redirect(next, 303);
+  };
+
+  r.use('*', adminHeaders);
+
+  r.post('/login', surface, async (c, next) => {
+    if (!tokenForm) throw new AppError('not_found', 'no such route');
+    // Login CSRF: another site must not be able to sign this browser in (as the token's holder).
+    if (!sameOrigin(c, config)) throw new AppError('cross_site_request', 'sign in from this service’s own page');
+    await next();
+  }, form(LoginForm), async (c) => {
+    const input = c.req.valid('form') as z.output<typeof LoginForm>;
+    const next = safeNext(input.next);
+    const address = clientAddress(c, config);
+    const wait = await blockedFor(deps, address);
+    if (wait !== null) return throttledPage(c, wait, 'password');
+    const token = input.token.trim();
+    if (!token || !(await constantTimeEqual(token, config.ADMIN_TOKEN!))) {
+      await recordFailure(deps, { address, kind: 'password', why: 'wrong admin token in the sign-in form' });
+      await audit(c, { actor: null, action: 'sign_in_failed', outcome: 'failed', detail: { method: 'token' } });
+      return signInPage(c, 401, 'That token is not right.', next);
+    }
+    return signIn(c, { kind: 'token', id: null, name: null }, next, { method: 'token' });
   });
 
-  r.post('/logout', (c) => {
-    if (!deps.config.ADMIN_TOKEN) throw new AppError('not_found', 'no such route');
-    deleteCookie(c, ADMIN_COOKIE, { path: '/' });
+  r.get('/oauth/start', surface, query(StartQuery), async (c) => {
+    if (!feishu) throw new AppError('not_found', 'no such route');
+    const { location, pending } = await startSignIn(config, safeNext(c.req.valid('query').next));
+    setHostCookie(c, config, OAUTH_COOKIE, encodePending(pending), OAUTH_PENDING_SECONDS);
+    return c.redirect(location, 302);
+  });
+
+  r.get(CALLBACK_PATH.slice('/dashboard'.length), surface, query(CallbackQuery), async (c) => {
+    if (!feishu || !deps.feishuSignIn) throw new AppError('not_found', 'no such route');
+    const port = deps.feishuSignIn;
+    const address = clientAddress(c, config);
+    const wait = await blockedFor(deps, address);
+    if (wait !== null) return throttledPage(c, wait, 'feishu_sign_in');
+    const q = c.req.valid('query');
+    const pending = decodePending(readHostCookie(c, config, OAUTH_COOKIE));
+    clearHostCookie(c, config, OAUTH_COOKIE);
+    const refuse = async (status: Status, message: string, why: string, who: FeishuIdentity | null = null) => {
+      await recordFailure(deps, { address, kind: 'feishu_sign_in', why });
+      const actor = who ? { kind: 'feishu' as const, id: who.userId ?? who.openId, name: who.name } : null;
+      await audit(c, { actor, action: 'sign_in_failed', outcome: 'failed', detail: { method: 'feishu', why } });
+      return signInPage(c, status, message, pending?.next);
+    };
+    if (q.error !== undefined) {
+      await audit(c, { actor: null, action: 'sign_in_failed', outcome: 'failed', detail: { method: 'feishu', why: `feishu: ${q.error}` } });
+      return signInPage(c, 401, 'Feishu sign-in was cancelled.');
+    }
+    if (!pending || !q.state || !q.code || !(await constantTimeEqual(q.state, pending.state))) {
+      return refuse(400, 'This sign-in was not started in this browser, or took too long. Sign in again.', 'state does not match this browser');
+    }
+    let who: FeishuIdentity;
+    try {
+      who = await port.identify({ code: q.code, redirectUri: redirectUriFor(config), codeVerifier: pending.verifier });
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      deps.logger.warn('feishu sign-in: the code was not accepted', { err });
+      return refuse(401, 'Feishu did not accept this sign-in. Sign in again.', 'code not accepted');
+    }
+    let decision: Awaited<ReturnType<typeof decideAccess>>;
+    try {
+      decision = await decideAccess(config, port, who);
+    } catch (err) {
+      if (!(err instanceof ExternalError)) throw err;
+      deps.logger.error('feishu sign-in: could not read the user’s departments', { err });
+      return signInPage(c, 503, 'Feishu could not tell which departments you are in (the app needs the contact permission). Try again later.');
+    }
+    if (!decision.allowed) {
+      return refuse(403, `${who.name ?? 'This Feishu account'} may not use this dashboard. Ask an administrator to add you.`, 'not an allowed user or department', who);
+    }
+    return signIn(c, { kind: 'feishu', id: who.userId ?? who.openId, openId: who.openId, name: who.name }, pending.next, { method: 'feishu', via: decision.via });
+  });
+
+  r.post('/logout', surface, form(LogoutForm), async (c) => {
+    const cookie = readHostCookie(c, config, SESSION_COOKIE);
+    const session = cookie ? await findSession(deps, cookie) : null;
+    if (session) {
+      const { csrf } = c.req.valid('form') as z.output<typeof LogoutForm>;
+      if (!sameOrigin(c, config) || !csrf || !(await constantTimeEqual(csrf, await csrfTokenFor(session.id)))) {
+        throw new AppError('cross_site_request', 'sign out from this service’s own page');
+      }
+      await revokeSession(deps, session.rowId);
+      await audit(c, { actor: session.actor, action: 'sign_out', outcome: 'ok' });
+    }
+    clearHostCookie(c, config, SESSION_COOKIE);
     return c.redirect('/dashboard', 303);
   });
 
   r.get('/', signedIn, query(DashboardQuery, periodErrorCode), async (c) => {
     const q = c.req.valid('query') as z.output<typeof DashboardQuery>;
-    const period = q.from && q.to ? { from: q.from, to: q.to } : monthOf(instantToLocalDate(deps.clock.now(), deps.config.DEFAULT_TIMEZONE));
+    const period = q.from && q.to ? { from: q.from, to: q.to } : monthOf(instantToLocalDate(deps.clock.now(), config.DEFAULT_TIMEZONE));
     const data = await loadDashboard(deps, { period, verify: q.verify });
-    return html(c, DashboardPage({ data, verify: q.verify }));
+    return html(c, DashboardPage({ data, verify: q.verify, session: await sessionView(c) }));
+  });
+
+  r.get('/audit', signedIn, query(AuditQuery), async (c) => {
+    const q = c.req.valid('query') as z.output<typeof AuditQuery>;
+    const data = await auditFilter(deps, q);
+    return html(c, AuditPage({ data, filter: { action: q.action, actor: q.actor, outcome: q.outcome }, session: await sessionView(c) }));
   });
 
   r.get('/leaves/:instance_code', signedIn, async (c) => {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
-import { readEvent } from '../feishu/inbound.js';
+import { minimiseFor, readEvent, redactReason } from '../feishu/inbound.js';
 import { listEvents } from '../leave/queries.js';
 import { replayQuarantined } from '../leave/replay.js';
 import { json, Limit, param, PositiveId, query } from './validate.js';
@@ -23,7 +23,9 @@ export function eventRoutes(deps: Pick<Deps, 'db' | 'config' | 'clock' | 'onOutb
   r.post('/:id/replay', param(z.object({ id: PositiveId })), json(ReplayBody), async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json') as z.output<typeof ReplayBody>;
-    const r = await replayQuarantined(deps, id, readEvent, body.event);
+    // a corrected event is stored as the payload: minimised like a delivery (src/feishu/inbound.ts)
+    const m = minimiseFor(deps.config);
+    const r = await replayQuarantined(deps, id, (type, event) => readEvent(type, event, null, m), body.event === undefined ? undefined : redactReason(body.event, m));
     return c.json({ status: r.status, inbox_id: r.inboxId, instance_code: r.instanceCode, effect: r.effect, reason: r.reason });
   });
 

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { appliedMigrations, expectedMigrations } from '../db/client.js';
+import { webhookWarnings } from '../config.js';
 import type { Deps } from '../deps.js';
 
 export function healthRoutes(deps: Deps): Hono {
@@ -22,7 +23,12 @@ export function healthRoutes(deps: Deps): Hono {
     }
     Object.assign(checks, deps.readiness?.() ?? {});
     const ready = Object.values(checks).every(Boolean);
-    return c.json({ status: ready ? 'ready' : 'not_ready', checks, ...(detail ? { detail } : {}) }, ready ? 200 : 503);
+    // weaknesses of the configuration: ready all the same, but said where monitoring looks
+    const warnings = webhookWarnings(deps.config);
+    return c.json(
+      { status: ready ? 'ready' : 'not_ready', checks, ...(detail ? { detail } : {}), ...(warnings.length > 0 ? { warnings } : {}) },
+      ready ? 200 : 503,
+    );
   });
 
   r.get('/metrics', async (c) => {

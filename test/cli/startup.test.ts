@@ -103,12 +103,13 @@ describe('embedded PGlite in DATA_DIR', () => {
   });
 
   it('the build (what npm start runs) serves: migrations, the webhook and the dashboard from dist/', async () => {
+    const BUILT_ADMIN = 'built-admin-token-0123456789abcdef';
     const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
     expect(build.status, build.stderr).toBe(0);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'lb-built-'));
     dirs.push(dir);
     const port = await freePort();
-    const served = runBuilt(['serve'], { DATA_DIR: dir, PORT: String(port), FEISHU_VERIFICATION_TOKEN: DOC_TOKEN, ADMIN_TOKEN: 'adm' });
+    const served = runBuilt(['serve'], { DATA_DIR: dir, PORT: String(port), FEISHU_VERIFICATION_TOKEN: DOC_TOKEN, ADMIN_TOKEN: BUILT_ADMIN });
     try {
       await waitForReady(port);
       const hook = await fetch(`http://127.0.0.1:${port}/webhook/feishu`, {
@@ -117,9 +118,9 @@ describe('embedded PGlite in DATA_DIR', () => {
         body: leaveApprovalV1({ instanceCode: 'BUILT-1' }),
       });
       expect(hook.status).toBe(200);
-      const leaves = await fetch(`http://127.0.0.1:${port}/api/leaves/BUILT-1`, { headers: { authorization: 'Bearer adm' } });
+      const leaves = await fetch(`http://127.0.0.1:${port}/api/leaves/BUILT-1`, { headers: { authorization: `Bearer ${BUILT_ADMIN}` } });
       expect(await leaves.text()).toContain('BUILT-1');
-      const dash = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { authorization: 'Bearer adm' } });
+      const dash = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { authorization: `Bearer ${BUILT_ADMIN}` } });
       expect(dash.status).toBe(200);
       expect(await dash.text()).toMatch(/<html/i);
     } finally {

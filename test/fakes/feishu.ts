@@ -31,8 +31,29 @@
  *        → {approval_code, instance_code, status, reverted, user_id, open_id, start_time, end_time,
  *        form (a JSON *string* of widgets), task_list, timeline, …}; unknown → HTTP 400 code 1390003
  *
+ *        with department_id_type=open_department_id|department_id: also `department_ids` (the
+ *        user's `departments`, as open ids or their custom department_id)
+ *   GET  /open-apis/contact/v3/departments/parent?department_id&department_id_type
+ *        → {items: [{department_id, open_department_id, name}], has_more: false}: every department
+ *        above it, nearest first
+ *
+ * Sign-in (Feishu's web-app OAuth; no tenant token involved)
+ *   GET  /open-apis/authen/v1/authorize?client_id&redirect_uri&state&code_challenge&code_challenge_method
+ *        → 302 to redirect_uri?code=…&state=… as the user set with signInAs() (the browser's
+ *        Feishu account), or ?error=access_denied&state=… when that is null; an unknown client_id
+ *        → 400
+ *   POST /oauth/v3/token  {grant_type: authorization_code, client_id, client_secret, code,
+ *        redirect_uri, code_verifier} → {code 0, access_token, token_type, expires_in}; a code used
+ *        twice, older than 5 minutes, for another redirect_uri, or whose PKCE verifier does not match
+ *        → HTTP 400 {code 20003, error: invalid_grant}; wrong client credentials → HTTP 400 code 20002
+ *   GET  /open-apis/authen/v1/user_info (Bearer <user token>) → {data: {open_id, union_id, user_id,
+ *        name, en_name, tenant_key}}; an unknown token → HTTP 401 code 99991668
+ *
  * Knobs
- *   addUser({user_id, open_id?, name?, email?, enterprise_email?})
+ *   addUser({user_id, open_id?, name?, email?, enterprise_email?, departments?})
+ *   addDepartment({open_department_id, department_id?, parent?})   parent: an open_department_id
+ *   signInAs(user_id | null)                   who the authorize page signs in next
+ *   now(ms)                                    the fake's clock for code expiry (default Date.now)
  *   addApproval(code, {name?, status?, form?, subscribed?})   a definition (default: ACTIVE, a form
  *                                              with a leaveGroupV2 widget, not subscribed);
  *                                              addInstance adds its approval code too
@@ -52,6 +73,7 @@
  *   subscriptions                              approval codes subscribed
  *
  * Routes for fail()/calls(): 'token' | 'user.get' | 'approval.get' | 'approval.subscribe' | 'instance.list' | 'instance.get'
+ *   | 'oauth.authorize' | 'oauth.token' | 'user_info' | 'department.parent'
  *
  * leaveGroupV2Form(...) / leaveGroupForm(...) build a realistic instance `form` string with the
  * leave widget (see src/feishu/form.ts for the shapes accepted).
@@ -59,7 +81,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FakeRoute = 'token' | 'user.get' | 'approval.get' | 'approval.subscribe' | 'instance.list' | 'instance.get';
+export type FakeRoute =
+  | 'token'
+  | 'user.get'
+  | 'approval.get'
+  | 'approval.subscribe'
+  | 'instance.list'
+  | 'instance.get'
+  | 'oauth.authorize'
+  | 'oauth.token'
+  | 'user_info'
+  | 'department.parent';
 
 export interface FakeUser {
   user_id: string;
@@ -67,6 +99,16 @@ export interface FakeUser {
   name?: string;
   email?: string;
   enterprise_email?: string;
+  /** open_department_ids the user is a direct member of */
+  departments?: string[];
+}
+
+export interface FakeDepartment {
+  open_department_id: string;
+  /** the custom id an administrator gave it */
+  department_id?: string;
+  /** the open_department_id of the department above; none for a top-level one */
+  parent?: string;
 }
 
 export interface FakeApproval {
@@ -136,6 +178,11 @@ export interface FakeFeishu {
   appId: string;
   appSecret: string;
   addUser(user: FakeUser): void;
+  addDepartment(department: FakeDepartment): void;
+  /** the Feishu account the authorize page signs in next (null: the person declines) */
+  signInAs(userId: string | null): void;
+  /** the fake's clock, for authorization code expiry */
+  setNow(ms: number | null): void;
   addApproval(code: string, definition?: FakeApproval): void;
   revokeScope(scope: string): void;
   grantScope(scope: string): void;
@@ -180,6 +227,14 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
   const counts = new Map<FakeRoute, number>();
   const requests: FakeRequest[] = [];
   let tokenSeq = 0;
+  const departments = new Map<string, FakeDepartment>();
+  let signedInAs: string | null = null;
+  let fixedNow: number | null = null;
+  const now = () => fixedNow ?? Date.now();
+  /** authorization codes: who, for which redirect_uri and PKCE challenge, until when */
+  const codes = new Map<string, { userId: string; redirectUri: string; challenge: string | null; expiresAt: number }>();
+  /** user access tokens → user_id */
+  const userTokens = new Map<string, string>();
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
@@ -217,6 +272,10 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
 
   const routeOf = (method: string, path: string): { route: FakeRoute; params: string[] } | null => {
     if (method === 'POST' && path === '/open-apis/auth/v3/tenant_access_token/internal') return { route: 'token', params: [] };
+    if (method === 'GET' && path === '/open-apis/authen/v1/authorize') return { route: 'oauth.authorize', params: [] };
+    if (method === 'POST' && path === '/oauth/v3/token') return { route: 'oauth.token', params: [] };
+    if (method === 'GET' && path === '/open-apis/authen/v1/user_info') return { route: 'user_info', params: [] };
+    if (method === 'GET' && path === '/open-apis/contact/v3/departments/parent') return { route: 'department.parent', params: [] };
     let m = /^\/open-apis\/contact\/v3\/users\/([^/]+)$/.exec(path);
     if (method === 'GET' && m) return { route: 'user.get', params: [decodeURIComponent(m[1]!)] };
     m = /^\/open-apis\/approval\/v4\/approvals\/([^/]+)$/.exec(path);
@@ -253,9 +312,61 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
       return send(res, 200, { code: 0, msg: 'ok', tenant_access_token: token, expire: 7200 });
     }
 
+    if (route === 'oauth.authorize') {
+      if (query.client_id !== appId || !query.redirect_uri) return send(res, 400, { code: 20001, msg: 'invalid client_id or redirect_uri' });
+      const back = new URL(query.redirect_uri);
+      if (query.state !== undefined) back.searchParams.set('state', query.state);
+      if (signedInAs === null) {
+        back.searchParams.set('error', 'access_denied');
+      } else {
+        const code = `code-${++tokenSeq}-${Math.random().toString(36).slice(2, 10)}`;
+        codes.set(code, { userId: signedInAs, redirectUri: query.redirect_uri, challenge: query.code_challenge ?? null, expiresAt: now() + 5 * 60_000 });
+        back.searchParams.set('code', code);
+      }
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
+
+    if (route === 'oauth.token') {
+      const b = (body ?? {}) as Record<string, unknown>;
+      if (b.client_id !== appId || b.client_secret !== appSecret) {
+        return send(res, 400, { code: 20002, error: 'invalid_client', error_description: 'client authentication failed' });
+      }
+      const grant = typeof b.code === 'string' ? codes.get(b.code) : undefined;
+      if (typeof b.code === 'string') codes.delete(b.code);
+      const challengeOk = async () => {
+        if (grant?.challenge === null || grant?.challenge === undefined) return true;
+        if (typeof b.code_verifier !== 'string') return false;
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(b.code_verifier)));
+        return Buffer.from(digest).toString('base64url') === grant.challenge;
+      };
+      if (b.grant_type !== 'authorization_code' || !grant || grant.expiresAt < now() || grant.redirectUri !== b.redirect_uri || !(await challengeOk())) {
+        return send(res, 400, { code: 20003, error: 'invalid_grant', error_description: 'the authorization code is invalid or expired' });
+      }
+      const accessToken = `u-fake-${++tokenSeq}-${Math.random().toString(36).slice(2, 10)}`;
+      userTokens.set(accessToken, grant.userId);
+      return send(res, 200, { code: 0, access_token: accessToken, token_type: 'Bearer', expires_in: 7200, scope: '' });
+    }
+
     const auth = req.headers.authorization;
     if (!auth || !auth.startsWith('Bearer ')) {
       return send(res, 400, { code: 99991661, msg: 'Missing access token for authorization. Please make a request with token attached.' });
+    }
+    if (route === 'user_info') {
+      const user = users.get(userTokens.get(auth.slice('Bearer '.length)) ?? '');
+      if (!user) return send(res, 401, { code: 99991668, msg: 'Invalid access token for authorization.' });
+      return send(res, 200, {
+        code: 0,
+        msg: 'success',
+        data: {
+          name: user.name ?? user.user_id,
+          en_name: user.name ?? user.user_id,
+          open_id: user.open_id ?? `ou_${user.user_id}`,
+          union_id: `on_${user.user_id}`,
+          user_id: user.user_id,
+          tenant_key: 'fake-tenant',
+        },
+      });
     }
     if (!tokens.has(auth.slice('Bearer '.length))) {
       return send(res, 400, { code: 99991663, msg: 'Invalid access token for authorization. Please make a request with token attached.' });
@@ -281,6 +392,13 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
               name: user.name ?? user.user_id,
               ...(user.email !== undefined && scopes.has('contact:user.email:readonly') ? { email: user.email } : {}),
               ...(user.enterprise_email !== undefined && scopes.has('contact:user.employee:readonly') ? { enterprise_email: user.enterprise_email } : {}),
+              ...(query.department_id_type
+                ? {
+                    department_ids: (user.departments ?? []).map((d) =>
+                      query.department_id_type === 'department_id' ? (departments.get(d)?.department_id ?? d) : d,
+                    ),
+                  }
+                : {}),
               status: { is_frozen: false, is_resigned: false, is_activated: true, is_exited: false, is_unjoin: false },
             },
           },
@@ -303,6 +421,21 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
             viewers: [{ type: 'TENANT' }],
           },
         });
+      }
+      case 'department.parent': {
+        const byOpen = query.department_id_type !== 'department_id';
+        let current = byOpen
+          ? departments.get(query.department_id ?? '')
+          : [...departments.values()].find((d) => d.department_id === query.department_id);
+        if (!current) return send(res, 400, { code: 40014, msg: 'department not found' });
+        const items: Array<Record<string, string>> = [];
+        while (current?.parent) {
+          const parent = departments.get(current.parent);
+          if (!parent) break;
+          items.push({ open_department_id: parent.open_department_id, department_id: parent.department_id ?? parent.open_department_id, name: parent.open_department_id });
+          current = parent;
+        }
+        return send(res, 200, { code: 0, msg: 'success', data: { items, has_more: false } });
       }
       case 'approval.subscribe': {
         const code = params[0]!;
@@ -381,6 +514,13 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
     appId,
     appSecret,
     addUser: (u) => void users.set(u.user_id, u),
+    addDepartment: (d) => void departments.set(d.open_department_id, d),
+    signInAs: (userId) => {
+      signedInAs = userId;
+    },
+    setNow: (ms) => {
+      fixedNow = ms;
+    },
     addApproval: (code, definition = {}) => {
       approvals.set(code, definition);
       if (definition.subscribed) subscriptions.add(code);

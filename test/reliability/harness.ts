@@ -18,7 +18,7 @@ export const SECRETS = {
   appSecret: `RELSEC-app-secret-${tail()}`,
   encryptKey: `RELSEC-encrypt-key-${tail()}`,
   verificationToken: `RELSEC-verification-token-${tail()}`,
-  adminToken: `RELSEC-admin-token-${tail()}`,
+  adminToken: `RELSEC-admin-token-${tail()}-${tail()}-${tail()}`,
 } as const;
 
 const secretValues = new Map<string, string>(Object.entries(SECRETS).map(([name, value]) => [value, name]));
@@ -214,6 +214,28 @@ export interface Figures {
 
 const figures: Figures[] = [];
 
+/** One probe of the security scenario: what was sent, what a safe answer is, what came back. */
+export interface Probe {
+  what: string;
+  expected: string;
+  answered: string;
+  ok: boolean;
+}
+
+const probes: Probe[] = [];
+
+export function recordProbes(p: Probe[]): void {
+  probes.push(...p);
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function securityTable(rows: Probe[] = probes): string {
+  if (rows.length === 0) return '';
+  const lines = rows.map((p) => `| ${cell(p.what)} | ${cell(p.expected)} | ${cell(p.answered)} | ${p.ok ? 'yes' : '**no**'} |`);
+  return ['## Security probes', '', '| Probe | Safe answer | Answered | Safe |', '| --- | --- | --- | --- |', ...lines].join('\n');
+}
+
 export function record(f: Figures): Figures {
   figures.push(f);
   return f;
@@ -233,10 +255,11 @@ export async function writeReport(extra: Record<string, unknown> = {}): Promise<
   const dir = path.join(ROOT, 'test-results');
   await mkdir(dir, { recursive: true });
   const jsonPath = path.join(dir, 'reliability.json');
-  const markdown = markdownTable();
+  const security = securityTable();
+  const markdown = security ? `${markdownTable()}\n\n${security}` : markdownTable();
   await writeFile(
     jsonPath,
-    `${JSON.stringify({ generated_at: new Date().toISOString(), node: process.version, scenarios: figures, ...extra }, null, 2)}\n`,
+    `${JSON.stringify({ generated_at: new Date().toISOString(), node: process.version, scenarios: figures, security_probes: probes, ...extra }, null, 2)}\n`,
   );
   await writeFile(path.join(dir, 'reliability.md'), `${markdown}\n`);
   return { jsonPath, markdown };

@@ -1,6 +1,6 @@
 import { createPostgresDatabase } from '../support/db.js';
 import { encryptedRequest } from '../support/feishu.js';
-import { runCli, waitFor } from '../support/process.js';
+import { freePort, runCli, waitFor } from '../support/process.js';
 import { FeishuSender } from '../support/sender.js';
 import { startFakes } from './fakes.js';
 import { baseEnv, captureLive, captureText, findSecretLeaks, http, record, registerPrivateKey, registerSecret, SECRETS, startService, type Figures, type Leak } from './harness.js';
@@ -11,10 +11,11 @@ import { connect, leaveWorkload } from './workload.js';
  * values (harness.ts SECRETS, plus each fake Google's private key); this scenario adds the paths
  * where a secret is most likely to slip out — a start that fails on a bad database URL carrying a
  * password or on a broken service-account key, an app secret Feishu refuses (the drainer logs the
- * failure, the admin API shows it), a wrong admin token — and then greps everything captured by
- * every scenario: all stdout/stderr of every process, every HTTP response body. `leave-bridge
- * trigger` and `leave-bridge doctor` run with the same secrets set, passing and failing, and their
- * output is grepped too.
+ * failure, the admin API shows it; Feishu sign-in sends it as the OAuth client secret and logs the
+ * refusal), a wrong admin token — and then greps everything captured by every scenario: all
+ * stdout/stderr of every process, every HTTP response body. `leave-bridge trigger` and
+ * `leave-bridge doctor` run with the same secrets set, passing and failing, and their output is
+ * grepped too.
  */
 
 const tail = () => Math.random().toString(36).slice(2, 10);
@@ -26,6 +27,8 @@ export interface SecretsChecks {
   heldWithReason: boolean;
   heldBody: string;
   adminWrongTokenStatus: number;
+  /** the sign-in callback's answer when the token endpoint refuses the client secret */
+  oauthRefusedStatus: number;
   leaks: Leak[];
   sources: number;
   bytes: number;
@@ -73,7 +76,18 @@ export async function secretsScenario(): Promise<{ figures: Figures; checks: Sec
     //    employee's email, holds the calendar message and says why (logs, admin API).
     const wrongAppSecret = `RELSEC-wrong-app-secret-${tail()}`;
     registerSecret('wrong Feishu app secret', wrongAppSecret);
-    service = await startService('secrets', { DATABASE_URL: database.url!, ...fakes.env, FEISHU_APP_SECRET: wrongAppSecret, OUTBOX_POLL_MS: '200' });
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    fakes.feishu.addUser({ user_id: 'u_secrets_op', open_id: 'ou_secrets_op', name: 'Operator' });
+    service = await startService('secrets', {
+      DATABASE_URL: database.url!,
+      ...fakes.env,
+      FEISHU_APP_SECRET: wrongAppSecret,
+      OUTBOX_POLL_MS: '200',
+      PORT: String(port),
+      PUBLIC_URL: base,
+      ADMIN_FEISHU_USERS: 'u_secrets_op',
+    });
     const svc = service;
     const work = leaveWorkload('secrets', 1);
     const sender = new FeishuSender({ targets: [svc.webhook], encryptKey: SECRETS.encryptKey, onResponse: (t) => captureText('secrets: sender', t) });
@@ -86,6 +100,14 @@ export async function secretsScenario(): Promise<{ figures: Figures; checks: Sec
     });
     const held = await http('secrets: admin outbox (held)', `${svc.url}/api/outbox?status=held`, { headers: { authorization: `Bearer ${SECRETS.adminToken}` } });
     const wrongAdmin = await http('secrets: admin with a wrong token', `${svc.url}/api/leaves`, { headers: { authorization: `Bearer ${SECRETS.adminToken}x` } });
+    // Feishu sign-in: the code exchange sends the (wrong) app secret as the OAuth client secret
+    fakes.feishu.signInAs('u_secrets_op');
+    const start = await fetch(`${base}/dashboard/oauth/start`, { redirect: 'manual' });
+    const authorize = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+    const callbackUrl = authorize.headers.get('location')!;
+    const callback = await http('secrets: sign-in with a refused client secret', callbackUrl, {
+      headers: { cookie: start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') },
+    });
     // a delivery encrypted with another key, and one whose token is off by a character
     await sender.push(svc.webhook, await encryptedRequest(work.deliveries[0]!.plaintext, { encryptKey: `${SECRETS.encryptKey}x` }));
     await sender.push(svc.webhook, await encryptedRequest(work.deliveries[0]!.plaintext.replace(SECRETS.verificationToken, `${SECRETS.verificationToken}x`), { encryptKey: SECRETS.encryptKey }));
@@ -113,6 +135,7 @@ export async function secretsScenario(): Promise<{ figures: Figures; checks: Sec
       heldWithReason,
       heldBody: held.text.slice(0, 2000),
       adminWrongTokenStatus: wrongAdmin.status,
+      oauthRefusedStatus: callback.status,
       leaks: grep.leaks,
       sources: grep.sources,
       bytes: grep.bytes,
@@ -129,7 +152,7 @@ export async function secretsScenario(): Promise<{ figures: Figures; checks: Sec
       duplicates: 0,
       lost: delivered.acked ? 0 : 1,
       faults_injected: startFailures.length + 4,
-      faults: `3 failed starts with secrets in bad config, a refused app secret, a wrong admin token, a wrong encrypt key, a wrong verification token, trigger and doctor runs passing and failing; then ${grep.secrets} secret values grepped in ${(grep.bytes / 1e6).toFixed(1)} MB from ${grep.sources} outputs and response bodies: ${grep.leaks.length} hits`,
+      faults: `3 failed starts with secrets in bad config, a refused app secret (outbox and OAuth sign-in), a wrong admin token, a wrong encrypt key, a wrong verification token, trigger and doctor runs passing and failing; then ${grep.secrets} secret values grepped in ${(grep.bytes / 1e6).toFixed(1)} MB from ${grep.sources} outputs and response bodies: ${grep.leaks.length} hits`,
       wall_ms: Date.now() - started,
       details: {
         start_failures: startFailures,

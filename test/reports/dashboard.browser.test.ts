@@ -11,6 +11,7 @@ import { createGoogleCalendar } from '../../src/google/calendar.js';
 import { silentLogger } from '../../src/logger.js';
 import { createDrainer, drainerOptions } from '../../src/outbox/drain.js';
 import { ADMIN, testApp } from '../support/app.js';
+import { freePort } from '../support/process.js';
 import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
 import { leaveApprovalV1, leaveApprovalV2, leaveRevert, type LeaveSpec } from '../support/feishu.js';
 import { googleError, startFakeGoogle, type FakeGoogle } from '../fakes/google.js';
@@ -125,11 +126,13 @@ describe('dashboard in Chromium', () => {
     const [ok] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
     expect(ok?.status()).toBe(200);
     expect(new URL(page.url()).pathname).toBe('/dashboard');
-    const cookie = (await context.cookies(base)).find((c) => c.name === 'lb_admin');
-    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
-    // the cookie is a derived session value, never the admin token itself
+    // plain http on 127.0.0.1: no Secure, so the name has no __Host- prefix
+    const cookie = (await context.cookies(base)).find((c) => c.name === 'lb_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', secure: false });
+    // a random session id, never the admin token or anything derived from it alone
     expect(cookie!.value).not.toContain(ADMIN);
-    expect(cookie!.value).toMatch(/^[0-9a-f]{64}$/);
+    expect(cookie!.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await text(page, 'session-who')).toBe('admin token');
 
     // The default period is the current month in DEFAULT_TIMEZONE.
     expect(await text(page, 'period')).toBe('2042-03-01 → 2042-03-31');
@@ -194,10 +197,13 @@ describe('dashboard in Chromium', () => {
     expect(external).toEqual([]);
     expect(await page.locator('script').count()).toBe(0);
 
-    // sign out: the cookie is gone and the form is back
+    // sign out: the session is revoked server-side, the cookie gone, the form back
     await page.goto(`${base}/dashboard`);
+    const before = (await context.cookies(base)).find((c) => c.name === 'lb_session')!.value;
     await Promise.all([page.waitForNavigation(), page.click('form[action="/dashboard/logout"] button')]);
     expect(await page.locator('input[name=token]').count()).toBe(1);
+    expect((await context.cookies(base)).find((c) => c.name === 'lb_session')).toBeUndefined();
+    expect((await fetch(`${base}/api/leaves`, { headers: { cookie: `lb_session=${before}` } })).status).toBe(401);
     await page.close();
   });
 
@@ -213,6 +219,7 @@ describe('dashboard in Chromium', () => {
     const login = await fetch(`${base}/dashboard/login`, {
       method: 'POST',
       body: new URLSearchParams({ token: ADMIN, next: 'https://evil.example/' }),
+      headers: { origin: base },
       redirect: 'manual',
     });
     expect(login.status).toBe(303);
@@ -221,5 +228,49 @@ describe('dashboard in Chromium', () => {
     const off = testApp(db, { env: { ADMIN_TOKEN: undefined } });
     expect((await off.app.request('/dashboard', { headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(404);
     expect((await off.app.request('/dashboard/login', { method: 'POST', body: new URLSearchParams({ token: ADMIN }) })).status).toBe(404);
+  });
+
+  it('signs in with Feishu (the fake authorize page) and signs out', async () => {
+    // A second app with Feishu sign-in on, on a port known in advance: PUBLIC_URL (the redirect URI) needs it.
+    const port = await freePort();
+    const feishuBase = `http://127.0.0.1:${port}`;
+    const client = createFeishuClient({ appId: feishuFake.appId, appSecret: feishuFake.appSecret, baseUrl: feishuFake.url, logger: silentLogger, retry: { retries: 0, minTimeout: 1, maxTimeout: 1 } });
+    const t = testApp(db, {
+      env: { FEISHU_ENCRYPT_KEY: undefined, PUBLIC_URL: feishuBase, FEISHU_APP_ID: feishuFake.appId, FEISHU_APP_SECRET: feishuFake.appSecret, FEISHU_BASE_URL: feishuFake.url, ADMIN_FEISHU_USERS: 'u_carol' },
+      feishu: client,
+      feishuSignIn: client,
+      clock: { now: () => NOW },
+    });
+    const second = serve({ fetch: t.app.fetch, port, hostname: '127.0.0.1' });
+    await new Promise<void>((resolve) => second.once('listening', () => resolve()));
+    try {
+      feishuFake.signInAs('u_carol');
+      const page = await context.newPage();
+      const first = await page.goto(`${feishuBase}/dashboard?from=2042-03-01&to=2042-03-31`);
+      expect(first?.status()).toBe(401);
+      // no token form where people can be named
+      expect(await page.locator('input[name=token]').count()).toBe(0);
+      await Promise.all([page.waitForURL(`${feishuBase}/dashboard?from=2042-03-01&to=2042-03-31`), page.getByTestId('feishu-sign-in').click()]);
+
+      expect(await text(page, 'session-who')).toBe('carol (u_carol)');
+      expect(await text(page, 'fig-leaves-value')).toBe('6');
+      const cookie = (await context.cookies(feishuBase)).find((c) => c.name === 'lb_session');
+      expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+      // the state cookie was for the round trip only
+      expect((await context.cookies(feishuBase)).find((c) => c.name === 'lb_oauth')).toBeUndefined();
+      // the audit page shows the sign-in
+      await page.goto(`${feishuBase}/dashboard/audit?action=sign_in`);
+      expect(await page.locator('tr.audit-row[data-action=sign_in]').first().innerText()).toMatch(/carol \(u_carol\)/);
+
+      await Promise.all([page.waitForNavigation(), page.click('form[action="/dashboard/logout"] button')]);
+      expect(await page.getByTestId('feishu-sign-in').count()).toBe(1);
+      expect((await context.cookies(feishuBase)).find((c) => c.name === 'lb_session')).toBeUndefined();
+      expect((await fetch(`${feishuBase}/api/leaves`, { headers: { cookie: `lb_session=${cookie!.value}` } })).status).toBe(401);
+      await page.close();
+    } finally {
+      // the browser keeps its connections alive: close them, or close() waits for them
+      (second as unknown as { closeAllConnections(): void }).closeAllConnections();
+      await new Promise<void>((resolve) => second.close(() => resolve()));
+    }
   });
 });

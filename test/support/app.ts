@@ -6,7 +6,8 @@ import { silentLogger, type Logger } from '../../src/logger.js';
 import { Metrics } from '../../src/metrics.js';
 import { DOC_TOKEN, TEST_ENCRYPT_KEY } from './feishu.js';
 
-export const ADMIN = 'test-admin-token-xyz';
+/** ADMIN_TOKEN must be at least 32 characters. */
+export const ADMIN = 'test-admin-token-0123456789abcdefghij';
 
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
   return loadConfig({

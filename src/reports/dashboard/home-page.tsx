@@ -5,8 +5,9 @@ import { formatAge, type DriftItem, type VerifyOptions } from '../reconciliation
 import { stackedBarChart } from './chart.js';
 import { Card, Layout, leaveLink, qs } from './layout.js';
 import { CHART_HOURS_PER_DAY, type DashboardData, type OutboxHealth } from './load.js';
+import { SessionBar, type SessionView } from './session-bar.js';
 
-function Header(props: { period: Period; today: string; verify?: VerifyOptions }) {
+function Header(props: { period: Period; today: string; verify?: VerifyOptions; session: SessionView }) {
   const { period } = props;
   const month = monthOf(period.from);
   const prev = monthOf(addDays(month.from, -1));
@@ -18,11 +19,7 @@ function Header(props: { period: Period; today: string; verify?: VerifyOptions }
         <h1>
           leave-bridge <span>· leave dashboard</span>
         </h1>
-        <form method="post" action="/dashboard/logout">
-          <button class="ghost" type="submit">
-            Sign out
-          </button>
-        </form>
+        <SessionBar session={props.session} />
       </div>
       <div class="subbar">
         <div class="wrap bar">
@@ -169,7 +166,7 @@ function OutboxPanel(props: { health: OutboxHealth }) {
   );
 }
 
-export function DashboardPage(props: { data: DashboardData; verify?: VerifyOptions }) {
+export function DashboardPage(props: { data: DashboardData; verify?: VerifyOptions; session: SessionView }) {
   const d = props.data;
   const f = d.figures;
   const r = d.reconciliation;
@@ -188,7 +185,7 @@ export function DashboardPage(props: { data: DashboardData; verify?: VerifyOptio
   const otherUnits = [f.hours !== '0' ? `${f.hours} h` : null, f.minutes !== '0' ? `${f.minutes} min` : null].filter(Boolean).join(' + ');
   const counts = Object.entries(r.summary).filter(([k, n]) => k !== 'total' && k !== 'leaves_checked' && n > 0);
   return (
-    <Layout title={`Leave ${d.period.from} – ${d.period.to} · leave-bridge`} header={<Header period={d.period} today={d.today} verify={props.verify} />}>
+    <Layout title={`Leave ${d.period.from} – ${d.period.to} · leave-bridge`} header={<Header period={d.period} today={d.today} verify={props.verify} session={props.session} />}>
       <main class="wrap">
         <p class="sub">
           Period <b data-testid="period">{`${d.period.from} → ${d.period.to}`}</b> · today {d.today} · generated {d.generatedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC

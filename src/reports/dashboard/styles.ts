@@ -60,6 +60,11 @@ footer { color:var(--muted); font-size:12px; margin-top:8px; }
 .login { max-width:380px; margin:12vh auto; background:#fff; border:1px solid var(--line); border-radius:12px; padding:28px; }
 .login h1 { font-size:20px; margin:0 0 6px; } .login p { color:var(--muted); margin:0 0 18px; }
 .login input { width:100%; font:inherit; padding:8px 10px; border:1px solid #cbd5e1; border-radius:8px; margin:6px 0 14px; }
+.login a.btn { display:inline-block; margin-bottom:8px; }
+header.top .session { display:flex; align-items:center; gap:12px; font-size:13px; color:#cbd5e1; }
+header.top .session a { color:#e2e8f0; }
+form.filters { display:flex; flex-wrap:wrap; gap:12px; align-items:center; margin-bottom:12px; }
+form.filters input, form.filters select { font:inherit; font-size:13px; padding:3px 6px; border:1px solid #cbd5e1; border-radius:6px; }
 .login .error { color:var(--err); background:var(--err-bg); border-radius:8px; padding:8px 10px; margin-bottom:14px; }
 dl.facts { display:grid; grid-template-columns: 160px 1fr; gap:6px 16px; margin:0; }
 dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; }
