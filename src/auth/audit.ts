@@ -6,8 +6,11 @@ import type { AdminActor } from './sessions.js';
 
 /** One admin action, for the audit log. */
 export interface AuditEntry {
-  /** null: nobody authenticated (a failed sign-in) */
-  actor: Pick<AdminActor, 'kind' | 'id' | 'name'> | null;
+  /**
+   * null: nobody authenticated (a failed sign-in). `cli`: a `leave-bridge` command run by someone
+   * with the database's credentials; its id is the operating-system user.
+   */
+  actor: (Pick<AdminActor, 'id' | 'name'> & { kind: AdminActor['kind'] | 'cli' }) | null;
   action: string;
   target?: string | null;
   outcome: 'ok' | 'failed';
@@ -36,7 +39,7 @@ export async function recordAudit(deps: { db: Queryable; clock: Clock }, entry: 
 
 export interface AuditFilter {
   action?: string;
-  /** a Feishu user id, or `token` / `anonymous` for those kinds */
+  /** a Feishu user id, or `token` / `cli` / `anonymous` for those kinds */
   actor?: string;
   outcome?: 'ok' | 'failed';
   /** instants, inclusive */
@@ -52,7 +55,7 @@ export async function listAudit(db: Queryable, f: AuditFilter) {
   const limit = Math.min(f.limit ?? 100, 500);
   const where: SQL[] = [];
   if (f.action) where.push(eq(auditLog.action, f.action));
-  if (f.actor === 'token' || f.actor === 'anonymous') where.push(eq(auditLog.actorKind, f.actor));
+  if (f.actor === 'token' || f.actor === 'cli' || f.actor === 'anonymous') where.push(eq(auditLog.actorKind, f.actor));
   else if (f.actor) where.push(eq(auditLog.actorId, f.actor));
   if (f.outcome) where.push(eq(auditLog.outcome, f.outcome));
   if (f.from) where.push(gte(auditLog.at, f.from));

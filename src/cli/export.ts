@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { buildNodeRuntime } from '../node-deps.js';
+import { audited } from './audit.js';
 import { exportPayroll, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
 import { parsePeriod } from '../reports/period.js';
 
@@ -63,7 +64,7 @@ export function parseExportArgs(args: string[]): ExportArgs | { error: string } 
  * `GET /api/payroll/export`. Exit codes: 0 done, 2 bad arguments.
  */
 export async function runExport(deps: Pick<Deps, 'db' | 'clock'>, args: ExportArgs, io: ExportIo): Promise<number> {
-  const exp = await exportPayroll(deps, args);
+  const exp = await audited(deps, { action: 'payroll.export', detail: { from: args.from, to: args.to, format: args.format } }, () => exportPayroll(deps, args));
   io.out(args.format === 'json' ? `${JSON.stringify(exp, null, 2)}\n` : payrollCsv(exp));
   return 0;
 }

@@ -4,6 +4,7 @@ import { listEmployees, parseEmployeeUpdate, setEmployee, type EmployeeUpdate } 
 import { AppError } from '../errors.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { listOutbox, OUTBOX_STATUSES, requestSync, retryMessage, type OutboxItem, type OutboxStatus } from '../outbox/queries.js';
+import { audited } from './audit.js';
 import type { CliIo } from './subscribe.js';
 
 const OUTBOX_USAGE = `usage: leave-bridge outbox list [--status ${OUTBOX_STATUSES.join('|')}] [--key <instance_code>] [--limit <n>] [--json]
@@ -84,7 +85,7 @@ export async function outboxCommand(config: Config, args: string[], io: CliIo = 
       return 2;
     }
     return withDatabase(config, io, async (deps) => {
-      const r = await retryMessage(deps, id);
+      const r = await audited(deps, { action: 'outbox.retry', target: String(id) }, () => retryMessage(deps, id));
       io.out(
         r.status === 'pending'
           ? `outbox message ${id} (${r.kind} ${r.key}) is pending again${r.superseded_id ? `; message ${r.superseded_id} was folded into it` : ''}`
@@ -100,7 +101,7 @@ export async function outboxCommand(config: Config, args: string[], io: CliIo = 
     }
     const code = rest[0];
     return withDatabase(config, io, async (deps) => {
-      const r = await requestSync(deps, code);
+      const r = await audited(deps, { action: 'leave.sync', target: code }, () => requestSync(deps, code));
       io.out(r.queued ? `${code}: calendar sync queued` : `${code}: a calendar sync was already queued`);
       return 0;
     });
@@ -151,7 +152,7 @@ export async function employeeCommand(config: Config, args: string[], io: CliIo 
       return 2;
     }
     return withDatabase(config, io, async (deps) => {
-      const r = await setEmployee(deps, employeeId, update);
+      const r = await audited(deps, { action: 'employee.update', target: employeeId, detail: { fields: Object.keys(raw) } }, () => setEmployee(deps, employeeId, update));
       io.out(
         `${r.employee.employee_id}: email ${r.employee.email ?? '-'}${r.employee.email_override ? ' (override)' : ''}, timezone ${r.employee.timezone ?? `- (default ${config.DEFAULT_TIMEZONE})`}; ` +
           `${r.released} held message(s) released, ${r.resynced} leave(s) queued for a calendar re-sync`,

@@ -1,6 +1,6 @@
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { employees, outbox } from '../../src/db/schema.js';
+import { auditLog, employees, outbox } from '../../src/db/schema.js';
 import { testApp, testConfig } from '../support/app.js';
 import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
 import { encryptedRequest, leaveApprovalV1 } from '../support/feishu.js';
@@ -91,4 +91,21 @@ describe('leave-bridge outbox / employee commands (postgres)', () => {
       expect.arrayContaining([expect.objectContaining({ employee_id: 'u_held', email: 'held@google.example.com', timezone: 'Europe/Paris' })]),
     );
   }, 180_000);
+
+  it('the admin actions of the command line are in the audit log, as the API\'s are, with their outcome', async () => {
+    const entries = async () =>
+      (await db.db.select().from(auditLog).orderBy(auditLog.id)).filter((e) => e.actorKind === 'cli').map((e) => [e.action, e.target, e.outcome, (e.detail as { error?: string } | null)?.error ?? null]);
+    const before = (await entries()).length;
+    expect((await run(['outbox', 'retry', '99999998'])).code).toBe(3);
+    expect((await run(['employee', 'set', 'u_audit', '--timezone', 'Asia/Tokyo'])).code).toBe(0);
+    expect((await run(['outbox', 'sync', 'NO-SUCH-LEAVE-AUDIT'])).code).toBe(3);
+    expect((await entries()).slice(before)).toEqual([
+      ['outbox.retry', '99999998', 'failed', 'outbox_not_found'],
+      ['employee.update', 'u_audit', 'ok', null],
+      ['leave.sync', 'NO-SUCH-LEAVE-AUDIT', 'failed', 'leave_not_found'],
+    ]);
+    const [last] = await db.db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(1);
+    expect(last!.actorId).toBeTruthy();
+    expect(last!.address).toMatch(/^cli@/);
+  });
 });
