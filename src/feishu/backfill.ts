@@ -98,6 +98,7 @@ async function backfillOne(deps: BackfillDeps & { feishu: FeishuPort }, instance
   const revert: LeaveRevert = {
     kind: 'revert',
     via: 'backfill',
+    approvalKind: approval?.approvalKind ?? null,
     instanceCode,
     approvalCode: instance.approvalCode || null,
     status: 'REVERTED',

@@ -147,6 +147,7 @@ export function leaveFromInstance(instance: FeishuInstance, zone: string): Leave
   if (endLocal < startLocal) throw new LeaveFormError('leave ends before it starts');
   return {
     kind: 'approve',
+    approvalKind: 'leave',
     variant: 'backfill',
     instanceCode: instance.instanceCode,
     approvalCode: instance.approvalCode || null,

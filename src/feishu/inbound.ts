@@ -18,7 +18,9 @@ export interface FeishuDelivery {
 
 /** The instance code the raw event names, if any: a quarantined delivery is still listed with it. */
 function namedInstance(event: unknown): string | null {
-  const code = typeof event === 'object' && event !== null ? (event as { instance_code?: unknown }).instance_code : undefined;
+  // 2.0-schema special events (trip, remedy) carry their fields in event.object
+  const inner = typeof event === 'object' && event !== null && 'object' in event ? (event as { object: unknown }).object : event;
+  const code = typeof inner === 'object' && inner !== null ? (inner as { instance_code?: unknown }).instance_code : undefined;
   return typeof code === 'string' ? code.slice(0, 200) || null : null;
 }
 

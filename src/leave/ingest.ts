@@ -1,7 +1,7 @@
 import { withCommitDeadline } from '../db/deadline.js';
 import type { Deps } from '../deps.js';
 import { storable } from '../shared/storable.js';
-import { allocate } from './allocate.js';
+import { daysOf } from './days.js';
 import { ingestCall, submitIngest, type Delivery, type Effect } from './ingest-statement.js';
 import { instanceCodeOf, type Planned } from './plan.js';
 import type { LeaveApproval, LeaveRevert } from './types.js';
@@ -62,6 +62,6 @@ export async function ingest(deps: IngestDeps, delivery: Delivery, planned: Plan
  */
 export async function ingestNormalised(deps: IngestDeps, delivery: Delivery, event: LeaveApproval | LeaveRevert): Promise<IngestResult> {
   const clean = storable(event);
-  const days = clean.kind === 'approve' ? allocate(clean) : null;
+  const days = clean.kind === 'approve' ? daysOf(clean) : null;
   return ingest(deps, delivery, { status: 'applied', event: clean, days });
 }

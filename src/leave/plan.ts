@@ -1,5 +1,6 @@
-import { allocate, AllocationError } from './allocate.js';
-import type { DayQuantity, LeaveApproval, LeaveEvent, LeaveRevert } from './types.js';
+import { AllocationError } from './allocate.js';
+import { daysOf } from './days.js';
+import type { ApprovalTask, DayQuantity, LeaveApproval, LeaveEvent, LeaveRevert } from './types.js';
 
 /**
  * What an adapter read from one authentic delivery: the canonical event, or why its content cannot
@@ -11,7 +12,7 @@ export type Reading =
   | { problem: string; instanceCode: string | null };
 
 export type Planned =
-  | { status: 'applied'; event: LeaveApproval | LeaveRevert; days: DayQuantity[] | null }
+  | { status: 'applied'; event: LeaveApproval | LeaveRevert | ApprovalTask; days: DayQuantity[] | null }
   | { status: 'ignored'; reason: string; instanceCode: string | null }
   | { status: 'quarantined'; reason: string; instanceCode: string | null };
 
@@ -20,9 +21,9 @@ export function plan(reading: Reading): Planned {
   if ('problem' in reading) return { status: 'quarantined', reason: reading.problem, instanceCode: reading.instanceCode };
   const { event, instanceCode } = reading;
   if (event.kind === 'ignore') return { status: 'ignored', reason: event.reason, instanceCode: event.instanceCode };
-  if (event.kind === 'revert') return { status: 'applied', event, days: null };
+  if (event.kind === 'revert' || event.kind === 'task') return { status: 'applied', event, days: null };
   try {
-    return { status: 'applied', event, days: allocate(event) };
+    return { status: 'applied', event, days: daysOf(event) };
   } catch (err) {
     if (err instanceof AllocationError) return { status: 'quarantined', reason: err.message, instanceCode };
     throw err;

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../db/schema.js';
 import { canonicalDecimal } from '../shared/decimal.js';
@@ -39,7 +39,8 @@ function summary(l: LeaveRow) {
 }
 
 export async function listLeaves(db: Queryable, f: LeaveFilter) {
-  const where: SQL[] = [];
+  // the leave-only view: other kinds are listed by /api/approvals; a revert of unknown kind may be a leave's
+  const where: SQL[] = [or(eq(leaves.kind, 'leave'), isNull(leaves.kind))!];
   if (f.status) where.push(eq(leaves.status, f.status));
   if (f.employeeId) where.push(eq(leaves.employeeId, f.employeeId));
   if (f.from) where.push(gte(sql`substr(${leaves.endLocal}, 1, 10)`, f.from));
@@ -56,11 +57,15 @@ export async function listLeaves(db: Queryable, f: LeaveFilter) {
 
 /** One leave with its attendance days, calendar state, outbox messages and event history. */
 export async function getLeave(db: Queryable, instanceCode: string) {
-  const [leave] = await db.select().from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
+  const [leave] = await db
+    .select()
+    .from(leaves)
+    .where(and(eq(leaves.instanceCode, instanceCode), or(eq(leaves.kind, 'leave'), isNull(leaves.kind))))
+    .limit(1);
   if (!leave) return null;
   const [days, blocks, messages, history, employee] = await Promise.all([
     db.select().from(attendanceDays).where(eq(attendanceDays.instanceCode, instanceCode)).orderBy(desc(attendanceDays.revision), asc(attendanceDays.date)),
-    db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1),
+    db.select().from(calendarBlocks).where(and(eq(calendarBlocks.instanceCode, instanceCode), eq(calendarBlocks.blockKey, ''))).limit(1),
     db.select().from(outbox).where(eq(outbox.key, instanceCode)).orderBy(asc(outbox.id)),
     db
       .select({

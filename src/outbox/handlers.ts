@@ -82,7 +82,7 @@ export function recordsCtes(records: BlockRecord[]): SQL | null {
       select p.instance_code, p.calendar_id, p.event_id, p.event_type, 'present', p.start_at, p.end_at, p.fallback_reason, p.synced_at
       from jsonb_to_recordset(${JSON.stringify(present)}::jsonb) as p(instance_code text, calendar_id text, event_id text,
         event_type text, start_at timestamptz, end_at timestamptz, fallback_reason text, synced_at timestamptz)
-      on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
+      on conflict (instance_code, block_key) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
         event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
         end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at
     )`);

@@ -9,6 +9,28 @@ export const FIXTURES = {
   approvalInstance: readFileSync(new URL('../fixtures/approval_instance.json', import.meta.url), 'utf8'),
 };
 
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+
+/**
+ * The payload examples of the other special approvals and of approval_task
+ * (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/…,
+ * https://open.feishu.cn/document/server-docs/approval-v4/event/common-event/approval-task-event),
+ * verbatim where they parse (test/fixtures/README.md lists the repairs of the two that do not).
+ */
+export const KIND_FIXTURES = {
+  out: fixture('out_approval.json'),
+  outRevert: fixture('out_approval_revert.json'),
+  work: fixture('work_approval.json'),
+  workRevert: fixture('work_approval_revert.json'),
+  shift: fixture('shift_approval.json'),
+  remedy: fixture('remedy_group_update_v4.json'),
+  trip: fixture('trip_group_update_v4.json'),
+  task: fixture('approval_task.json'),
+};
+
+/** The trip example's own Verification Token (its header.token). */
+export const TRIP_DOC_TOKEN = 'ijuh4XAlBSRUIwhBFtLDSfWnIC61234';
+
 /** The token the docs' examples carry; tests configure it as FEISHU_VERIFICATION_TOKEN. */
 export const DOC_TOKEN = '41a9425ea7df4536a7623e38fa321bae';
 export const TEST_ENCRYPT_KEY = 'test-encrypt-key-0123456789';
