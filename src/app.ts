@@ -9,6 +9,7 @@ import { employeeRoutes } from './routes/employees.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { leaveRoutes } from './routes/leaves.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { outboxRoutes } from './routes/outbox.js';
 import { reportRoutes } from './routes/reports.js';
 import { webhookRoutes } from './routes/webhook.js';
@@ -37,6 +38,7 @@ export function createApp(deps: AppDeps): Hono {
   const api = new Hono();
   api.use('*', adminAuth(deps));
   api.route('/leaves', leaveRoutes(deps));
+  api.route('/approvals', approvalRoutes(deps));
   api.route('/events', eventRoutes(deps));
   api.route('/outbox', outboxRoutes(deps));
   api.route('/employees', employeeRoutes(deps));

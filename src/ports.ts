@@ -21,9 +21,11 @@ export class ExternalError extends Error {
 
 export type DeclineMode = 'declineNone' | 'declineAllConflictingInvitations' | 'declineOnlyNewConflictingInvitations';
 
-/** The calendar state we want for one approved leave. */
+/** The calendar state we want for one block of an approved record. */
 export interface WantedBlock {
   instanceCode: string;
+  /** '' (or absent) for a record's single block; a trip's `<segment>@<employee_id>` (src/leave/blocks.ts) */
+  blockKey?: string;
   /** the employee's primary calendar = their Google Workspace email */
   calendarId: string;
   start: Date;
@@ -47,6 +49,8 @@ export interface GoogleEventSummary {
   eventId: string;
   /** from our private extended property; null for events we did not make */
   instanceCode: string | null;
+  /** the block of the record; absent for a record's single block */
+  blockKey?: string;
   status: string;
   eventType: string;
   start: Date | null;
@@ -57,8 +61,8 @@ export interface CalendarPort {
   /** Create or bring to the wanted state (idempotent: deterministic id, 409 understood). */
   upsertBlock(block: WantedBlock): Promise<BlockState>;
   /** Delete; 404/410 mean it is already gone. */
-  deleteBlock(calendarId: string, instanceCode: string): Promise<'deleted' | 'already_gone'>;
-  getBlock(calendarId: string, instanceCode: string): Promise<GoogleEventSummary | null>;
+  deleteBlock(calendarId: string, instanceCode: string, blockKey?: string): Promise<'deleted' | 'already_gone'>;
+  getBlock(calendarId: string, instanceCode: string, blockKey?: string): Promise<GoogleEventSummary | null>;
   /** Events on the calendar carrying our private marker, overlapping [timeMin, timeMax). */
   listMarkedEvents(calendarId: string, timeMin: Date, timeMax: Date): Promise<GoogleEventSummary[]>;
 }
