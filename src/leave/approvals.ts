@@ -68,12 +68,15 @@ const sqlDate = (edge: 'start' | 'end') =>
     ? sql`coalesce(substr(${leaves.startLocal}, 1, 10), to_char(${leaves.updatedAt} at time zone 'UTC', 'YYYY-MM-DD'))`
     : sql`coalesce(substr(${leaves.endLocal}, 1, 10), to_char(${leaves.updatedAt} at time zone 'UTC', 'YYYY-MM-DD'))`;
 
-const STATUS_RANK = new Map<string, number>(TASK_STATUSES.map((s, i) => [s, i]));
+/**
+ * At one instant, a decision comes before the tasks it opens: an approver's APPROVED (or
+ * TRANSFERRED, ROLLBACK…) and the next approver's PENDING carry the same operate_time.
+ */
+const STATUS_RANK = new Map<string, number>([...TASK_STATUSES.filter((s) => s !== 'PENDING'), 'PENDING'].map((s, i) => [s, i]));
 
 /**
  * An approval's path through its approvers, in one order whatever order its events arrived in:
- * by operate time, then by the step's place in a task's life (pending before decided), then by
- * task id.
+ * by operate time, then decisions before the tasks they open, then by task id.
  */
 export function timeline<T extends { taskId: string; status: string; operateTime: Date | null }>(tasks: T[]): T[] {
   const rank = (s: string) => STATUS_RANK.get(s) ?? TASK_STATUSES.length;
