@@ -6,7 +6,8 @@ const USAGE = `usage: leave-bridge <command>
   migrate                                 apply database migrations
   subscribe <approval_code>…              subscribe the app to approval definitions
   backfill --approval <code> --from <date> --to <date>
-  export --from <date> --to <date> [--format csv|json]
+  export --from <date> --to <date> [--format csv|json] [--kinds leave,overtime,out,trip]
+  approvals list [--kind <kind>] [--status <status>] [--json]
   outbox list [--status <status>] | outbox retry <id>
   employee list | employee set <employee_id> [--email <address>] [--timezone <zone>]
 `;

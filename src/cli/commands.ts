@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { approvalsCommand } from './approvals.js';
 import { backfillCommand } from './backfill.js';
 import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
@@ -18,4 +19,5 @@ export const commands: Record<string, Command> = {
   export: exportCommand,
   outbox: outboxCommand,
   employee: employeeCommand,
+  approvals: approvalsCommand,
 };

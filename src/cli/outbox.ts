@@ -27,7 +27,7 @@ export function formatOutbox(items: OutboxItem[]): string {
 }
 
 /** Run `fn` against the configured database (no migration: operating commands never change schema). */
-async function withDatabase(config: Config, io: CliIo, fn: (deps: Awaited<ReturnType<typeof buildNodeRuntime>>['deps']) => Promise<number>): Promise<number> {
+export async function withDatabase(config: Config, io: CliIo, fn: (deps: Awaited<ReturnType<typeof buildNodeRuntime>>['deps']) => Promise<number>): Promise<number> {
   const runtime = await buildNodeRuntime(config, { migrate: false });
   try {
     return await fn(runtime.deps);
@@ -42,7 +42,7 @@ async function withDatabase(config: Config, io: CliIo, fn: (deps: Awaited<Return
   }
 }
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, io: CliIo, usage: string) {
+export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, io: CliIo, usage: string) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (err) {

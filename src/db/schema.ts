@@ -240,6 +240,8 @@ export const payrollExports = pgTable(
     format: text('format').notNull(),
     lineCount: integer('line_count').notNull(),
     lines: jsonb('lines').notNull(),
+    /** the approval kinds the export covered (null: leaves, as before kinds existed) */
+    kinds: jsonb('kinds').$type<string[]>(),
     createdAt: tz('created_at').notNull().defaultNow(),
   },
   (t) => [index('payroll_exports_period_idx').on(t.fromDate, t.toDate)],
