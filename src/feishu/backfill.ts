@@ -6,7 +6,7 @@ import { AllocationError } from '../leave/allocate.js';
 import { ingestNormalised, type Effect, type IngestResult } from '../leave/ingest.js';
 import type { LeaveRevert } from '../leave/types.js';
 import { ExternalError, type FeishuInstance, type FeishuPort } from '../ports.js';
-import { LeaveFormError, leaveFromInstance } from './form.js';
+import { approvalFromInstance, LeaveFormError } from './form.js';
 
 /**
  * Backfill: read approval instances from the Open API and feed them to the SAME ingest as the
@@ -85,7 +85,8 @@ async function backfillOne(deps: BackfillDeps & { feishu: FeishuPort }, instance
   if (instance.status !== 'APPROVED' && !isReverted) {
     return { instanceCode, status, outcome: 'skipped', detail: `status ${instance.status} is not a granted leave` };
   }
-  const approval = leaveFromInstance(instance, deps.config.DEFAULT_TIMEZONE);
+  // a leave, out, trip or overtime widget (remedy and shift forms carry no time away or worked)
+  const approval = approvalFromInstance(instance, deps.config.DEFAULT_TIMEZONE);
   if (!approval && !isReverted) return { instanceCode, status, outcome: 'skipped', detail: 'the form has no leave widget' };
 
   const payload = { source: 'feishu-instance-api', instance: snapshot(instance) };
