@@ -34,6 +34,13 @@ export interface WantedBlock {
   summary: string;
   declineMode: DeclineMode;
   declineMessage: string;
+  /**
+   * A tentative hold for a request still pending: a default event (never out-of-office, so it
+   * never declines anything), with this transparency. Its id is its own (block key `hold…`):
+   * Google never changes an event's type, so the out-of-office block that replaces it cannot
+   * reuse it.
+   */
+  hold?: { transparency: 'transparent' | 'opaque' };
 }
 
 export interface BlockState {

@@ -82,10 +82,12 @@ export const leaves = pgTable(
     segmentSeconds: jsonb('segment_seconds').$type<number[]>(),
     /** what else the kind's event says (remedy time, shift times, a trip's places) */
     extra: jsonb('extra').$type<Record<string, unknown>>(),
-    /** approved | reverted */
+    /** approved | reverted; pending | rejected with tentative holds on (CALENDAR_TENTATIVE_HOLDS) */
     status: text('status').notNull(),
-    /** v1 | v2 | backfill; null while only a revert is known */
+    /** v1 | v2 | backfill | request (a pending request's form); null while only a revert is known */
     detailSource: text('detail_source'),
+    /** a tentative hold was placed while it was pending: its hold events are removed when it is decided */
+    held: boolean('held').notNull().default(false),
     hasV1: boolean('has_v1').notNull().default(false),
     hasV2: boolean('has_v2').notNull().default(false),
     approvedAt: tz('approved_at'),

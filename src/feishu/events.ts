@@ -447,6 +447,9 @@ export function normaliseEvent(eventType: string, event: unknown): LeaveEvent {
           operateTime: e.operate_time ?? null,
         };
       }
+      if (e.status === 'PENDING' || e.status === 'APPROVED' || e.status === 'REJECTED') {
+        return { kind: 'instance', instanceCode: e.instance_code, approvalCode: e.approval_code, status: e.status, operateTime: e.operate_time ?? null };
+      }
       return { kind: 'ignore', reason: `approval_instance status ${e.status} changes no leave`, instanceCode: e.instance_code };
     }
     case 'out_approval': {

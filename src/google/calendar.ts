@@ -134,7 +134,7 @@ function fields(block: WantedBlock, type: BlockType): Event {
     summary: block.summary,
     start: { dateTime: block.start.toISOString(), timeZone: block.timeZone },
     end: { dateTime: block.end.toISOString(), timeZone: block.timeZone },
-    transparency: 'opaque',
+    transparency: block.hold?.transparency ?? 'opaque',
     extendedProperties: { private: markerOf(block) },
   };
   if (type === 'outOfOffice') {
@@ -167,7 +167,7 @@ function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
     event.end?.timeZone === block.timeZone &&
     (event.summary ?? '') === block.summary &&
     // Google leaves transparency out of responses when it is the default, "opaque".
-    (event.transparency ?? 'opaque') === 'opaque' &&
+    (event.transparency ?? 'opaque') === (block.hold?.transparency ?? 'opaque') &&
     priv[MARKER_KEY] === MARKER_VALUE &&
     priv.instanceCode === block.instanceCode &&
     (priv.blockKey ?? '') === (block.blockKey ?? '') &&
@@ -183,7 +183,7 @@ function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null
     eventId: event.id ?? blockEventIdFor(block.instanceCode, block.blockKey ?? ''),
     eventType,
     fallbackReason:
-      eventType === 'default'
+      eventType === 'default' && !block.hold
         ? fallbackReason ?? 'Google stored a default event although an out-of-office event was requested'
         : null,
     start: instant(event.start) ?? block.start,
@@ -281,7 +281,7 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): CalendarPort 
       );
     }
     const fallbackReason =
-      type === 'outOfOffice'
+      type === 'outOfOffice' || block.hold
         ? null
         : knownFallback ??
           `event ${id} already exists as a default event (Google refused out-of-office earlier); an event's type cannot change after creation`;
@@ -298,6 +298,15 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): CalendarPort 
   return {
     async upsertBlock(block) {
       const id = blockEventIdFor(block.instanceCode, block.blockKey ?? '');
+      if (block.hold) {
+        // a hold is a default event from the start: it must never decline anything
+        try {
+          return stateOf(await insert(block, id, 'default'), block, null);
+        } catch (err) {
+          if (hasStatus(err, 409)) return bringExisting(block, id, null);
+          throw err;
+        }
+      }
       let refusal: GoogleApiError;
       try {
         return stateOf(await insert(block, id, 'outOfOffice'), block, null);

@@ -3,7 +3,8 @@ import { queryRows, type Tx } from '../db/client.js';
 import type { Deps } from '../deps.js';
 import { baseUnitOf, daysOf } from './days.js';
 import type { Effect, IngestRow } from './ingest-statement.js';
-import type { ApprovalTask, DayQuantity, LeaveApproval, LeaveRevert } from './types.js';
+import type { AppliedEvent } from './plan.js';
+import type { DayQuantity } from './types.js';
 
 export interface Applied {
   effect: Effect;
@@ -19,7 +20,7 @@ export interface Applied {
 export async function applyLeaveEvent(
   tx: Tx,
   deps: Pick<Deps, 'config' | 'clock'>,
-  event: LeaveApproval | LeaveRevert | ApprovalTask,
+  event: AppliedEvent,
   days: DayQuantity[] | null,
 ): Promise<Applied> {
   const allocation = event.kind === 'approve' ? (days ?? daysOf(event)) : [];

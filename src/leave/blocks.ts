@@ -38,3 +38,13 @@ export function blockPlan(record: BlockSource): PlannedBlock[] {
     people.map((employeeId) => ({ blockKey: `${i}@${employeeId}`, employeeId, startLocal, endLocal })),
   );
 }
+
+/**
+ * A tentative hold's block key: `hold` for a record's single block, `hold:<key>` for a trip's. A
+ * hold has its own event id: Google never changes an event's type, so the out-of-office block
+ * that replaces it cannot take over the hold's event.
+ */
+export const holdKeyOf = (blockKey: string): string => (blockKey === '' ? 'hold' : `hold:${blockKey}`);
+export const isHoldKey = (key: string): boolean => key === 'hold' || key.startsWith('hold:');
+/** the block a hold stands for */
+export const blockOfHold = (key: string): string => (key === 'hold' ? '' : key.slice('hold:'.length));

@@ -26,7 +26,10 @@ export type Effect =
   | 'revert_remembered'
   | 'already_reverted'
   | 'detail_after_revert'
-  | 'task_recorded';
+  | 'task_recorded'
+  | 'pending_recorded'
+  | 'rejected'
+  | 'approved';
 
 /** One delivery as leave_bridge_ingest and leave_bridge_ingest_batch (src/db/sql/) take it. */
 export interface IngestCall {

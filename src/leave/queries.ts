@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../db/schema.js';
 import { canonicalDecimal } from '../shared/decimal.js';
@@ -40,7 +40,8 @@ function summary(l: LeaveRow) {
 
 export async function listLeaves(db: Queryable, f: LeaveFilter) {
   // the leave-only view: other kinds are listed by /api/approvals; a revert of unknown kind may be a leave's
-  const where: SQL[] = [or(eq(leaves.kind, 'leave'), isNull(leaves.kind))!];
+  // pending and rejected requests (tentative holds) are not leaves yet: /api/approvals lists them
+  const where: SQL[] = [or(eq(leaves.kind, 'leave'), isNull(leaves.kind))!, inArray(leaves.status, ['approved', 'reverted'])];
   if (f.status) where.push(eq(leaves.status, f.status));
   if (f.employeeId) where.push(eq(leaves.employeeId, f.employeeId));
   if (f.from) where.push(gte(sql`substr(${leaves.endLocal}, 1, 10)`, f.from));
@@ -60,7 +61,7 @@ export async function getLeave(db: Queryable, instanceCode: string) {
   const [leave] = await db
     .select()
     .from(leaves)
-    .where(and(eq(leaves.instanceCode, instanceCode), or(eq(leaves.kind, 'leave'), isNull(leaves.kind))))
+    .where(and(eq(leaves.instanceCode, instanceCode), or(eq(leaves.kind, 'leave'), isNull(leaves.kind)), inArray(leaves.status, ['approved', 'reverted'])))
     .limit(1);
   if (!leave) return null;
   const [days, blocks, messages, history, employee] = await Promise.all([

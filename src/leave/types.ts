@@ -112,6 +112,19 @@ export interface ApprovalTask {
   extra: unknown;
 }
 
+/**
+ * A change of an instance's state that is not an approval's detail (approval_instance PENDING,
+ * APPROVED, REJECTED). Acted on only with tentative holds on: a pending request is recorded (and
+ * held on the calendar), a rejected one undone, an approved one's hold becomes its block.
+ */
+export interface InstanceStatus {
+  kind: 'instance';
+  instanceCode: string;
+  approvalCode: string | null;
+  status: 'PENDING' | 'APPROVED' | 'REJECTED';
+  operateTime: Date | null;
+}
+
 export interface IgnoredEvent {
   kind: 'ignore';
   reason: string;
@@ -119,7 +132,7 @@ export interface IgnoredEvent {
 }
 
 /** The one canonical event every input (webhook, long connection, backfill) is reduced to. */
-export type LeaveEvent = LeaveApproval | LeaveRevert | ApprovalTask | IgnoredEvent;
+export type LeaveEvent = LeaveApproval | LeaveRevert | ApprovalTask | InstanceStatus | IgnoredEvent;
 export type ApprovalEvent = LeaveEvent;
 
 export interface DayQuantity {

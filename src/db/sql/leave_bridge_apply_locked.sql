@@ -29,6 +29,19 @@
 -- whether or not the instance is known: the record's timeline shows it once it is, whatever the
 -- order the events arrived in. Nothing else changes.
 --
+-- An instance's state (ev.kind = 'instance', approval_instance PENDING / APPROVED / REJECTED; only
+-- handed in with tentative holds on, src/leave/plan.ts):
+-- * PENDING of an unknown instance: a row with status pending, its approval code and no detail
+--   is inserted and calendar.upsert enqueued: the outbox reads the request's form from the
+--   approval API, stores its detail (detail_source request) and places the tentative hold
+--   (pending_recorded). PENDING of a known instance changes nothing.
+-- * APPROVED of a pending request: approved (approved_at: the event's operate time, else now_ts),
+--   and calendar.upsert enqueued: the hold becomes the block (approved). Its days come with the
+--   kind's own approval event.
+-- * REJECTED of a pending request: rejected, calendar.delete enqueued to remove the hold
+--   (rejected).
+-- * anything else: unchanged, ignored when the instance is not known.
+--
 -- A revert (ev.kind = 'revert'):
 -- * of an unknown leave, with status REVERTED: a row with status reverted, the kind the revert
 --   names (null for approval_instance, which does not say) and no detail is inserted
@@ -46,7 +59,7 @@
 -- An approval (ev.kind = 'approve', variant v1, v2 or backfill):
 -- * of an unknown leave: created by leave_bridge_create_leaves, with revision 1, its days, a
 --   calendar.upsert (blocking kinds) and its employee's zone, else default_tz (created).
--- * Precedence of detail: v2 > v1 > backfill. An event's detail (dates, unit, interval, segments,
+-- * Precedence of detail: v2 > v1 > backfill > request. An event's detail (dates, unit, interval, segments,
 --   reason, ids) replaces the stored one when its variant ranks at least as high as the one that
 --   wrote it (an equal rank replaces: the later event wins), or when the leave has no detail yet
 --   (a remembered revert). V2 is the richest (segments, i18n names); backfill reads the instance
@@ -54,7 +67,10 @@
 --   but never rewrites what an event said. The leave type's name is kept from whichever variant
 --   gave one (V1 carries a plain name, V2 an i18n one): a name is better than none. has_v1 and
 --   has_v2 record which variants arrived, whatever their rank.
--- * of a reverted leave (its revert came first, or this is a late re-push): the detail is stored
+-- * of a pending request (recorded from approval_instance PENDING): its detail is replaced, it
+--   becomes approved, its days are inserted and calendar.upsert is enqueued (blocking kinds): the
+--   hold becomes the block.
+-- * of a reverted (or rejected) leave (its revert came first, or this is a late re-push): the detail is stored
 --   by the same precedence, for reports, but the leave stays reverted: no days, no calendar
 --   message (detail_after_revert when it had no detail yet, else already_reverted).
 -- * ranking below the stored detail: only has_v1 / has_v2 and a missing name are filled in
@@ -116,6 +132,37 @@ BEGIN
     RETURN jsonb_build_object('effect', 'task_recorded', 'outbox', false, 'ignored_reason', NULL);
   END IF;
 
+  IF ev->>'kind' = 'instance' THEN
+    op_time := coalesce((ev->>'operateTime')::timestamptz, now_ts);
+    IF ev->>'status' = 'PENDING' THEN
+      IF known THEN
+        RETURN jsonb_build_object('effect', 'unchanged', 'outbox', false, 'ignored_reason', NULL);
+      END IF;
+      INSERT INTO leaves (instance_code, approval_code, status, created_at, updated_at)
+      VALUES (code, ev->>'approvalCode', 'pending', now_ts, now_ts);
+      INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
+      ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      RETURN jsonb_build_object('effect', 'pending_recorded', 'outbox', true, 'ignored_reason', NULL);
+    END IF;
+    IF NOT known THEN
+      RETURN jsonb_build_object('effect', 'unchanged', 'outbox', false,
+        'ignored_reason', (ev->>'status') || ' of an instance that is not a known leave');
+    END IF;
+    IF ex.status <> 'pending' THEN
+      RETURN jsonb_build_object('effect', 'unchanged', 'outbox', false, 'ignored_reason', NULL);
+    END IF;
+    IF ev->>'status' = 'APPROVED' THEN
+      UPDATE leaves SET status = 'approved', approved_at = op_time, updated_at = now_ts WHERE instance_code = code;
+      INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
+      ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      RETURN jsonb_build_object('effect', 'approved', 'outbox', true, 'ignored_reason', NULL);
+    END IF;
+    UPDATE leaves SET status = 'rejected', updated_at = now_ts WHERE instance_code = code;
+    INSERT INTO outbox (key, kind, payload) VALUES (code, 'calendar.delete', jsonb_build_object('reason', 'approval_instance'))
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+    RETURN jsonb_build_object('effect', 'rejected', 'outbox', true, 'ignored_reason', NULL);
+  END IF;
+
   IF ev->>'kind' = 'revert' THEN
     op_time := coalesce((ev->>'operateTime')::timestamptz, now_ts);
     IF NOT known THEN
@@ -157,15 +204,15 @@ BEGIN
     RETURN jsonb_build_object('effect', 'created', 'outbox', true, 'ignored_reason', NULL);
   END IF;
 
-  -- Precedence of detail: v2 (3) > v1 (1) > backfill (0); an equal rank replaces.
+  -- Precedence of detail: v2 (3) > v1 (1) > backfill (0) > request (-1); an equal rank replaces.
   v_rank := CASE ev->>'variant' WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
-  ex_rank := CASE ex.detail_source WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
+  ex_rank := CASE ex.detail_source WHEN 'request' THEN -1 WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
   replaces := ex.detail_source IS NULL OR coalesce(v_rank >= ex_rank, false);
   -- A name from either variant is better than none (V1 carries a plain name, V2 an i18n one).
   new_leave_type := CASE WHEN replaces THEN coalesce(ev->>'leaveType', ex.leave_type)
                          ELSE coalesce(ex.leave_type, ev->>'leaveType') END;
 
-  IF ex.status = 'reverted' THEN
+  IF ex.status IN ('reverted', 'rejected') THEN
     -- The revert came first (or this is a late re-push): keep the detail for reports, but the
     -- leave stays reverted: no attendance, no calendar block.
     UPDATE leaves SET
@@ -219,21 +266,23 @@ BEGIN
     OR ex.employee_id IS DISTINCT FROM ev->>'employeeId'
     OR ex.segments IS DISTINCT FROM ev->'segments' AND ev->>'approvalKind' = 'trip'
     OR ex.peers IS DISTINCT FROM ev->'peers';
-  calendar_changed := calendar_changed AND ev->>'approvalKind' IN ('leave', 'out', 'trip');
+  -- a pending request's approval: its hold becomes the block, whatever the times
+  calendar_changed := (calendar_changed OR ex.status = 'pending') AND ev->>'approvalKind' IN ('leave', 'out', 'trip');
   UPDATE leaves SET kind = ev->>'approvalKind', approval_code = ev->>'approvalCode', tenant_key = ev->>'tenantKey',
     employee_id = ev->>'employeeId', open_id = ev->>'openId', leave_type = new_leave_type,
     leave_type_key = ev->>'leaveTypeKey', unit = ev->>'unit', interval_seconds = (ev->>'intervalSeconds')::int,
     start_local = ev->>'startLocal', end_local = ev->>'endLocal', segments = ev->'segments',
     segments_source = ev->>'segmentsSource', reason = ev->>'reason', peers = ev->'peers',
     segment_seconds = ev->'segmentSeconds', extra = ev->'extra', detail_source = ev->>'variant',
-    has_v1 = new_has_v1, has_v2 = new_has_v2, revision = new_revision, updated_at = now_ts
+    has_v1 = new_has_v1, has_v2 = new_has_v2, revision = new_revision, updated_at = now_ts,
+    status = 'approved', approved_at = CASE WHEN ex.status = 'pending' THEN now_ts ELSE approved_at END
   WHERE instance_code = code;
   IF calendar_changed THEN
     INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
     ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
   END IF;
   RETURN jsonb_build_object(
-    'effect', CASE WHEN days_changed OR calendar_changed OR new_leave_type IS DISTINCT FROM ex.leave_type THEN 'enriched' ELSE 'unchanged' END,
+    'effect', CASE WHEN ex.status = 'pending' THEN 'created' WHEN days_changed OR calendar_changed OR new_leave_type IS DISTINCT FROM ex.leave_type THEN 'enriched' ELSE 'unchanged' END,
     'outbox', calendar_changed, 'ignored_reason', NULL);
 END;
 $$;

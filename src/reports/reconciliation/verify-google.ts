@@ -4,7 +4,7 @@ import type { Deps } from '../../deps.js';
 import type { GoogleEventSummary } from '../../ports.js';
 import { addDays } from '../../shared/dates.js';
 import type { Period } from '../period.js';
-import { blockPlan } from '../../leave/blocks.js';
+import { blockPlan, holdKeyOf, isHoldKey } from '../../leave/blocks.js';
 import { blockId, type BlockRow, type LeaveRow, type OutboxRow } from './facts.js';
 import { VERIFY_CONCURRENCY, type DriftItem } from './types.js';
 import { mapLimit, Verifier } from './verifier.js';
@@ -94,13 +94,16 @@ export async function verifyGoogle(
         continue;
       }
       const leave = ev.instanceCode ? known.get(ev.instanceCode) : undefined;
-      const planned = leave ? blockPlan(leave).find((p) => p.blockKey === key) : undefined;
+      // a pending request's tentative hold stands for the block it will become
+      const hold = isHoldKey(key);
+      const planned = leave ? blockPlan(leave).find((p) => (hold ? holdKeyOf(p.blockKey) : p.blockKey) === key) : undefined;
       const owner = leave && id ? (blockByCode.get(id) ?? outsideBlocks.get(id))?.calendarId ?? emailOf(planned?.employeeId ?? leave.employeeId) : null;
       let why: string | null = null;
       if (ev.instanceCode && inFlight.has(ev.instanceCode)) continue;
       if (!ev.instanceCode) why = 'it carries our marker but no instance code';
       else if (!leave) why = `no leave ${ev.instanceCode} is known here`;
-      else if (leave.status !== 'approved') why = `leave ${ev.instanceCode} is ${leave.status}`;
+      else if (hold && leave.status === 'pending' && planned) continue;
+      else if (leave.status !== 'approved' || hold) why = `leave ${ev.instanceCode} is ${leave.status}${hold ? ' and this is its tentative hold' : ''}`;
       else if (!planned) why = `${leave.kind ?? 'leave'} ${ev.instanceCode} has no block ${JSON.stringify(key)}`;
       else if (owner && owner !== calendarId) why = `leave ${ev.instanceCode} belongs on ${owner}`;
       if (why) {
