@@ -9,7 +9,7 @@ import { LooseParseError, parseI18nResources, parseLoose, parseSegments, resolve
  * Every quirk is from Feishu's documented payload examples, which are the ground truth
  * (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/leave,
  * …/special-event/out-of-office, …/special-event/business-trip, …/special-event/overtime,
- * …/special-event/remedy, …/special-event/shift-change, under
+ * …/special-event/attendance-record-correction, …/special-event/shift-change, under
  * https://open.feishu.cn/document/server-docs/approval-v4/event/, and
  * https://open.feishu.cn/document/server-docs/approval-v4/event/common-event/approval-instance-event,
  * https://open.feishu.cn/document/server-docs/approval-v4/event/common-event/approval-task-event):

@@ -15,7 +15,7 @@ export const UNIT_INFO: Record<LeaveUnit, { base: BaseUnit; baseSeconds: number;
 
 /**
  * The kinds of approval Feishu reports about time away and time worked
- * (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/overview-of-special-events):
+ * (https://open.feishu.cn/document/server-docs/approval-v4/event/function-introduction):
  * leave, out (外出) and trip (出差) are time away, with calendar blocks and day records; overtime
  * (加班) is time worked, day records in hours and no block; remedy (补卡) and shift (换班) are
  * recorded and listed only.
