@@ -308,6 +308,33 @@ function i18nName(resources: unknown, key: string | null): string | null {
   return key === null ? null : (resolveI18nText(parsed, key) ?? (key.startsWith('@i18n@') ? null : key));
 }
 
+/** What every v1 approval event says of its instance and requester. */
+const v1Of = (
+  approvalKind: LeaveApproval['approvalKind'],
+  e: { instance_code: string; approval_code: string | null; tenant_key: string | null; open_id: string | null },
+  employeeId: string,
+) =>
+  ({
+    kind: 'approve',
+    approvalKind,
+    variant: 'v1',
+    instanceCode: e.instance_code,
+    approvalCode: e.approval_code,
+    tenantKey: e.tenant_key,
+    employeeId,
+    openId: e.open_id,
+  }) as const;
+
+/** A v1 approval of one span, start..end (leave_approval, out_approval). */
+function span(
+  who: Pick<LeaveApproval, 'approvalKind' | 'instanceCode' | 'approvalCode' | 'tenantKey' | 'employeeId' | 'openId'>,
+  what: Pick<LeaveApproval, 'leaveType' | 'leaveTypeKey' | 'unit' | 'intervalSeconds' | 'reason'>,
+  startLocal: string,
+  endLocal: string,
+): LeaveApproval {
+  return { kind: 'approve', variant: 'v1', ...who, ...what, startLocal, endLocal, segments: [[startLocal, endLocal]], segmentsSource: 'start_end' };
+}
+
 function ordered(type: string, start: string, end: string): void {
   if (end < start) throw new UnusableEventError(`${type}: ends before it starts`);
 }
@@ -365,25 +392,12 @@ export function normaliseEvent(eventType: string, event: unknown): LeaveEvent {
     case 'leave_approval': {
       const e = parse(LeaveApprovalV1, event, eventType);
       if (e.leave_end_time < e.leave_start_time) throw new UnusableEventError('leave_approval: leave ends before it starts');
-      return {
-        kind: 'approve',
-        approvalKind: 'leave',
-        variant: 'v1',
-        instanceCode: e.instance_code,
-        approvalCode: e.approval_code,
-        tenantKey: e.tenant_key,
-        employeeId: e.employee_id,
-        openId: e.open_id,
-        leaveType: e.leave_type,
-        leaveTypeKey: null,
-        unit: e.leave_unit,
-        intervalSeconds: e.leave_interval,
-        startLocal: e.leave_start_time,
-        endLocal: e.leave_end_time,
-        segments: [[e.leave_start_time, e.leave_end_time]],
-        segmentsSource: 'start_end',
-        reason: e.leave_reason,
-      };
+      return span(
+        { approvalKind: 'leave', instanceCode: e.instance_code, approvalCode: e.approval_code, tenantKey: e.tenant_key, employeeId: e.employee_id, openId: e.open_id },
+        { leaveType: e.leave_type, leaveTypeKey: null, unit: e.leave_unit, intervalSeconds: e.leave_interval, reason: e.leave_reason },
+        e.leave_start_time,
+        e.leave_end_time,
+      );
     }
     case 'leave_approvalV2': {
       const e = parse(LeaveApprovalV2, event, eventType);
@@ -455,25 +469,12 @@ export function normaliseEvent(eventType: string, event: unknown): LeaveEvent {
     case 'out_approval': {
       const e = parse(OutApproval, event, eventType);
       ordered(eventType, e.out_start_time, e.out_end_time);
-      return {
-        kind: 'approve',
-        approvalKind: 'out',
-        variant: 'v1',
-        instanceCode: e.instance_code,
-        approvalCode: e.approval_code,
-        tenantKey: e.tenant_key,
-        employeeId: e.user_id,
-        openId: e.open_id,
-        leaveType: i18nName(e.i18n_resources, e.out_name),
-        leaveTypeKey: e.out_name,
-        unit: e.out_unit,
-        intervalSeconds: e.out_interval,
-        startLocal: e.out_start_time,
-        endLocal: e.out_end_time,
-        segments: [[e.out_start_time, e.out_end_time]],
-        segmentsSource: 'start_end',
-        reason: e.out_reason,
-      };
+      return span(
+        { approvalKind: 'out', instanceCode: e.instance_code, approvalCode: e.approval_code, tenantKey: e.tenant_key, employeeId: e.user_id, openId: e.open_id },
+        { leaveType: i18nName(e.i18n_resources, e.out_name), leaveTypeKey: e.out_name, unit: e.out_unit, intervalSeconds: e.out_interval, reason: e.out_reason },
+        e.out_start_time,
+        e.out_end_time,
+      );
     }
     case 'work_approval': {
       const e = parse(WorkApproval, event, eventType);
@@ -485,14 +486,7 @@ export function normaliseEvent(eventType: string, event: unknown): LeaveEvent {
       // work_detail gives the hours per date (each entry's interval on its own dates); without it,
       // work_interval is spread over time_range, else over start..end.
       const base = {
-        kind: 'approve',
-        approvalKind: 'overtime',
-        variant: 'v1',
-        instanceCode: e.instance_code,
-        approvalCode: e.approval_code,
-        tenantKey: e.tenant_key,
-        employeeId: e.employee_id,
-        openId: e.open_id,
+        ...v1Of('overtime', e, e.employee_id),
         leaveType: e.work_type,
         leaveTypeKey: null,
         startLocal: e.work_start_time,
@@ -522,14 +516,7 @@ export function normaliseEvent(eventType: string, event: unknown): LeaveEvent {
     case 'shift_approval': {
       const e = parse(ShiftApproval, event, eventType);
       return {
-        kind: 'approve',
-        approvalKind: 'shift',
-        variant: 'v1',
-        instanceCode: e.instance_code,
-        approvalCode: e.approval_code,
-        tenantKey: e.tenant_key,
-        employeeId: e.employee_id,
-        openId: e.open_id,
+        ...v1Of('shift', e, e.employee_id),
         leaveType: null,
         leaveTypeKey: null,
         unit: null,

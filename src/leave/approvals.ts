@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
-import { approvalTasks, attendanceDays, calendarBlocks, inboxEvents, leaves, outbox } from '../db/schema.js';
+import { approvalTasks, attendanceDays, calendarBlocks, leaves, outbox } from '../db/schema.js';
+import { historyOf } from './queries.js';
 import { canonicalDecimal } from '../shared/decimal.js';
 import { TASK_STATUSES, type ApprovalKind } from './types.js';
 
@@ -103,20 +104,7 @@ export async function getApproval(db: Queryable, instanceCode: string) {
     db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).orderBy(asc(calendarBlocks.blockKey)),
     approvalTimeline(db, [instanceCode]),
     db.select().from(outbox).where(eq(outbox.key, instanceCode)).orderBy(asc(outbox.id)),
-    db
-      .select({
-        id: inboxEvents.id,
-        event_type: inboxEvents.eventType,
-        event_key: inboxEvents.eventKey,
-        source: inboxEvents.source,
-        status: inboxEvents.status,
-        effect: inboxEvents.effect,
-        reason: inboxEvents.reason,
-        received_at: inboxEvents.receivedAt,
-      })
-      .from(inboxEvents)
-      .where(eq(inboxEvents.instanceCode, instanceCode))
-      .orderBy(asc(inboxEvents.id)),
+    historyOf(db, instanceCode),
   ]);
   const pending = messages.some((m) => m.status === 'pending' || m.status === 'running' || m.status === 'held');
   const day = (d: (typeof days)[number]) => ({ employee_id: d.employeeId, date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit });

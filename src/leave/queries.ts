@@ -68,20 +68,7 @@ export async function getLeave(db: Queryable, instanceCode: string) {
     db.select().from(attendanceDays).where(eq(attendanceDays.instanceCode, instanceCode)).orderBy(desc(attendanceDays.revision), asc(attendanceDays.date)),
     db.select().from(calendarBlocks).where(and(eq(calendarBlocks.instanceCode, instanceCode), eq(calendarBlocks.blockKey, ''))).limit(1),
     db.select().from(outbox).where(eq(outbox.key, instanceCode)).orderBy(asc(outbox.id)),
-    db
-      .select({
-        id: inboxEvents.id,
-        event_type: inboxEvents.eventType,
-        event_key: inboxEvents.eventKey,
-        source: inboxEvents.source,
-        status: inboxEvents.status,
-        effect: inboxEvents.effect,
-        reason: inboxEvents.reason,
-        received_at: inboxEvents.receivedAt,
-      })
-      .from(inboxEvents)
-      .where(eq(inboxEvents.instanceCode, instanceCode))
-      .orderBy(asc(inboxEvents.id)),
+    historyOf(db, instanceCode),
     leave.employeeId
       ? db.select().from(employees).where(eq(employees.employeeId, leave.employeeId)).limit(1)
       : Promise.resolve([]),
@@ -119,6 +106,24 @@ export async function getLeave(db: Queryable, instanceCode: string) {
     })),
     history,
   };
+}
+
+/** The inbox events of one record, oldest first: what arrived and what each did. */
+export function historyOf(db: Queryable, instanceCode: string) {
+  return db
+    .select({
+      id: inboxEvents.id,
+      event_type: inboxEvents.eventType,
+      event_key: inboxEvents.eventKey,
+      source: inboxEvents.source,
+      status: inboxEvents.status,
+      effect: inboxEvents.effect,
+      reason: inboxEvents.reason,
+      received_at: inboxEvents.receivedAt,
+    })
+    .from(inboxEvents)
+    .where(eq(inboxEvents.instanceCode, instanceCode))
+    .orderBy(asc(inboxEvents.id));
 }
 
 export async function listEvents(db: Queryable, f: { status?: string; limit?: number }) {

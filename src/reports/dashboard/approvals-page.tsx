@@ -1,12 +1,12 @@
 import type { getApproval, listApprovals } from '../../leave/approvals.js';
 import { APPROVAL_KINDS } from '../../leave/types.js';
+import { HistoryTable, time } from './history-table.js';
 import { Layout } from './layout.js';
 
 type ApprovalDetail = NonNullable<Awaited<ReturnType<typeof getApproval>>>;
 type ApprovalItem = Awaited<ReturnType<typeof listApprovals>>[number];
 
 export const approvalLink = (code: string) => `/dashboard/approvals/${encodeURIComponent(code)}`;
-const time = (t: Date | string | null) => (t === null ? '—' : new Date(t).toISOString().replace('T', ' ').slice(0, 19));
 const STATUSES = ['pending', 'approved', 'rejected', 'reverted'] as const;
 const tone = (status: string) => (status === 'approved' ? 'ok' : status === 'pending' ? 'info' : 'warning');
 
@@ -218,30 +218,7 @@ export function ApprovalPage(props: { approval: ApprovalDetail; back: string }) 
           </section>
           <section class="panel">
             <h2>History</h2>
-            <table>
-              <thead>
-                <tr>
-                  <th>Received</th>
-                  <th>Event</th>
-                  <th>Outcome</th>
-                </tr>
-              </thead>
-              <tbody>
-                {a.history.map((h) => (
-                  <tr>
-                    <td class="nowrap">{time(h.received_at)}</td>
-                    <td class="mono nowrap">
-                      {h.event_type} <span class="badge info">{h.source}</span>
-                    </td>
-                    <td>
-                      {h.status}
-                      {h.effect ? ` · ${h.effect}` : ''}
-                      {h.reason ? ` · ${h.reason}` : ''}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <HistoryTable history={a.history} outbox={a.outbox} />
           </section>
         </div>
       </main>
