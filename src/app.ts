@@ -11,6 +11,7 @@ import { employeeRoutes } from './routes/employees.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { leaveRoutes } from './routes/leaves.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { outboxRoutes } from './routes/outbox.js';
 import { reportRoutes } from './routes/reports.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps): Hono {
   api.use('*', adminHeaders, adminAuth(deps, { writes: 'json' }));
   auditAdminActions(api, deps);
   api.route('/leaves', leaveRoutes(deps));
+  api.route('/approvals', approvalRoutes(deps));
   api.route('/events', eventRoutes(deps));
   api.route('/outbox', outboxRoutes(deps));
   api.route('/employees', employeeRoutes(deps));

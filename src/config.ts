@@ -148,6 +148,14 @@ export const ConfigSchema = z
       .enum(['declineNone', 'declineAllConflictingInvitations', 'declineOnlyNewConflictingInvitations'])
       .default('declineOnlyNewConflictingInvitations'),
     CALENDAR_DECLINE_MESSAGE: z.string().default('I am on leave and will reply when I am back.'),
+    /** Pending requests as tentative holds on the requester's calendar (off by default). */
+    CALENDAR_TENTATIVE_HOLDS: z
+      .enum(['true', 'false', '1', '0', ''])
+      .optional()
+      .transform((v) => v === 'true' || v === '1'),
+    CALENDAR_HOLD_TITLE: z.string().min(1).default('Leave requested'),
+    /** How a hold shows: transparent (free) by default, so it never makes anyone look busy before approval. */
+    CALENDAR_HOLD_TRANSPARENCY: z.enum(['transparent', 'opaque']).default('transparent'),
     /** Outbox: attempts before a transiently failing message goes dead. */
     OUTBOX_MAX_ATTEMPTS: positiveInt(12),
     OUTBOX_BATCH_SIZE: positiveInt(16),

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, ne, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/client.js';
 import { calendarBlocks, employees, leaves } from './db/schema.js';
@@ -177,7 +177,8 @@ export async function setEmployee(
         .innerJoin(calendarBlocks, eq(calendarBlocks.instanceCode, leaves.instanceCode))
         .where(
           and(
-            eq(leaves.employeeId, employeeId),
+            // the requester's record, or a trip whose block on this calendar is a peer's
+            or(eq(leaves.employeeId, employeeId), eq(calendarBlocks.employeeId, employeeId)),
             eq(leaves.status, 'approved'),
             eq(calendarBlocks.state, 'present'),
             isNotNull(calendarBlocks.calendarId),

@@ -32,6 +32,7 @@ const STATUS_OF = {
   // 404: no such thing (or the admin surface is off)
   not_found: 404,
   leave_not_found: 404,
+  approval_not_found: 404,
   event_not_found: 404,
   outbox_not_found: 404,
   session_not_found: 404,

@@ -6,7 +6,8 @@ const USAGE = `usage: leave-bridge <command>
   migrate                                 apply database migrations
   subscribe <approval_code>…              subscribe the app to approval definitions
   backfill --approval <code> --from <date> --to <date> [--format table|json]
-  export --from <date> --to <date> [--format csv|json] [--adjustments|--no-adjustments]
+  export --from <date> --to <date> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip]
+  approvals list [--kind <kind>] [--status <status>] [--json]
   outbox list [--status <status>] [--key <instance_code>] [--limit <n>] [--json]
   outbox retry <id> | outbox sync <instance_code>
   employee list [--json]

@@ -30,9 +30,11 @@ export interface Explanation {
 
 export type DeclineMode = 'declineNone' | 'declineAllConflictingInvitations' | 'declineOnlyNewConflictingInvitations';
 
-/** The calendar state we want for one approved leave. */
+/** The calendar state we want for one block of an approved record. */
 export interface WantedBlock {
   instanceCode: string;
+  /** '' (or absent) for a record's single block; a trip's `<segment>@<employee_id>` (src/leave/blocks.ts) */
+  blockKey?: string;
   /** the employee's primary calendar = their Google Workspace email */
   calendarId: string;
   start: Date;
@@ -41,6 +43,13 @@ export interface WantedBlock {
   summary: string;
   declineMode: DeclineMode;
   declineMessage: string;
+  /**
+   * A tentative hold for a request still pending: a default event (never out-of-office, so it
+   * never declines anything), with this transparency. Its id is its own (block key `hold…`):
+   * Google never changes an event's type, so the out-of-office block that replaces it cannot
+   * reuse it.
+   */
+  hold?: { transparency: 'transparent' | 'opaque' };
 }
 
 export interface BlockState {
@@ -56,6 +65,8 @@ export interface GoogleEventSummary {
   eventId: string;
   /** from our private extended property; null for events we did not make */
   instanceCode: string | null;
+  /** the block of the record; absent for a record's single block */
+  blockKey?: string;
   status: string;
   eventType: string;
   start: Date | null;
@@ -66,8 +77,8 @@ export interface CalendarPort {
   /** Create or bring to the wanted state (idempotent: deterministic id, 409 understood). */
   upsertBlock(block: WantedBlock): Promise<BlockState>;
   /** Delete; 404/410 mean it is already gone. */
-  deleteBlock(calendarId: string, instanceCode: string): Promise<'deleted' | 'already_gone'>;
-  getBlock(calendarId: string, instanceCode: string): Promise<GoogleEventSummary | null>;
+  deleteBlock(calendarId: string, instanceCode: string, blockKey?: string): Promise<'deleted' | 'already_gone'>;
+  getBlock(calendarId: string, instanceCode: string, blockKey?: string): Promise<GoogleEventSummary | null>;
   /** Events on the calendar carrying our private marker, overlapping [timeMin, timeMax). */
   listMarkedEvents(calendarId: string, timeMin: Date, timeMax: Date): Promise<GoogleEventSummary[]>;
 }

@@ -27,15 +27,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wranglerCommand } from '../scripts/tools-node.js';
 import { queryRows } from '../src/db/client.js';
 import { createFeishuClient } from '../src/feishu/client.js';
-import { eventIdFor } from '../src/google/ids.js';
+import { blockEventIdFor, eventIdFor } from '../src/google/ids.js';
 import { createGoogleCalendar } from '../src/google/calendar.js';
 import { silentLogger } from '../src/logger.js';
 import { createDrainer, drainerOptions } from '../src/outbox/drain.js';
-import { startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
+import { leaveGroupV2Form, startFakeFeishu, type FakeFeishu } from './fakes/feishu.js';
 import { startFakeGoogle, type FakeGoogle } from './fakes/google.js';
 import { ADMIN, testApp } from './support/app.js';
 import { createPostgresDatabase, type TestDatabase } from './support/db.js';
-import { DOC_TOKEN, encryptedRequest, leaveApprovalV1, leaveApprovalV2, leaveRevert, TEST_ENCRYPT_KEY, type FeishuRequest } from './support/feishu.js';
+import { approvalInstance, DOC_TOKEN, encryptedRequest, leaveApprovalV1, leaveApprovalV2, leaveRevert, TEST_ENCRYPT_KEY, tripApproval, workApproval, type FeishuRequest } from './support/feishu.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -47,6 +47,9 @@ const PEOPLE = {
 const A = 'E2E-WORKER-A-0001';
 const B = 'E2E-WORKER-B-0002';
 const C = 'E2E-WORKER-C-0003';
+const TRIP = 'E2E-WORKER-TRIP-0005';
+const WORK = 'E2E-WORKER-WORK-0006';
+const PENDING = 'E2E-WORKER-PENDING-0007';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -284,6 +287,8 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
           ...common,
           GOOGLE_CALENDAR_BASE_URL: google.url,
           GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(JSON.parse(google.serviceAccountJson)),
+          // only requests sent straight to the Worker carry approval_instance events
+          CALENDAR_TENTATIVE_HOLDS: 'true',
           LOG_LEVEL: 'info',
           // Feishu sign-in for the dashboard, against the fake's authorize page and token endpoint
           PUBLIC_URL: `http://127.0.0.1:${workerPort}`,
@@ -443,6 +448,59 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
         expect.objectContaining({ category: 'feishu_status_mismatch', instance_code: B }),
       ]),
     );
+  });
+
+  it('a trip with a peer (2.0 schema): a block on each calendar and days for both; overtime in the export of kinds', async () => {
+    // sent straight to the Worker, not through post(): the Node comparison above is done
+    const send = async (body: string) => {
+      const req = await encryptedRequest(body);
+      const res = await call('/webhook/feishu', { method: 'POST', body: req.body, headers: req.headers });
+      expect(await res.json()).toEqual({ code: 0, status: 'applied' });
+    };
+    await send(tripApproval({ instanceCode: TRIP, employeeId: PEOPLE.bob.user_id, peers: [PEOPLE.dave.user_id], schedules: [{ start: '2024-10-14 00:00:00', end: '2024-10-16 00:00:00', interval: '172800' }] }));
+    await send(workApproval({ instanceCode: WORK, employeeId: PEOPLE.alice.user_id, start: '2024-10-15 19:00:00', end: '2024-10-15 21:30:00', interval: 9000 }));
+    for (const [who, email] of [[PEOPLE.bob.user_id, PEOPLE.bob.email], [PEOPLE.dave.user_id, PEOPLE.dave.enterprise_email]] as const) {
+      const event = await until(`the trip block of ${who}`, () => google.event(email, blockEventIdFor(TRIP, `0@${who}`)), log);
+      expect(event).toMatchObject({ status: 'confirmed', eventType: 'outOfOffice' });
+      expect(instantOf(event.start)).toBe(Date.parse('2024-10-14T00:00:00+08:00'));
+    }
+    const trip = (await (await admin(`/api/approvals/${TRIP}`)).json()) as { kind: string; days: Array<{ employee_id: string; quantity: string }> };
+    expect(trip.kind).toBe('trip');
+    expect(trip.days.map((d) => [d.employee_id, d.quantity])).toEqual([
+      [PEOPLE.bob.user_id, '1'],
+      [PEOPLE.bob.user_id, '1'],
+      [PEOPLE.dave.user_id, '1'],
+      [PEOPLE.dave.user_id, '1'],
+    ]);
+    const csv = await (await admin('/api/payroll/export?from=2024-10-01&to=2024-10-31&kinds=overtime,trip&adjustments=false')).text();
+    const rows = csv.trimEnd().split('\r\n').map((r) => r.split(','));
+    expect(rows[0]!.at(-1)).toBe('kind');
+    expect(rows.filter((r) => r.at(-1) === 'overtime').map((r) => [r[0], r[4], r[5], r[6]])).toEqual([[PEOPLE.alice.user_id, '2024-10-15', '2.5', 'hour']]);
+    expect(rows.filter((r) => r.at(-1) === 'trip')).toHaveLength(4);
+  });
+
+  it('a pending leave gets a tentative hold, which its approval turns into the out-of-office block', async () => {
+    feishu.addInstance({
+      instance_code: PENDING,
+      approval_code: 'APPROVAL-LEAVE',
+      status: 'PENDING',
+      user_id: PEOPLE.alice.user_id,
+      createdMs: Date.UTC(2024, 10, 1),
+      form: leaveGroupV2Form({ start: '2024-11-18T09:00:00+08:00', end: '2024-11-18T18:00:00+08:00', interval: 1 }),
+    });
+    const send = async (body: string) => {
+      const req = await encryptedRequest(body);
+      const res = await call('/webhook/feishu', { method: 'POST', body: req.body, headers: req.headers });
+      expect(await res.json()).toEqual({ code: 0, status: 'applied' });
+    };
+    await send(approvalInstance(PENDING, 'PENDING'));
+    const hold = await until('the hold', () => google.event(PEOPLE.alice.email, blockEventIdFor(PENDING, 'hold')), log);
+    expect(hold).toMatchObject({ status: 'confirmed', eventType: 'default', transparency: 'transparent', summary: 'Leave requested' });
+    await send(leaveApprovalV2({ instanceCode: PENDING, employeeId: PEOPLE.alice.user_id, start: '2024-11-18 09:00:00', end: '2024-11-18 18:00:00', interval: 86400 }));
+    const block = await until('the block that replaces the hold', () => google.event(PEOPLE.alice.email, eventIdFor(PENDING)), log);
+    expect(block).toMatchObject({ status: 'confirmed', eventType: 'outOfOffice' });
+    expect(google.event(PEOPLE.alice.email, blockEventIdFor(PENDING, 'hold'))).toMatchObject({ status: 'cancelled' });
+    expect(google.violations).toEqual([]);
   });
 
   it('answers 503 when the database cannot be reached, so Feishu delivers the event again', async () => {

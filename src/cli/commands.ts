@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { approvalsCommand } from './approvals.js';
 import { backfillCommand } from './backfill.js';
 import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
@@ -23,6 +24,7 @@ export const commands: Record<string, Command> = {
   employee: employeeCommand,
   trigger: (config, args) => triggerCommand(config, args),
   purge: (config, args) => purgeCommand(config, args),
+  approvals: approvalsCommand,
 };
 
 /** A command that reads the environment itself; a number is its exit code. */

@@ -4,10 +4,11 @@ import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { audited } from './audit.js';
-import { exportPayroll, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import type { ApprovalKind } from '../leave/types.js';
+import { exportPayroll, parseKinds, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
 import { parsePeriod } from '../reports/period.js';
 
-export const EXPORT_USAGE = 'usage: leave-bridge export --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format csv|json] [--adjustments|--no-adjustments]';
+export const EXPORT_USAGE = 'usage: leave-bridge export --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip]';
 
 export interface ExportIo {
   /** the export itself (stdout): nothing else is written there, so it can be piped to a file */
@@ -26,11 +27,13 @@ export interface ExportArgs {
   to: string;
   format: 'csv' | 'json';
   adjustments: AdjustmentsMode;
+  /** absent: leaves only, without a kind column (as before kinds existed) */
+  kinds?: ApprovalKind[];
 }
 
 /** Parse and check the arguments before anything opens the database. */
 export function parseExportArgs(args: string[]): ExportArgs | { error: string } {
-  let values: { from?: string; to?: string; format?: string; adjustments?: boolean; 'no-adjustments'?: boolean };
+  let values: { from?: string; to?: string; format?: string; adjustments?: boolean; 'no-adjustments'?: boolean; kinds?: string };
   try {
     ({ values } = parseArgs({
       args,
@@ -40,6 +43,7 @@ export function parseExportArgs(args: string[]): ExportArgs | { error: string } 
         format: { type: 'string' },
         adjustments: { type: 'boolean' },
         'no-adjustments': { type: 'boolean' },
+        kinds: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -50,9 +54,11 @@ export function parseExportArgs(args: string[]): ExportArgs | { error: string } 
   const format = values.format ?? 'csv';
   if (format !== 'csv' && format !== 'json') return { error: '--format must be csv or json' };
   if (values.adjustments && values['no-adjustments']) return { error: '--adjustments and --no-adjustments exclude each other' };
+  const kinds = values.kinds === undefined ? undefined : parseKinds(values.kinds);
+  if (kinds && 'error' in kinds) return { error: `--kinds: ${kinds.error}` };
   try {
     const period = parsePeriod(values.from, values.to);
-    return { ...period, format, adjustments: values.adjustments ? 'include' : values['no-adjustments'] ? 'omit' : 'auto' };
+    return { ...period, format, adjustments: values.adjustments ? 'include' : values['no-adjustments'] ? 'omit' : 'auto', ...(kinds ? { kinds } : {}) };
   } catch (err) {
     if (err instanceof AppError) return { error: err.message.replace(/^(from|to):/, '--$1:') };
     throw err;

@@ -29,7 +29,7 @@ export function formatOutbox(items: OutboxItem[]): string {
 }
 
 /** Run `fn` against the configured database (no migration: operating commands never change schema). */
-async function withDatabase(config: Config, io: CliIo, fn: (deps: Awaited<ReturnType<typeof buildNodeRuntime>>['deps']) => Promise<number>): Promise<number> {
+export async function withDatabase(config: Config, io: CliIo, fn: (deps: Awaited<ReturnType<typeof buildNodeRuntime>>['deps']) => Promise<number>): Promise<number> {
   const runtime = await buildNodeRuntime(config, { migrate: false });
   try {
     return await fn(runtime.deps);
@@ -44,7 +44,7 @@ async function withDatabase(config: Config, io: CliIo, fn: (deps: Awaited<Return
   }
 }
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, io: CliIo, usage: string) {
+export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, io: CliIo, usage: string) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (err) {
@@ -101,7 +101,11 @@ export async function outboxCommand(config: Config, args: string[], io: CliIo = 
     }
     const code = rest[0];
     return withDatabase(config, io, async (deps) => {
-      const r = await audited(deps, { action: 'leave.sync', target: code }, () => requestSync(deps, code));
+      const r = await audited(deps, { action: 'leave.sync', target: code }, async () => {
+        const queued = await requestSync(deps, code);
+        if (!queued) throw new AppError('approval_not_found', `no approval ${code}`);
+        return queued;
+      });
       io.out(r.queued ? `${code}: calendar sync queued` : `${code}: a calendar sync was already queued`);
       return 0;
     });

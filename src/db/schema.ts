@@ -53,11 +53,17 @@ export const inboxEvents = pgTable(
   ],
 );
 
-/** One row per Feishu approval instance: V1 and V2 merge here, a revert marks it. */
+/**
+ * One row per Feishu approval instance of any kind (leave, out, trip, overtime, remedy, shift;
+ * docs/decisions/0031-one-table-for-every-approval-kind.md): the events of one approval merge
+ * here, a revert marks it. The table keeps its name: leaves were its first kind.
+ */
 export const leaves = pgTable(
   'leaves',
   {
     instanceCode: text('instance_code').primaryKey(),
+    /** leave | out | trip | overtime | remedy | shift; null while only a revert that does not say is known */
+    kind: text('kind'),
     approvalCode: text('approval_code'),
     tenantKey: text('tenant_key'),
     employeeId: text('employee_id'),
@@ -73,10 +79,18 @@ export const leaves = pgTable(
     segmentsSource: text('segments_source'),
     timezone: text('timezone'),
     reason: text('reason'),
-    /** approved | reverted */
+    /** a trip's peers (user_ids), who travel too */
+    peers: jsonb('peers').$type<string[]>(),
+    /** each segment's own seconds (trip schedules, overtime work_detail) */
+    segmentSeconds: jsonb('segment_seconds').$type<number[]>(),
+    /** what else the kind's event says (remedy time, shift times, a trip's places) */
+    extra: jsonb('extra').$type<Record<string, unknown>>(),
+    /** approved | reverted; pending | rejected with tentative holds on (CALENDAR_TENTATIVE_HOLDS) */
     status: text('status').notNull(),
-    /** v1 | v2 | backfill; null while only a revert is known */
+    /** v1 | v2 | backfill | request (a pending request's form); null while only a revert is known */
     detailSource: text('detail_source'),
+    /** a tentative hold was placed while it was pending: its hold events are removed when it is decided */
+    held: boolean('held').notNull().default(false),
     hasV1: boolean('has_v1').notNull().default(false),
     hasV2: boolean('has_v2').notNull().default(false),
     approvedAt: tz('approved_at'),
@@ -115,7 +129,8 @@ export const attendanceDays = pgTable(
     updatedAt: tz('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('attendance_days_rev_uq').on(t.instanceCode, t.revision, t.date),
+    // a trip's peers have days of the same record on the same dates
+    uniqueIndex('attendance_days_rev_emp_uq').on(t.instanceCode, t.revision, t.employeeId, t.date),
     index('attendance_days_active_date_idx').on(t.date).where(sql`status = 'active'`),
     // A leave's active days, read and superseded on every re-allocation and revert. Without it,
     // on tables not yet analyzed (a new install, a backfill's first minute) the planner ANDed
@@ -160,9 +175,16 @@ export const outbox = pgTable(
   ],
 );
 
-/** What we believe is in Google for each leave. */
+/**
+ * What we believe is in Google for each block of a record: a leave or an out has one block (key
+ * ''), a trip one per schedule segment for the requester and each peer (src/leave/blocks.ts).
+ */
 export const calendarBlocks = pgTable('calendar_blocks', {
-  instanceCode: text('instance_code').primaryKey(),
+  instanceCode: text('instance_code').notNull(),
+  /** '' for a record's single block; `<segment>@<employee_id>` for a trip's */
+  blockKey: text('block_key').notNull().default(''),
+  /** whose calendar (the requester, or a trip's peer); null on rows written before blocks had keys */
+  employeeId: text('employee_id'),
   calendarId: text('calendar_id').notNull(),
   eventId: text('event_id').notNull(),
   /** outOfOffice | default (fallback where Google refuses OOO) */
@@ -173,7 +195,33 @@ export const calendarBlocks = pgTable('calendar_blocks', {
   endAt: tz('end_at'),
   fallbackReason: text('fallback_reason'),
   syncedAt: tz('synced_at').notNull().defaultNow(),
-});
+}, (t) => [uniqueIndex('calendar_blocks_block_uq').on(t.instanceCode, t.blockKey)]);
+
+/**
+ * The path of an approval through its approvers (approval_task events), kept whether or not its
+ * instance is known yet: a record's timeline shows them once it is.
+ */
+export const approvalTasks = pgTable(
+  'approval_tasks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    instanceCode: text('instance_code').notNull(),
+    approvalCode: text('approval_code'),
+    taskId: text('task_id').notNull(),
+    /** empty for an automatic approval */
+    userId: text('user_id'),
+    openId: text('open_id'),
+    /** PENDING | APPROVED | REJECTED | TRANSFERRED | ROLLBACK | DONE | REVERTED | OVERTIME_CLOSE | OVERTIME_RECOVER | … */
+    status: text('status').notNull(),
+    operateTime: tz('operate_time'),
+    extra: jsonb('extra'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    // one row per step whatever the deliveries: a re-push under another uuid changes nothing
+    uniqueIndex('approval_tasks_step_uq').on(t.instanceCode, t.taskId, t.status, t.operateTime),
+  ],
+);
 
 /** Feishu user_id → email (and zone), cached from the contact API or set by an operator. */
 export const employees = pgTable('employees', {
@@ -197,6 +245,8 @@ export const payrollExports = pgTable(
     format: text('format').notNull(),
     lineCount: integer('line_count').notNull(),
     lines: jsonb('lines').notNull(),
+    /** the approval kinds the export covered (null: leaves, as before kinds existed) */
+    kinds: jsonb('kinds').$type<string[]>(),
     createdAt: tz('created_at').notNull().defaultNow(),
     /** when the retention purge removed the lines' email addresses (EXPORT_RETENTION) */
     emailsDroppedAt: tz('emails_dropped_at'),

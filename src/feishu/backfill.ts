@@ -6,7 +6,7 @@ import { AllocationError } from '../leave/allocate.js';
 import { ingestNormalised, type Effect, type IngestResult } from '../leave/ingest.js';
 import type { LeaveRevert } from '../leave/types.js';
 import { ExternalError, type FeishuInstance, type FeishuPort } from '../ports.js';
-import { LeaveFormError, leaveFromInstance } from './form.js';
+import { approvalFromInstance, LeaveFormError } from './form.js';
 import { minimiseFor, redactFormReason, type Minimise } from './inbound.js';
 
 /**
@@ -87,7 +87,8 @@ async function backfillOne(deps: BackfillDeps & { feishu: FeishuPort }, instance
     return { instanceCode, status, outcome: 'skipped', detail: `status ${instance.status} is not a granted leave` };
   }
   const m = minimiseFor(deps.config);
-  const read = leaveFromInstance(instance, deps.config.DEFAULT_TIMEZONE);
+  // a leave, out, trip or overtime widget (remedy and shift forms carry no time away or worked)
+  const read = approvalFromInstance(instance, deps.config.DEFAULT_TIMEZONE);
   // the employee's reason is not kept unless STORE_LEAVE_REASONS (src/feishu/inbound.ts)
   const approval = read && !m.storeReasons ? { ...read, reason: null } : read;
   if (!approval && !isReverted) return { instanceCode, status, outcome: 'skipped', detail: 'the form has no leave widget' };
@@ -102,6 +103,7 @@ async function backfillOne(deps: BackfillDeps & { feishu: FeishuPort }, instance
   const revert: LeaveRevert = {
     kind: 'revert',
     via: 'backfill',
+    approvalKind: approval?.approvalKind ?? null,
     instanceCode,
     approvalCode: instance.approvalCode || null,
     status: 'REVERTED',

@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { normaliseLocal, type LocalDateTime } from '../shared/local-time.js';
 import { LEAVE_UNITS, UNIT_INFO, type LeaveApproval, type LeaveUnit } from '../leave/types.js';
+import { unitFor } from '../leave/days.js';
 import type { FeishuInstance } from '../ports.js';
 
 /**
@@ -147,6 +148,7 @@ export function leaveFromInstance(instance: FeishuInstance, zone: string): Leave
   if (endLocal < startLocal) throw new LeaveFormError('leave ends before it starts');
   return {
     kind: 'approve',
+    approvalKind: 'leave',
     variant: 'backfill',
     instanceCode: instance.instanceCode,
     approvalCode: instance.approvalCode || null,
@@ -163,4 +165,100 @@ export function leaveFromInstance(instance: FeishuInstance, zone: string): Leave
     segmentsSource: 'start_end',
     reason: widget.reason,
   };
+}
+
+/*
+ * The other time-away and time-worked widgets (out 外出, trip 出差, overtime 加班), control types
+ * outGroup, tripGroup and workGroup beside leaveGroup in an approval definition's form
+ * (https://open.feishu.cn/document/server-docs/approval-v4/approval/create). The instance-get page
+ * documents the value of the leave widget only; these are read the same way: RFC3339 times with
+ * the submitter's offset and an interval in the widget's unit (out: its unit, else hours;
+ * overtime: hours; trip: days per schedule). A trip lists its schedules (`schedule` or
+ * `schedules`, each with start, end and interval) and may name its peers (user_ids). A value of
+ * another shape is a LeaveFormError naming what is missing, reported by the backfill.
+ */
+
+type WidgetKind = 'leave' | 'out' | 'trip' | 'overtime';
+const WIDGET_KINDS: Record<string, WidgetKind> = {
+  leavegroup: 'leave',
+  leavegroupv2: 'leave',
+  widgetleavegroup: 'leave',
+  widgetleavegroupv2: 'leave',
+  outgroup: 'out',
+  widgetoutgroup: 'out',
+  tripgroup: 'trip',
+  widgettripgroup: 'trip',
+  workgroup: 'overtime',
+  widgetworkgroup: 'overtime',
+};
+
+function widgetKind(w: Widget): WidgetKind | null {
+  for (const k of [w.type, w.id]) if (typeof k === 'string' && WIDGET_KINDS[k.toLowerCase()]) return WIDGET_KINDS[k.toLowerCase()]!;
+  return null;
+}
+
+function widgetValue(w: Widget, what: string): Record<string, unknown> {
+  const value = typeof w.value === 'string' ? parseJson(w.value, `${what} widget value`) : w.value;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new LeaveFormError(`${what} widget has no value`);
+  return value as Record<string, unknown>;
+}
+
+const peersOf = (raw: unknown): string[] =>
+  Array.isArray(raw) ? raw.map((p) => (typeof p === 'string' ? p : typeof p === 'object' && p !== null ? text((p as { user_id?: unknown }).user_id) : null)).filter((p): p is string => p !== null) : [];
+
+/**
+ * The canonical approval of an instance whose form holds a leave, out, trip or overtime widget
+ * (the first such widget); null when it holds none. Throws LeaveFormError when the widget is
+ * unusable.
+ */
+export function approvalFromInstance(instance: FeishuInstance, zone: string): LeaveApproval | null {
+  const widgets = typeof instance.form === 'string' ? parseJson(instance.form, 'form') : instance.form;
+  if (!Array.isArray(widgets)) throw new LeaveFormError('form is not a list of widgets');
+  const found = (widgets as Widget[]).find((w) => w && typeof w === 'object' && widgetKind(w) !== null);
+  if (!found) return null;
+  const kind = widgetKind(found)!;
+  if (kind === 'leave') return leaveFromInstance(instance, zone);
+  if (!instance.userId) throw new LeaveFormError('instance has no user_id (the app needs the contact:user.employee_id:readonly scope)');
+  const v = widgetValue(found, kind);
+  const base = {
+    kind: 'approve' as const,
+    approvalKind: kind,
+    variant: 'backfill' as const,
+    instanceCode: instance.instanceCode,
+    approvalCode: instance.approvalCode || null,
+    tenantKey: null,
+    employeeId: instance.userId,
+    openId: instance.openId,
+    leaveType: text(v.name) ?? text(v.type),
+    leaveTypeKey: null,
+    reason: text(v.reason),
+  };
+  if (kind === 'trip') {
+    const list = v.schedule ?? v.schedules;
+    if (!Array.isArray(list) || list.length === 0) throw new LeaveFormError('trip widget has no schedule');
+    const schedules = (list as Array<Record<string, unknown>>).map((s, i) => {
+      const start = formTimeToLocal(s?.start, zone, `trip schedule ${i} start`);
+      const end = formTimeToLocal(s?.end, zone, `trip schedule ${i} end`);
+      if (end < start) throw new LeaveFormError(`trip schedule ${i} ends before it starts`);
+      return { start, end, seconds: intervalSeconds(s.interval, 'DAY') };
+    });
+    const seconds = schedules.map((s) => s.seconds);
+    const peers = peersOf(v.peers ?? v.companions).filter((p) => p !== instance.userId);
+    return {
+      ...base,
+      unit: unitFor(seconds, ['HALF_DAY', 'HOUR', 'HALF_HOUR', 'MINUTE']),
+      intervalSeconds: seconds.reduce((a, b) => a + b, 0),
+      startLocal: schedules.map((s) => s.start).sort()[0]!,
+      endLocal: schedules.map((s) => s.end).sort().at(-1)!,
+      segments: schedules.map((s) => [s.start, s.end]),
+      segmentSeconds: seconds,
+      segmentsSource: 'schedules',
+      peers: [...new Set(peers)],
+    };
+  }
+  const startLocal = formTimeToLocal(v.start, zone, `${kind} start`);
+  const endLocal = formTimeToLocal(v.end, zone, `${kind} end`);
+  if (endLocal < startLocal) throw new LeaveFormError(`${kind} ends before it starts`);
+  const unit: LeaveUnit = kind === 'out' && v.unit !== undefined ? (String(v.unit).toUpperCase() === 'HALR_DAY' ? 'HALF_DAY' : unitOf(v.unit)) : 'HOUR';
+  return { ...base, unit, intervalSeconds: intervalSeconds(v.interval, unit), startLocal, endLocal, segments: [[startLocal, endLocal]], segmentsSource: 'start_end' };
 }

@@ -19,7 +19,9 @@ export interface FeishuDelivery {
 
 /** The instance code the raw event names, if any: a quarantined delivery is still listed with it. */
 function namedInstance(event: unknown): string | null {
-  const code = typeof event === 'object' && event !== null ? (event as { instance_code?: unknown }).instance_code : undefined;
+  // 2.0-schema special events (trip, remedy) carry their fields in event.object
+  const inner = typeof event === 'object' && event !== null && 'object' in event ? (event as { object: unknown }).object : event;
+  const code = typeof inner === 'object' && inner !== null ? (inner as { instance_code?: unknown }).instance_code : undefined;
   return typeof code === 'string' ? code.slice(0, 200) || null : null;
 }
 
@@ -58,13 +60,27 @@ export const planDelivery = (d: Pick<FeishuDelivery, 'eventType' | 'event' | 'pr
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * The event object without the employee's reason (`leave_reason` in leave_approval and
- * leave_approvalV2). Only that one field: the payload is kept for audit and replay.
+ * The free-text reason each approval kind carries, typed by the employee: `leave_reason` (leave,
+ * V1 and V2), `out_reason`, `work_reason` (overtime), `shift_reason`, `remedy_reason`,
+ * `trip_reason`; the 2.0-schema events (trip, remedy) carry theirs under `event.object`.
+ */
+const REASON_FIELDS = ['leave_reason', 'out_reason', 'work_reason', 'shift_reason', 'remedy_reason', 'trip_reason'];
+
+function withoutReasonFields(value: Record<string, unknown>): Record<string, unknown> {
+  if (!REASON_FIELDS.some((f) => f in value)) return value;
+  const out = { ...value };
+  for (const f of REASON_FIELDS) delete out[f];
+  return out;
+}
+
+/**
+ * The event object without the employee's reason, whatever the kind. Only those fields: the
+ * payload is kept for audit and replay.
  */
 export function redactReason(event: unknown, m: Minimise): unknown {
-  if (m.storeReasons || !isRecord(event) || !('leave_reason' in event)) return event;
-  const { leave_reason: _dropped, ...rest } = event;
-  return rest;
+  if (m.storeReasons || !isRecord(event)) return event;
+  const top = withoutReasonFields(event);
+  return isRecord(top.object) ? { ...top, object: withoutReasonFields(top.object) } : top;
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   type WantedBlock,
 } from '../ports.js';
 import { createServiceAccountAuth, describeNetworkError, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
-import { base32hex, eventIdFor, instanceCodeFromEventId } from './ids.js';
+import { base32hex, blockEventIdFor, blockFromEventId } from './ids.js';
 
 type Event = calendar_v3.Schema$Event;
 
@@ -134,13 +134,20 @@ function fields(block: WantedBlock, type: BlockType): Event {
     summary: block.summary,
     start: { dateTime: block.start.toISOString(), timeZone: block.timeZone },
     end: { dateTime: block.end.toISOString(), timeZone: block.timeZone },
-    transparency: 'opaque',
-    extendedProperties: { private: { [MARKER_KEY]: MARKER_VALUE, instanceCode: block.instanceCode } },
+    transparency: block.hold?.transparency ?? 'opaque',
+    extendedProperties: { private: markerOf(block) },
   };
   if (type === 'outOfOffice') {
     event.outOfOfficeProperties = { autoDeclineMode: block.declineMode, declineMessage: block.declineMessage };
   }
   return event;
+}
+
+/** Our private properties: the marker, the record, and the block's key when it has one. */
+function markerOf(block: WantedBlock): Record<string, string> {
+  const marker: Record<string, string> = { [MARKER_KEY]: MARKER_VALUE, instanceCode: block.instanceCode };
+  if (block.blockKey) marker.blockKey = block.blockKey;
+  return marker;
 }
 
 function instant(t: calendar_v3.Schema$EventDateTime | undefined): Date | null {
@@ -160,9 +167,10 @@ function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
     event.end?.timeZone === block.timeZone &&
     (event.summary ?? '') === block.summary &&
     // Google leaves transparency out of responses when it is the default, "opaque".
-    (event.transparency ?? 'opaque') === 'opaque' &&
+    (event.transparency ?? 'opaque') === (block.hold?.transparency ?? 'opaque') &&
     priv[MARKER_KEY] === MARKER_VALUE &&
     priv.instanceCode === block.instanceCode &&
+    (priv.blockKey ?? '') === (block.blockKey ?? '') &&
     (type !== 'outOfOffice' ||
       (event.outOfOfficeProperties?.autoDeclineMode === block.declineMode &&
         (event.outOfOfficeProperties?.declineMessage ?? '') === block.declineMessage))
@@ -172,10 +180,10 @@ function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
 function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null): BlockState {
   const eventType: BlockType = event.eventType === 'outOfOffice' ? 'outOfOffice' : 'default';
   return {
-    eventId: event.id ?? eventIdFor(block.instanceCode),
+    eventId: event.id ?? blockEventIdFor(block.instanceCode, block.blockKey ?? ''),
     eventType,
     fallbackReason:
-      eventType === 'default'
+      eventType === 'default' && !block.hold
         ? fallbackReason ?? 'Google stored a default event although an out-of-office event was requested'
         : null,
     start: instant(event.start) ?? block.start,
@@ -185,15 +193,21 @@ function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null
 
 function summaryOf(event: Event): GoogleEventSummary {
   const id = event.id ?? '';
+  const fromId = blockFromEventId(id);
+  const priv = event.extendedProperties?.private;
   return {
     eventId: id,
-    instanceCode: event.extendedProperties?.private?.instanceCode ?? instanceCodeFromEventId(id),
+    instanceCode: priv?.instanceCode ?? fromId?.instanceCode ?? null,
+    ...blockKeyOf(priv?.blockKey ?? fromId?.blockKey ?? ''),
     status: event.status ?? 'confirmed',
     eventType: event.eventType ?? 'default',
     start: instant(event.start),
     end: instant(event.end),
   };
 }
+
+/** A record's single block has no key worth saying. */
+const blockKeyOf = (key: string): { blockKey?: string } => (key === '' ? {} : { blockKey: key });
 
 const MAX_PAGES = 1000;
 
@@ -283,7 +297,7 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       );
     }
     const fallbackReason =
-      type === 'outOfOffice'
+      type === 'outOfOffice' || block.hold
         ? null
         : knownFallback ??
           `event ${id} already exists as a default event (Google refused out-of-office earlier); an event's type cannot change after creation`;
@@ -331,7 +345,16 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
     },
 
     async upsertBlock(block) {
-      const id = eventIdFor(block.instanceCode);
+      const id = blockEventIdFor(block.instanceCode, block.blockKey ?? '');
+      if (block.hold) {
+        // a hold is a default event from the start: it must never decline anything
+        try {
+          return stateOf(await insert(block, id, 'default'), block, null);
+        } catch (err) {
+          if (hasStatus(err, 409)) return bringExisting(block, id, null);
+          throw err;
+        }
+      }
       let refusal: GoogleApiError;
       try {
         return stateOf(await insert(block, id, 'outOfOffice'), block, null);
@@ -349,8 +372,8 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       }
     },
 
-    async deleteBlock(calendarId, instanceCode) {
-      const id = eventIdFor(instanceCode);
+    async deleteBlock(calendarId, instanceCode, blockKey = '') {
+      const id = blockEventIdFor(instanceCode, blockKey);
       try {
         await call(calendarId, `delete event ${id} on ${calendarId}`, (o) =>
           api.events.delete({ calendarId, eventId: id }, o),
@@ -363,8 +386,8 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       }
     },
 
-    async getBlock(calendarId, instanceCode) {
-      const id = eventIdFor(instanceCode);
+    async getBlock(calendarId, instanceCode, blockKey = '') {
+      const id = blockEventIdFor(instanceCode, blockKey);
       try {
         const event = await call(calendarId, `get event ${id} on ${calendarId}`, (o) =>
           api.events.get({ calendarId, eventId: id }, o),

@@ -1,5 +1,5 @@
 /**
- * Deterministic Google Calendar event ids, one per leave.
+ * Deterministic Google Calendar event ids, one per calendar block of a record.
  *
  * Google lets a client choose an event id if it is base32hex (`[a-v0-9]`, lowercase) and 5..1024
  * characters long (Calendar API, Events resource, `id`). Choosing it ourselves makes every retry
@@ -10,6 +10,13 @@
  * (Web Crypto digests are async), has no collisions at all, and can be read back to the instance
  * code (reconciliation can name the leave of an event whose private properties someone stripped).
  * Feishu instance codes are 36-character UUIDs → 60-character ids, far below the limit.
+ *
+ * A record with one block (a leave, an out) has the block key '' and the id of the instance code
+ * alone, as every leave always had: events already in users' calendars are still found, updated and
+ * deleted. A record with several (a trip: one per schedule segment, for the requester and each
+ * peer) encodes `<instance code> NUL <block key>`: stored text never holds NUL (it is replaced
+ * before anything is stored), so the two parts split back unambiguously and no block's id can equal
+ * another record's.
  */
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuv';
@@ -56,9 +63,12 @@ function fromBase32hex(text: string): Uint8Array | null {
   return Uint8Array.from(out);
 }
 
-/** The event id of a leave's calendar block. Throws for codes that cannot make a valid id. */
-export function eventIdFor(instanceCode: string): string {
-  const id = PREFIX + base32hex(encoder.encode(instanceCode));
+/** The event id of a record's single block (every leave's). Throws for codes that cannot make a valid id. */
+export const eventIdFor = (instanceCode: string): string => blockEventIdFor(instanceCode, '');
+
+/** The event id of one block of a record. Throws for codes that cannot make a valid id. */
+export function blockEventIdFor(instanceCode: string, blockKey: string): string {
+  const id = PREFIX + base32hex(encoder.encode(blockKey === '' ? instanceCode : `${instanceCode}\u0000${blockKey}`));
   if (!EVENT_ID_PATTERN.test(id)) {
     throw new RangeError(
       `instance code of ${instanceCode.length} characters cannot make a Google event id (5..1024 base32hex characters)`,
@@ -67,15 +77,24 @@ export function eventIdFor(instanceCode: string): string {
   return id;
 }
 
-/** The inverse of eventIdFor; null for ids we did not make. */
-export function instanceCodeFromEventId(eventId: string): string | null {
+/** The inverse of eventIdFor: the record and block of an id; null for ids we did not make. */
+export function blockFromEventId(eventId: string): { instanceCode: string; blockKey: string } | null {
   if (!eventId.startsWith(PREFIX)) return null;
   const bytes = fromBase32hex(eventId.slice(PREFIX.length));
   if (!bytes) return null;
   try {
-    const code = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return eventIdFor(code) === eventId ? code : null;
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    const cut = text.indexOf('\u0000');
+    const instanceCode = cut < 0 ? text : text.slice(0, cut);
+    const blockKey = cut < 0 ? '' : text.slice(cut + 1);
+    if (cut >= 0 && blockKey === '') return null;
+    return blockEventIdFor(instanceCode, blockKey) === eventId ? { instanceCode, blockKey } : null;
   } catch {
     return null;
   }
+}
+
+/** The record of an event id we made (any of its blocks); null for ids we did not make. */
+export function instanceCodeFromEventId(eventId: string): string | null {
+  return blockFromEventId(eventId)?.instanceCode ?? null;
 }

@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Tx } from '../db/client.js';
 import type { Deps } from '../deps.js';
-import { allocate } from './allocate.js';
+import { baseUnitOf, daysOf } from './days.js';
 import type { Effect, IngestRow } from './ingest-statement.js';
-import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveRevert } from './types.js';
+import type { AppliedEvent } from './plan.js';
+import type { DayQuantity } from './types.js';
 
 export interface Applied {
   effect: Effect;
@@ -19,14 +20,14 @@ export interface Applied {
 export async function applyLeaveEvent(
   tx: Tx,
   deps: Pick<Deps, 'config' | 'clock'>,
-  event: LeaveApproval | LeaveRevert,
+  event: AppliedEvent,
   days: DayQuantity[] | null,
 ): Promise<Applied> {
-  const allocation = event.kind === 'approve' ? (days ?? allocate(event)) : [];
+  const allocation = event.kind === 'approve' ? (days ?? daysOf(event)) : [];
   const [row] = await queryRows<{ r: IngestRow }>(
     tx,
     sql`select leave_bridge_apply(${JSON.stringify(event)}::jsonb, ${JSON.stringify(allocation)}::jsonb,
-      ${event.kind === 'approve' ? UNIT_INFO[event.unit].base : null}::text, ${deps.clock.now().toISOString()}::timestamptz,
+      ${event.kind === 'approve' ? baseUnitOf(event) : null}::text, ${deps.clock.now().toISOString()}::timestamptz,
       ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
   );
   const r = row!.r;

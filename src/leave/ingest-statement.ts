@@ -4,7 +4,8 @@ import { createGroupCommit, type Committed, type GroupCommit } from '../db/group
 import type { Logger } from '../logger.js';
 import { storable } from '../shared/storable.js';
 import { instanceCodeOf, type Planned } from './plan.js';
-import { UNIT_INFO, type DayQuantity, type LeaveEvent } from './types.js';
+import { baseUnitOf } from './days.js';
+import type { DayQuantity, LeaveEvent } from './types.js';
 
 /** What the inbox row records of a delivery. */
 export interface Delivery {
@@ -24,7 +25,11 @@ export type Effect =
   | 'reverted'
   | 'revert_remembered'
   | 'already_reverted'
-  | 'detail_after_revert';
+  | 'detail_after_revert'
+  | 'task_recorded'
+  | 'pending_recorded'
+  | 'rejected'
+  | 'approved';
 
 /** One delivery as leave_bridge_ingest and leave_bridge_ingest_batch (src/db/sql/) take it. */
 export interface IngestCall {
@@ -65,7 +70,7 @@ export function ingestCall(delivery: Delivery, planned: Planned, now: Date, defa
     },
     ev: applied ? planned.event : null,
     days: applied ? (planned.days ?? []) : null,
-    baseUnit: applied && planned.event.kind === 'approve' ? UNIT_INFO[planned.event.unit].base : null,
+    baseUnit: applied && planned.event.kind === 'approve' ? baseUnitOf(planned.event) : null,
     now: now.toISOString(),
     defaultTz,
   };

@@ -1,9 +1,9 @@
 import { withCommitDeadline } from '../db/deadline.js';
 import type { Deps } from '../deps.js';
 import { storable } from '../shared/storable.js';
-import { allocate } from './allocate.js';
+import { daysOf } from './days.js';
 import { ingestCall, submitIngest, type Delivery, type Effect } from './ingest-statement.js';
-import { instanceCodeOf, type Planned } from './plan.js';
+import { instanceCodeOf, withHoldsPolicy, type Planned } from './plan.js';
 import type { LeaveApproval, LeaveRevert } from './types.js';
 
 export type { Delivery, Effect, IngestSource } from './ingest-statement.js';
@@ -27,7 +27,8 @@ export interface IngestResult {
  * functions it calls). Returns after commit; only then may the caller ack Feishu. Under load the
  * statement carries other deliveries too (group commit, src/db/group-commit.ts).
  */
-export async function ingest(deps: IngestDeps, delivery: Delivery, planned: Planned): Promise<IngestResult> {
+export async function ingest(deps: IngestDeps, delivery: Delivery, given: Planned): Promise<IngestResult> {
+  const planned = withHoldsPolicy(given, deps.config.CALENDAR_TENTATIVE_HOLDS);
   const instanceCode = instanceCodeOf(planned);
   const committed = await withCommitDeadline(() =>
     submitIngest(deps.db, deps.logger, ingestCall(delivery, planned, deps.clock.now(), deps.config.DEFAULT_TIMEZONE)),
@@ -62,6 +63,6 @@ export async function ingest(deps: IngestDeps, delivery: Delivery, planned: Plan
  */
 export async function ingestNormalised(deps: IngestDeps, delivery: Delivery, event: LeaveApproval | LeaveRevert): Promise<IngestResult> {
   const clean = storable(event);
-  const days = clean.kind === 'approve' ? allocate(clean) : null;
+  const days = clean.kind === 'approve' ? daysOf(clean) : null;
   return ingest(deps, delivery, { status: 'applied', event: clean, days });
 }

@@ -1,5 +1,6 @@
-import { allocate, AllocationError } from './allocate.js';
-import type { DayQuantity, LeaveApproval, LeaveEvent, LeaveRevert } from './types.js';
+import { AllocationError } from './allocate.js';
+import { daysOf } from './days.js';
+import type { ApprovalTask, DayQuantity, InstanceStatus, LeaveApproval, LeaveEvent, LeaveRevert } from './types.js';
 
 /**
  * What an adapter read from one authentic delivery: the canonical event, or why its content cannot
@@ -11,18 +12,31 @@ export type Reading =
   | { problem: string; instanceCode: string | null };
 
 export type Planned =
-  | { status: 'applied'; event: LeaveApproval | LeaveRevert; days: DayQuantity[] | null }
+  | { status: 'applied'; event: AppliedEvent; days: DayQuantity[] | null }
   | { status: 'ignored'; reason: string; instanceCode: string | null }
   | { status: 'quarantined'; reason: string; instanceCode: string | null };
+
+/** The events that change stored state. */
+export type AppliedEvent = LeaveApproval | LeaveRevert | ApprovalTask | InstanceStatus;
+
+/**
+ * An instance's PENDING, APPROVED or REJECTED matters only with tentative holds on
+ * (CALENDAR_TENTATIVE_HOLDS); without them it changes nothing, as it always did.
+ */
+export function withHoldsPolicy(planned: Planned, holds: boolean): Planned {
+  if (holds || planned.status !== 'applied' || planned.event.kind !== 'instance') return planned;
+  const { status, instanceCode } = planned.event;
+  return { status: 'ignored', reason: `approval_instance status ${status} changes no leave`, instanceCode };
+}
 
 /** Pure: what a reading means, before any database work. Days that cannot be allocated → quarantine. */
 export function plan(reading: Reading): Planned {
   if ('problem' in reading) return { status: 'quarantined', reason: reading.problem, instanceCode: reading.instanceCode };
   const { event, instanceCode } = reading;
   if (event.kind === 'ignore') return { status: 'ignored', reason: event.reason, instanceCode: event.instanceCode };
-  if (event.kind === 'revert') return { status: 'applied', event, days: null };
+  if (event.kind === 'revert' || event.kind === 'task' || event.kind === 'instance') return { status: 'applied', event, days: null };
   try {
-    return { status: 'applied', event, days: allocate(event) };
+    return { status: 'applied', event, days: daysOf(event) };
   } catch (err) {
     if (err instanceof AllocationError) return { status: 'quarantined', reason: err.message, instanceCode };
     throw err;

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../db/schema.js';
 import { canonicalDecimal } from '../shared/decimal.js';
@@ -39,7 +39,9 @@ function summary(l: LeaveRow) {
 }
 
 export async function listLeaves(db: Queryable, f: LeaveFilter) {
-  const where: SQL[] = [];
+  // the leave-only view: other kinds are listed by /api/approvals; a revert of unknown kind may be a leave's
+  // pending and rejected requests (tentative holds) are not leaves yet: /api/approvals lists them
+  const where: SQL[] = [or(eq(leaves.kind, 'leave'), isNull(leaves.kind))!, inArray(leaves.status, ['approved', 'reverted'])];
   if (f.status) where.push(eq(leaves.status, f.status));
   if (f.employeeId) where.push(eq(leaves.employeeId, f.employeeId));
   if (f.from) where.push(gte(sql`substr(${leaves.endLocal}, 1, 10)`, f.from));
@@ -56,26 +58,17 @@ export async function listLeaves(db: Queryable, f: LeaveFilter) {
 
 /** One leave with its attendance days, calendar state, outbox messages and event history. */
 export async function getLeave(db: Queryable, instanceCode: string) {
-  const [leave] = await db.select().from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
+  const [leave] = await db
+    .select()
+    .from(leaves)
+    .where(and(eq(leaves.instanceCode, instanceCode), or(eq(leaves.kind, 'leave'), isNull(leaves.kind)), inArray(leaves.status, ['approved', 'reverted'])))
+    .limit(1);
   if (!leave) return null;
   const [days, blocks, messages, history, employee] = await Promise.all([
     db.select().from(attendanceDays).where(eq(attendanceDays.instanceCode, instanceCode)).orderBy(desc(attendanceDays.revision), asc(attendanceDays.date)),
-    db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1),
+    db.select().from(calendarBlocks).where(and(eq(calendarBlocks.instanceCode, instanceCode), eq(calendarBlocks.blockKey, ''))).limit(1),
     db.select().from(outbox).where(eq(outbox.key, instanceCode)).orderBy(asc(outbox.id)),
-    db
-      .select({
-        id: inboxEvents.id,
-        event_type: inboxEvents.eventType,
-        event_key: inboxEvents.eventKey,
-        source: inboxEvents.source,
-        status: inboxEvents.status,
-        effect: inboxEvents.effect,
-        reason: inboxEvents.reason,
-        received_at: inboxEvents.receivedAt,
-      })
-      .from(inboxEvents)
-      .where(eq(inboxEvents.instanceCode, instanceCode))
-      .orderBy(asc(inboxEvents.id)),
+    historyOf(db, instanceCode),
     leave.employeeId
       ? db.select().from(employees).where(eq(employees.employeeId, leave.employeeId)).limit(1)
       : Promise.resolve([]),
@@ -113,6 +106,24 @@ export async function getLeave(db: Queryable, instanceCode: string) {
     })),
     history,
   };
+}
+
+/** The inbox events of one record, oldest first: what arrived and what each did. */
+export function historyOf(db: Queryable, instanceCode: string) {
+  return db
+    .select({
+      id: inboxEvents.id,
+      event_type: inboxEvents.eventType,
+      event_key: inboxEvents.eventKey,
+      source: inboxEvents.source,
+      status: inboxEvents.status,
+      effect: inboxEvents.effect,
+      reason: inboxEvents.reason,
+      received_at: inboxEvents.receivedAt,
+    })
+    .from(inboxEvents)
+    .where(eq(inboxEvents.instanceCode, instanceCode))
+    .orderBy(asc(inboxEvents.id));
 }
 
 export async function listEvents(db: Queryable, f: { status?: string; limit?: number }) {

@@ -1,8 +1,11 @@
-import { eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { calendarBlocks, employees, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { resolveEmail, type StoredEmail } from '../employees.js';
+import { approvalFromInstance, LeaveFormError } from '../feishu/form.js';
+import { blockOfHold, blockPlan, holdKeyOf, isHoldKey, type PlannedBlock } from '../leave/blocks.js';
+import { lockKey } from './queries.js';
 import { toInstant } from '../shared/local-time.js';
 import { ExternalError, type CalendarPort, type WantedBlock } from '../ports.js';
 
@@ -28,28 +31,36 @@ export interface HandlerResult {
   time_zone?: string;
   /** set when the block moved to another calendar (new address) */
   moved_from?: string;
+  /** a record with several blocks (a trip): what became of each */
+  blocks?: Array<HandlerResult & { block_key: string; employee_id: string | null }>;
 }
 
 export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete'] as const;
 
+/** One block as Google holds it after a run. */
+export interface PresentBlock {
+  blockKey: string;
+  employeeId: string | null;
+  calendarId: string;
+  eventId: string;
+  eventType: string;
+  startAt: Date;
+  endAt: Date;
+  fallbackReason: string | null;
+}
+
 /**
- * What a run learned about Google, for calendar_blocks. The drainer writes it in the same
- * statement as the message's completion (recordsCtes): one round trip fewer per message. It is
- * written even when the completion is fenced out: it describes Google, not the row.
+ * What a run learned about Google for one record's blocks, for calendar_blocks. The drainer writes
+ * it in the same statement as the message's completion (recordsCtes): one round trip fewer per
+ * message. It is written even when the completion is fenced out: it describes Google, not the row.
  */
-export type BlockRecord =
-  | {
-      state: 'present';
-      instanceCode: string;
-      calendarId: string;
-      eventId: string;
-      eventType: string;
-      startAt: Date;
-      endAt: Date;
-      fallbackReason: string | null;
-      syncedAt: Date;
-    }
-  | { state: 'deleted'; instanceCode: string; syncedAt: Date };
+export interface BlockRecord {
+  instanceCode: string;
+  syncedAt: Date;
+  present: PresentBlock[];
+  /** keys of the blocks now deleted */
+  deleted: string[];
+}
 
 export interface HandlerOutcome {
   result: HandlerResult;
@@ -58,9 +69,9 @@ export interface HandlerOutcome {
 
 /**
  * BlockRecords as WITH entries of one statement (the drainer's completion, or a record alone),
- * or null when there are none. At most one record per leave (an upsert cannot touch one row twice;
- * the drainer never runs two messages of one leave at once, and a batch that breaks this fails and
- * is retried one by one).
+ * or null when there are none. At most one record per record's block (an upsert cannot touch one
+ * row twice; the drainer never runs two messages of one record at once, and a batch that breaks
+ * this fails and is retried one by one).
  *
  * An entry is written only for records that exist, and rows are found by their key (`in (…)`):
  * an empty `update … from jsonb_to_recordset(…)` still read calendar_blocks, and the planner, which
@@ -70,28 +81,37 @@ export interface HandlerOutcome {
  */
 export function recordsCtes(records: BlockRecord[]): SQL | null {
   const present = records.flatMap((r) =>
-    r.state === 'present'
-      ? [{ instance_code: r.instanceCode, calendar_id: r.calendarId, event_id: r.eventId, event_type: r.eventType, start_at: r.startAt.toISOString(), end_at: r.endAt.toISOString(), fallback_reason: r.fallbackReason, synced_at: r.syncedAt.toISOString() }]
-      : [],
+    r.present.map((b) => ({
+      instance_code: r.instanceCode,
+      block_key: b.blockKey,
+      employee_id: b.employeeId,
+      calendar_id: b.calendarId,
+      event_id: b.eventId,
+      event_type: b.eventType,
+      start_at: b.startAt.toISOString(),
+      end_at: b.endAt.toISOString(),
+      fallback_reason: b.fallbackReason,
+      synced_at: r.syncedAt.toISOString(),
+    })),
   );
-  const deleted = records.flatMap((r) => (r.state === 'deleted' ? [{ instance_code: r.instanceCode, synced_at: r.syncedAt.toISOString() }] : []));
+  const deleted = records.flatMap((r) => r.deleted.map((k) => ({ instance_code: r.instanceCode, block_key: k, synced_at: r.syncedAt.toISOString() })));
   const ctes: SQL[] = [];
   if (present.length > 0) {
     ctes.push(sql`blocks_present as (
-      insert into calendar_blocks (instance_code, calendar_id, event_id, event_type, state, start_at, end_at, fallback_reason, synced_at)
-      select p.instance_code, p.calendar_id, p.event_id, p.event_type, 'present', p.start_at, p.end_at, p.fallback_reason, p.synced_at
-      from jsonb_to_recordset(${JSON.stringify(present)}::jsonb) as p(instance_code text, calendar_id text, event_id text,
-        event_type text, start_at timestamptz, end_at timestamptz, fallback_reason text, synced_at timestamptz)
-      on conflict (instance_code) do update set calendar_id = excluded.calendar_id, event_id = excluded.event_id,
-        event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
+      insert into calendar_blocks (instance_code, block_key, employee_id, calendar_id, event_id, event_type, state, start_at, end_at, fallback_reason, synced_at)
+      select p.instance_code, p.block_key, p.employee_id, p.calendar_id, p.event_id, p.event_type, 'present', p.start_at, p.end_at, p.fallback_reason, p.synced_at
+      from jsonb_to_recordset(${JSON.stringify(present)}::jsonb) as p(instance_code text, block_key text, employee_id text, calendar_id text,
+        event_id text, event_type text, start_at timestamptz, end_at timestamptz, fallback_reason text, synced_at timestamptz)
+      on conflict (instance_code, block_key) do update set employee_id = excluded.employee_id, calendar_id = excluded.calendar_id,
+        event_id = excluded.event_id, event_type = excluded.event_type, state = excluded.state, start_at = excluded.start_at,
         end_at = excluded.end_at, fallback_reason = excluded.fallback_reason, synced_at = excluded.synced_at
     )`);
   }
   if (deleted.length > 0) {
     ctes.push(sql`blocks_deleted as (
       update calendar_blocks b set state = 'deleted', synced_at = d.synced_at
-      from jsonb_to_recordset(${JSON.stringify(deleted)}::jsonb) as d(instance_code text, synced_at timestamptz)
-      where b.instance_code = d.instance_code and b.instance_code in ${deleted.map((d) => d.instance_code)}
+      from jsonb_to_recordset(${JSON.stringify(deleted)}::jsonb) as d(instance_code text, block_key text, synced_at timestamptz)
+      where b.instance_code = d.instance_code and b.block_key = d.block_key and b.instance_code in ${[...new Set(deleted.map((d) => d.instance_code))]}
     )`);
   }
   return ctes.length > 0 ? sql.join(ctes, sql`, `) : null;
@@ -103,6 +123,7 @@ export function recordsCtes(records: BlockRecord[]): SQL | null {
  */
 export interface SyncState {
   leave: LeaveRow;
+  /** the record's single block (key ''); a trip's blocks are read when its run starts */
   block: BlockRow | null;
   stored: StoredEmail;
 }
@@ -137,7 +158,12 @@ const toState = (j: JoinedState): SyncState => ({ leave: j.leave, block: j.block
  * employees table for every claim.
  */
 function joinedState(db: Db) {
-  const block = db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, leaves.instanceCode)).limit(1).as('b');
+  const block = db
+    .select()
+    .from(calendarBlocks)
+    .where(and(eq(calendarBlocks.instanceCode, leaves.instanceCode), eq(calendarBlocks.blockKey, '')))
+    .limit(1)
+    .as('b');
   const employee = db
     .select({ email: employees.email, emailOverride: employees.emailOverride })
     .from(employees)
@@ -176,20 +202,141 @@ export async function readSyncStates(db: Db, instanceCodes: string[]): Promise<M
   return out;
 }
 
+type Wanted = PlannedBlock & { hold: boolean };
+
 export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string, given?: SyncState): Promise<HandlerOutcome> {
   const state = given ?? (await readSyncStates(deps.db, [instanceCode])).get(instanceCode);
-  // A message's leave always exists (the outbox row is written in the leave's transaction); the
-  // block-only read covers a leave row removed by hand, so its block still gets cleaned up.
-  const leave = state?.leave;
-  const block = state ? (state.block ?? undefined) : (await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).limit(1))[0];
-  const stored = state?.stored ?? null;
-  const wanted =
-    leave !== undefined &&
-    leave.status === 'approved' &&
-    leave.employeeId !== null &&
-    leave.startLocal !== null &&
-    leave.endLocal !== null;
-  return wanted ? placeBlock(deps, leave, block, stored) : removeBlock(deps, instanceCode, leave, block, stored);
+  let leave = state?.leave;
+  const holds = deps.config.CALENDAR_TENTATIVE_HOLDS;
+  if (leave?.status === 'pending' && holds && leave.detailSource === null) {
+    const request = await readRequest(deps, leave);
+    if (typeof request === 'string') return { result: { action: 'nothing', detail: request }, record: null };
+    leave = request;
+  }
+  // A message's record always exists (the outbox row is written in the record's transaction); the
+  // block-only read covers a record removed by hand, so its blocks still get cleaned up.
+  const single = leave !== undefined && leave.kind !== 'trip' && !leave.held && leave.status !== 'pending';
+  const recorded = single
+    ? state!.block
+      ? [state!.block]
+      : []
+    : await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).orderBy(asc(calendarBlocks.blockKey));
+  const plan = leave ? blockPlan(leave) : [];
+  const pending = leave?.status === 'pending';
+  const wanted: Wanted[] =
+    leave?.status === 'approved'
+      ? plan.map((p) => ({ ...p, hold: false }))
+      : pending && holds
+        ? plan.map((p) => ({ ...p, blockKey: holdKeyOf(p.blockKey), hold: true }))
+        : [];
+  // Holds that may exist without a record (the process can die between Google's answer and the
+  // record): those its plan implies, once the record was held.
+  const impliedHolds = leave?.held ? plan.map((p) => holdKeyOf(p.blockKey)) : [];
+  const byKey = new Map(recorded.map((b) => [b.blockKey, b]));
+  const keys = [...new Set([...(pending ? [] : plan.map((b) => b.blockKey)), ...impliedHolds, ...recorded.map((b) => b.blockKey), ...wanted.map((w) => w.blockKey)])].sort();
+  if (keys.length === 0) return { result: { action: 'nothing', detail: 'no block was ever created (no address known)' }, record: null };
+
+  const record: BlockRecord = { instanceCode, syncedAt: deps.clock.now(), present: [], deleted: [] };
+  const results: NonNullable<HandlerResult['blocks']> = [];
+  const employeeOf = (key: string) => {
+    const real = isHoldKey(key) ? blockOfHold(key) : key;
+    return plan.find((b) => b.blockKey === real)?.employeeId ?? byKey.get(key)?.employeeId ?? leave?.employeeId ?? null;
+  };
+  // the requester's address was read with the record; a trip's peers read theirs
+  const storedOf = (employeeId: string | null) => (employeeId !== null && employeeId === leave?.employeeId ? (state?.stored ?? null) : undefined);
+  // Every removal before any placement: a hold is gone before the block that replaces it is
+  // written, so no calendar ever shows both (Google never changes an event's type, so the
+  // out-of-office block cannot take over the hold's event).
+  const removals = keys.filter((k) => !wanted.some((w) => w.blockKey === k));
+  for (const key of removals) {
+    const employeeId = employeeOf(key);
+    const outcome = await removeBlock(deps, instanceCode, key, employeeId, byKey.get(key), storedOf(employeeId));
+    if (outcome.deleted) record.deleted.push(key);
+    results.push({ block_key: key, employee_id: employeeId, ...outcome.result });
+  }
+  for (const want of wanted) {
+    const outcome = await placeBlock(deps, leave!, want, byKey.get(want.blockKey), storedOf(want.employeeId));
+    if (outcome.present) record.present.push(outcome.present);
+    results.push({ block_key: want.blockKey, employee_id: want.employeeId, ...outcome.result });
+  }
+  results.sort((a, b) => (a.block_key < b.block_key ? -1 : a.block_key > b.block_key ? 1 : 0));
+  const hasRecord = record.present.length > 0 || record.deleted.length > 0;
+  if (keys.length === 1 && keys[0] === '') {
+    // a record's single block: the result is the block's own, as it always was
+    const { block_key: _key, employee_id: _employee, ...only } = results[0]!;
+    return { result: only, record: hasRecord ? record : null };
+  }
+  return { result: { action: summaryAction(results.map((r) => r.action)), blocks: results }, record: hasRecord ? record : null };
+}
+
+/**
+ * A pending request's detail, read from its form through the approval API
+ * (GET /open-apis/approval/v4/instances/:instance_code) and stored on the record (detail source
+ * `request`, ranking below everything an event or backfill says), under the record's lock. Returns
+ * the record as stored, or why there is nothing to hold.
+ */
+async function readRequest(deps: HandlerDeps, leave: LeaveRow): Promise<LeaveRow | string> {
+  if (!deps.feishu) {
+    throw new ExternalError('configuration', 'tentative holds read the request from the approval API: set FEISHU_APP_ID and FEISHU_APP_SECRET');
+  }
+  const instance = await deps.feishu.getInstance(leave.instanceCode);
+  if (!instance) return 'the approval API does not know this instance';
+  if (instance.status !== 'PENDING') return `the request is ${instance.status} in Feishu; its own event decides`;
+  const [employee] = instance.userId
+    ? await deps.db.select({ timezone: employees.timezone }).from(employees).where(eq(employees.employeeId, instance.userId)).limit(1)
+    : [];
+  const zone = employee?.timezone ?? deps.config.DEFAULT_TIMEZONE;
+  let request;
+  try {
+    request = approvalFromInstance(instance, zone);
+  } catch (err) {
+    if (err instanceof LeaveFormError) throw new ExternalError('permanent', `the request's form: ${err.message}`);
+    throw err;
+  }
+  if (!request) return 'the request has no leave, out, trip or overtime widget';
+  const now = deps.clock.now();
+  const [stored] = await deps.db.transaction(async (tx) => {
+    // the lock every writer of the record takes: an approval arriving now waits, or wins
+    await lockKey(tx, leave.instanceCode);
+    return tx
+      .update(leaves)
+      .set({
+        kind: request.approvalKind,
+        approvalCode: leave.approvalCode ?? request.approvalCode,
+        employeeId: request.employeeId,
+        openId: request.openId,
+        leaveType: request.leaveType,
+        unit: request.unit,
+        intervalSeconds: request.intervalSeconds,
+        startLocal: request.startLocal,
+        endLocal: request.endLocal,
+        segments: request.segments,
+        segmentsSource: request.segmentsSource,
+        segmentSeconds: request.segmentSeconds ?? null,
+        peers: request.peers ?? null,
+        reason: request.reason,
+        timezone: zone,
+        detailSource: 'request',
+        held: true,
+        updatedAt: now,
+      })
+      .where(and(eq(leaves.instanceCode, leave.instanceCode), eq(leaves.status, 'pending'), isNull(leaves.detailSource)))
+      .returning();
+  });
+  // decided meanwhile: the change that decided it queued its own sync, which runs after this one
+  return stored ?? 'the request was decided while its form was read';
+}
+
+/** One word for several blocks' actions: the most telling one. */
+function summaryAction(actions: HandlerResult['action'][]): HandlerResult['action'] {
+  for (const a of ['created', 'updated', 'deleted', 'already_gone'] as const) if (actions.includes(a)) return a;
+  return 'nothing';
+}
+
+interface BlockOutcome {
+  result: HandlerResult;
+  present?: PresentBlock;
+  deleted?: boolean;
 }
 
 function requireCalendar(deps: HandlerDeps): CalendarPort {
@@ -202,40 +349,49 @@ function requireCalendar(deps: HandlerDeps): CalendarPort {
   return deps.calendar;
 }
 
-async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | undefined, stored: StoredEmail | null): Promise<HandlerOutcome> {
+async function placeBlock(
+  deps: HandlerDeps,
+  leave: LeaveRow,
+  planned: Wanted,
+  block: BlockRow | undefined,
+  stored: StoredEmail | null | undefined,
+): Promise<BlockOutcome> {
   const calendar = requireCalendar(deps);
-  const resolved = await resolveEmail(deps, leave.employeeId!, { stored });
+  const resolved = await resolveEmail(deps, planned.employeeId, stored === undefined ? {} : { stored });
   if (resolved.email === null) throw new ExternalError('configuration', resolved.reason);
   const zone = leave.timezone ?? deps.config.DEFAULT_TIMEZONE;
   let start: Date;
   let end: Date;
   try {
-    start = toInstant(leave.startLocal!, zone);
-    end = toInstant(leave.endLocal!, zone);
+    start = toInstant(planned.startLocal, zone);
+    end = toInstant(planned.endLocal, zone);
   } catch (err) {
     throw new ExternalError('permanent', (err as Error).message);
   }
   if (end.getTime() <= start.getTime()) {
-    throw new ExternalError('permanent', `leave ${leave.instanceCode} ends (${leave.endLocal}) no later than it starts (${leave.startLocal}) in ${zone}`);
+    throw new ExternalError('permanent', `leave ${leave.instanceCode} ends (${planned.endLocal}) no later than it starts (${planned.startLocal}) in ${zone}`);
   }
 
   // The address changed (override set, employee changed): the old block must not stay behind
   // on the other calendar. Its deletion is idempotent, so a retry after a failure here is safe.
   let movedFrom: string | undefined;
   if (block && block.state === 'present' && block.calendarId !== resolved.email) {
-    await calendar.deleteBlock(block.calendarId, leave.instanceCode);
+    await calendar.deleteBlock(block.calendarId, leave.instanceCode, planned.blockKey);
     movedFrom = block.calendarId;
   }
 
   const want: WantedBlock = {
     instanceCode: leave.instanceCode,
+    ...(planned.blockKey ? { blockKey: planned.blockKey } : {}),
     calendarId: resolved.email,
     start,
     end,
     timeZone: zone,
-    summary: deps.config.CALENDAR_EVENT_TITLE,
+    summary: planned.hold ? deps.config.CALENDAR_HOLD_TITLE : deps.config.CALENDAR_EVENT_TITLE,
     declineMode: deps.config.CALENDAR_DECLINE_MODE,
     declineMessage: deps.config.CALENDAR_DECLINE_MESSAGE,
+    // the hold's look is one setting for every kind for now; a per-type policy would choose it here
+    ...(planned.hold ? { hold: { transparency: deps.config.CALENDAR_HOLD_TRANSPARENCY } } : {}),
   };
   const state = await calendar.upsertBlock(want);
   if (state.fallbackReason) {
@@ -253,16 +409,15 @@ async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | 
       time_zone: zone,
       ...(movedFrom ? { moved_from: movedFrom } : {}),
     },
-    record: {
-      state: 'present',
-      instanceCode: leave.instanceCode,
+    present: {
+      blockKey: planned.blockKey,
+      employeeId: planned.employeeId,
       calendarId: want.calendarId,
       eventId: state.eventId,
       eventType: state.eventType,
       startAt: state.start,
       endAt: state.end,
       fallbackReason: state.fallbackReason,
-      syncedAt: deps.clock.now(),
     },
   };
 }
@@ -270,24 +425,25 @@ async function placeBlock(deps: HandlerDeps, leave: LeaveRow, block: BlockRow | 
 async function removeBlock(
   deps: HandlerDeps,
   instanceCode: string,
-  leave: LeaveRow | undefined,
+  blockKey: string,
+  employeeId: string | null,
   block: BlockRow | undefined,
-  stored: StoredEmail | null,
-): Promise<HandlerOutcome> {
-  if (block?.state === 'deleted') return { result: { action: 'nothing', detail: 'block already deleted' }, record: null };
+  stored: StoredEmail | null | undefined,
+): Promise<BlockOutcome> {
+  if (block?.state === 'deleted') return { result: { action: 'nothing', detail: 'block already deleted' } };
   // Without a record, a block may still exist: the process can die between Google's answer and
   // the calendar_blocks write. The event id is deterministic, so the stored address is enough to
   // make sure. An address never resolved was never used to create anything.
   let calendarId = block?.calendarId ?? null;
-  if (calendarId === null && leave?.employeeId) {
-    const resolved = await resolveEmail(deps, leave.employeeId, { lookup: false, stored });
+  if (calendarId === null && employeeId) {
+    const resolved = await resolveEmail(deps, employeeId, stored === undefined ? { lookup: false } : { lookup: false, stored });
     calendarId = resolved.email;
   }
-  if (calendarId === null) return { result: { action: 'nothing', detail: 'no block was ever created (no address known)' }, record: null };
+  if (calendarId === null) return { result: { action: 'nothing', detail: 'no block was ever created (no address known)' } };
   const calendar = requireCalendar(deps);
-  const outcome = await calendar.deleteBlock(calendarId, instanceCode);
+  const outcome = await calendar.deleteBlock(calendarId, instanceCode, blockKey);
   return {
     result: { action: outcome, calendar_id: calendarId, ...(block ? { event_id: block.eventId } : {}) },
-    record: block ? { state: 'deleted', instanceCode, syncedAt: deps.clock.now() } : null,
+    deleted: block !== undefined,
   };
 }

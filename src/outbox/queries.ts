@@ -245,14 +245,14 @@ export interface SyncRequest {
 }
 
 /**
- * Operator sync: bring Google to the leave's current state again (a block someone changed or
+ * Operator sync: bring Google to an approval's current state again (a block someone changed or
  * deleted by hand, a record that fell behind). A calendar upsert reads the leave when it runs, so
  * it writes the block of an approved leave and removes the block of a reverted one. Re-delivering
  * an event cannot do this: it is a duplicate, and an unchanged approval queues nothing.
  */
-export async function requestSync(deps: Pick<Deps, 'db' | 'onOutboxWritten'>, instanceCode: string): Promise<SyncRequest> {
-  const [leave] = await deps.db.select({ code: leaves.instanceCode }).from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
-  if (!leave) throw new AppError('leave_not_found', 'no leave with that instance_code');
+export async function requestSync(deps: Pick<Deps, 'db' | 'onOutboxWritten'>, instanceCode: string): Promise<SyncRequest | null> {
+  const [record] = await deps.db.select({ code: leaves.instanceCode }).from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
+  if (!record) return null;
   const queued = await deps.db.transaction(async (tx) => {
     await lockKey(tx, instanceCode);
     return enqueue(tx, instanceCode, 'calendar.upsert', { reason: 'operator sync' });

@@ -2,6 +2,7 @@ import { and, desc, eq, gte, inArray, lte } from 'drizzle-orm';
 import type { Queryable } from '../db/client.js';
 import { attendanceDays, employees, leaves, payrollExports } from '../db/schema.js';
 import type { Clock } from '../deps.js';
+import type { ApprovalKind } from '../leave/types.js';
 import { canonicalDecimal } from '../shared/decimal.js';
 import { fromMicro, toMicro } from '../shared/decimal.js';
 import { datesOf, type Period } from './period.js';
@@ -21,6 +22,23 @@ export interface PayrollLine {
   /** day | hour | minute */
   unit: string;
   instance_code: string;
+  /** the approval's kind; in an export only when it was asked for kinds (`kinds=`) */
+  kind?: ApprovalKind;
+}
+
+/** What an export covers when it does not say: leaves, as every export did before kinds. */
+export const DEFAULT_KINDS: readonly ApprovalKind[] = ['leave'];
+
+/** The kinds with quantities, which an export may ask for (remedy and shift have none). */
+export const EXPORT_KINDS = ['leave', 'overtime', 'out', 'trip'] as const satisfies readonly ApprovalKind[];
+
+/** `kinds=leave,overtime` → the kinds, in the order given, or why not. */
+export function parseKinds(text: string): ApprovalKind[] | { error: string } {
+  const kinds = [...new Set(text.split(',').map((k) => k.trim()).filter((k) => k !== ''))];
+  if (kinds.length === 0) return { error: `expected a comma-separated list of ${EXPORT_KINDS.join(', ')}` };
+  const bad = kinds.filter((k) => !(EXPORT_KINDS as readonly string[]).includes(k));
+  if (bad.length > 0) return { error: `unknown kind ${JSON.stringify(bad[0])}: expected ${EXPORT_KINDS.join(', ')}` };
+  return kinds as ApprovalKind[];
 }
 
 export const PAYROLL_COLUMNS = ['employee_id', 'open_id', 'email', 'leave_type', 'date', 'quantity', 'unit', 'instance_code'] as const;
@@ -39,9 +57,10 @@ export const compareLines = (a: PayrollLine, b: PayrollLine) =>
  * [from, to]. A leave that crosses the boundary contributes just its inside days; superseded
  * (re-allocated) and reverted days never appear.
  */
-export async function payrollLines(db: Queryable, period: Period): Promise<PayrollLine[]> {
+export async function payrollLines(db: Queryable, period: Period, kinds: readonly ApprovalKind[] = DEFAULT_KINDS): Promise<PayrollLine[]> {
   const rows = await db
     .select({
+      kind: leaves.kind,
       employeeId: attendanceDays.employeeId,
       leaveOpenId: leaves.openId,
       employeeOpenId: employees.openId,
@@ -61,6 +80,7 @@ export async function payrollLines(db: Queryable, period: Period): Promise<Payro
       and(
         eq(attendanceDays.status, 'active'),
         eq(leaves.status, 'approved'),
+        inArray(leaves.kind, [...kinds]),
         gte(attendanceDays.date, period.from),
         lte(attendanceDays.date, period.to),
       ),
@@ -75,6 +95,7 @@ export async function payrollLines(db: Queryable, period: Period): Promise<Payro
       quantity: canonicalDecimal(r.quantity),
       unit: r.unit,
       instance_code: r.instanceCode,
+      kind: r.kind as ApprovalKind,
     }))
     .sort(compareLines);
 }
@@ -109,6 +130,11 @@ export interface BaselineExport {
 const lineKey = (l: Pick<PayrollLine, 'employee_id' | 'instance_code' | 'date' | 'unit'>) =>
   `${l.employee_id}\u0000${l.instance_code}\u0000${l.date}\u0000${l.unit}`;
 
+/** A stored line's kind: lines recorded before kinds existed were leaves. */
+const kindOf = (l: PayrollLine): ApprovalKind => l.kind ?? 'leave';
+/** the (kind, date) a baseline is kept for: an export of leaves says nothing about overtime */
+const slot = (kind: string, date: string) => `${kind}\u0000${date}`;
+
 /**
  * The rule: for every date of the period, the baseline is what the most recent recorded export
  * covering that date said about it (exports of the same or of overlapping periods alike: a
@@ -121,26 +147,33 @@ export async function computeAdjustments(
   db: Queryable,
   period: Period,
   current: PayrollLine[],
+  kinds: readonly ApprovalKind[] = DEFAULT_KINDS,
 ): Promise<{ adjustments: AdjustmentLine[]; baseline: BaselineExport[] }> {
   const candidates = await db
-    .select({ id: payrollExports.id, from: payrollExports.fromDate, to: payrollExports.toDate, createdAt: payrollExports.createdAt })
+    .select({ id: payrollExports.id, from: payrollExports.fromDate, to: payrollExports.toDate, createdAt: payrollExports.createdAt, kinds: payrollExports.kinds })
     .from(payrollExports)
     .where(and(lte(payrollExports.fromDate, period.to), gte(payrollExports.toDate, period.from)))
     .orderBy(desc(payrollExports.id));
-  // Newest first: each date belongs to the first export that covers it.
+  // Newest first: each date of each kind belongs to the first export that covers it (and that
+  // kind: an export of leaves is no baseline for overtime).
   const owner = new Map<string, number>();
   const used: BaselineExport[] = [];
   const dates = datesOf(period);
   for (const c of candidates) {
     let n = 0;
+    const covered = c.kinds ?? DEFAULT_KINDS;
     for (const d of dates) {
-      if (!owner.has(d) && d >= c.from && d <= c.to) {
-        owner.set(d, c.id);
-        n++;
+      let owns = false;
+      for (const kind of kinds) {
+        if (covered.includes(kind) && !owner.has(slot(kind, d)) && d >= c.from && d <= c.to) {
+          owner.set(slot(kind, d), c.id);
+          owns = true;
+        }
       }
+      if (owns) n++;
     }
     if (n > 0) used.push({ export_id: c.id, from: c.from, to: c.to, exported_at: c.createdAt.toISOString(), dates: n });
-    if (owner.size === dates.length) break;
+    if (owner.size === dates.length * kinds.length) break;
   }
   if (used.length === 0) return { adjustments: [], baseline: [] };
 
@@ -151,10 +184,10 @@ export async function computeAdjustments(
   const before = new Map<string, { line: PayrollLine; exportId: number }>();
   for (const s of stored) {
     for (const line of s.lines as PayrollLine[]) {
-      if (owner.get(line.date) === s.id) before.set(lineKey(line), { line, exportId: s.id });
+      if (owner.get(slot(kindOf(line), line.date)) === s.id) before.set(lineKey(line), { line, exportId: s.id });
     }
   }
-  const now = new Map(current.filter((l) => owner.has(l.date)).map((l) => [lineKey(l), l]));
+  const now = new Map(current.filter((l) => owner.has(slot(kindOf(l), l.date))).map((l) => [lineKey(l), l]));
 
   const touched = new Set<string>();
   for (const [k, v] of before) if (now.get(k)?.quantity !== v.line.quantity) touched.add(v.line.instance_code);
@@ -188,7 +221,7 @@ export async function computeAdjustments(
       reason: reasonFor(base.instance_code),
       previous_quantity: fromMicro(prev),
       current_quantity: fromMicro(cur),
-      previous_export_id: was?.exportId ?? owner.get(base.date)!,
+      previous_export_id: was?.exportId ?? owner.get(slot(kindOf(base), base.date))!,
     });
   }
   out.sort(compareLines);
@@ -204,6 +237,7 @@ const pickLine = (l: PayrollLine): PayrollLine => ({
   quantity: l.quantity,
   unit: l.unit,
   instance_code: l.instance_code,
+  kind: kindOf(l),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -222,6 +256,8 @@ export interface PayrollExport {
   from: string;
   to: string;
   lines: PayrollLine[];
+  /** the kinds asked for (`kinds=`); absent for an export of leaves that did not ask */
+  kinds?: ApprovalKind[];
   /** present when there are adjustments (auto) or when asked for (include) */
   adjustments?: AdjustmentLine[];
   /** the earlier exports the adjustments are relative to, when there are any */
@@ -236,23 +272,32 @@ export interface PayrollExport {
  */
 export async function exportPayroll(
   deps: { db: Queryable; clock: Clock },
-  input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode },
+  input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode; kinds?: readonly ApprovalKind[] },
 ): Promise<PayrollExport> {
   const period = { from: input.from, to: input.to };
   const mode = input.adjustments ?? 'auto';
+  const kinds = input.kinds ?? DEFAULT_KINDS;
   return deps.db.transaction(async (tx) => {
-    const lines = await payrollLines(tx, period);
-    const { adjustments, baseline } = mode === 'omit' ? { adjustments: [], baseline: [] } : await computeAdjustments(tx, period, lines);
+    const lines = await payrollLines(tx, period, kinds);
+    const { adjustments, baseline } = mode === 'omit' ? { adjustments: [], baseline: [] } : await computeAdjustments(tx, period, lines, kinds);
     const exportedAt = deps.clock.now();
     const [row] = await tx
       .insert(payrollExports)
-      .values({ fromDate: period.from, toDate: period.to, format: input.format, lineCount: lines.length, lines, createdAt: exportedAt })
+      .values({ fromDate: period.from, toDate: period.to, format: input.format, lineCount: lines.length, lines, kinds: [...kinds], createdAt: exportedAt })
       .returning({ id: payrollExports.id });
-    const result: PayrollExport = { export_id: row!.id, exported_at: exportedAt.toISOString(), from: period.from, to: period.to, lines };
+    // Without `kinds`, an export is what it always was: leave lines, no kind field.
+    const shown = (l: PayrollLine): PayrollLine => (input.kinds ? l : withoutKind(l));
+    const result: PayrollExport = { export_id: row!.id, exported_at: exportedAt.toISOString(), from: period.from, to: period.to, lines: lines.map(shown) };
+    if (input.kinds) result.kinds = [...kinds];
     if (mode === 'include' || baseline.length > 0) result.baseline = baseline;
-    if (mode === 'include' || adjustments.length > 0) result.adjustments = adjustments;
+    if (mode === 'include' || adjustments.length > 0) result.adjustments = adjustments.map((a) => shown(a) as AdjustmentLine);
     return result;
   });
+}
+
+function withoutKind<T extends PayrollLine>(l: T): T {
+  const { kind: _kind, ...rest } = l;
+  return rest as T;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,11 +329,13 @@ const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvFi
  */
 export function payrollCsv(exp: PayrollExport): string {
   const withAdjustments = exp.adjustments !== undefined;
-  let out = csvRow(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]);
+  // asked for kinds: every row carries its kind, after all of the columns an export had before
+  const kind = (l: PayrollLine) => (exp.kinds ? [l.kind ?? 'leave'] : []);
+  let out = csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : [])]);
   for (const l of exp.lines) {
     const fields = PAYROLL_COLUMNS.map((c) => l[c]);
-    out += csvRow(withAdjustments ? [...fields, 'line', ''] : fields);
+    out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l)]);
   }
-  for (const a of exp.adjustments ?? []) out += csvRow([...PAYROLL_COLUMNS.map((c) => a[c]), 'adjustment', a.reason]);
+  for (const a of exp.adjustments ?? []) out += csvRow([...PAYROLL_COLUMNS.map((c) => a[c]), 'adjustment', a.reason, ...kind(a)]);
   return out;
 }

@@ -55,6 +55,7 @@ export const AUDITED: Audited[] = [
   { method: 'POST', path: '/events/:id/replay', action: 'event.replay', target: (c) => c.req.param('id'), detail: async (c) => ({ corrected: (await jsonKeys(c)).includes('event') }) },
   { method: 'POST', path: '/outbox/:id/retry', action: 'outbox.retry', target: (c) => c.req.param('id') },
   { method: 'POST', path: '/leaves/:instance_code/sync', action: 'leave.sync', target: (c) => c.req.param('instance_code') },
+  { method: 'POST', path: '/approvals/:instance_code/sync', action: 'leave.sync', target: (c) => c.req.param('instance_code') },
   { method: 'PUT', path: '/employees/:employee_id', action: 'employee.update', target: (c) => c.req.param('employee_id'), detail: async (c) => ({ fields: await jsonKeys(c) }) },
   {
     method: 'GET',

@@ -18,9 +18,12 @@ import { adminSurfaceEnabled, feishuSignInEnabled } from '../config.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { constantTimeEqual } from '../feishu/crypto.js';
+import { getApproval, listApprovals } from '../leave/approvals.js';
 import { getLeave } from '../leave/queries.js';
 import { ExternalError, type FeishuIdentity } from '../ports.js';
 import { AuditPage } from '../reports/dashboard/audit-page.js';
+import { APPROVAL_KINDS } from '../leave/types.js';
+import { approvalLink, ApprovalPage, ApprovalsPage } from '../reports/dashboard/approvals-page.js';
 import { DashboardPage } from '../reports/dashboard/home-page.js';
 import { renderHtml } from '../reports/dashboard/layout.js';
 import { LeavePage } from '../reports/dashboard/leave-page.js';
@@ -43,6 +46,11 @@ import {
 import { form, query } from './validate.js';
 
 const DashboardQuery = withOptionalPeriod({ verify: VerifyParam });
+// the filter form sends an empty value for "every kind" / "any status"
+const ApprovalsFilter = z.object({
+  kind: z.union([z.enum(APPROVAL_KINDS), z.literal('')]).optional(),
+  status: z.union([z.enum(['pending', 'approved', 'rejected', 'reverted']), z.literal('')]).optional(),
+});
 const LoginForm = z.object({ token: z.string().default(''), next: z.string().optional() });
 const LogoutForm = z.object({ csrf: z.string().optional() });
 const StartQuery = z.object({ next: z.string().optional() });
@@ -209,16 +217,34 @@ export function dashboardRoutes(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'ca
     return html(c, AuditPage({ data, filter: { action: q.action, actor: q.actor, outcome: q.outcome }, session: await sessionView(c) }));
   });
 
-  r.get('/leaves/:instance_code', signedIn, async (c) => {
-    const leave = await getLeave(deps.db, c.req.param('instance_code'));
-    if (!leave) throw new AppError('leave_not_found', 'no leave with that instance_code');
-    let back = '/dashboard';
+  const backOf = (c: Context) => {
     const referer = c.req.header('referer');
     if (referer && URL.canParse(referer, c.req.url)) {
       const ref = new URL(referer, c.req.url);
-      if (ref.origin === new URL(c.req.url).origin) back = safeNext(ref.pathname + ref.search);
+      if (ref.origin === new URL(c.req.url).origin) return safeNext(ref.pathname + ref.search);
     }
-    return html(c, LeavePage({ leave, back }));
+    return '/dashboard';
+  };
+
+  r.get('/leaves/:instance_code', signedIn, async (c) => {
+    const code = c.req.param('instance_code');
+    const leave = await getLeave(deps.db, code);
+    // the drift table links every record here; another kind has its own page
+    if (!leave && (await getApproval(deps.db, code))) return c.redirect(approvalLink(code), 302);
+    if (!leave) throw new AppError('leave_not_found', 'no leave with that instance_code');
+    return html(c, LeavePage({ leave, back: backOf(c) }));
+  });
+
+  r.get('/approvals', signedIn, query(ApprovalsFilter), async (c) => {
+    const q = c.req.valid('query') as z.output<typeof ApprovalsFilter>;
+    const items = await listApprovals(deps.db, { kind: q.kind || undefined, status: q.status || undefined, limit: 500 });
+    return html(c, ApprovalsPage({ items, kind: q.kind || undefined, status: q.status || undefined }));
+  });
+
+  r.get('/approvals/:instance_code', signedIn, async (c) => {
+    const approval = await getApproval(deps.db, c.req.param('instance_code'));
+    if (!approval) throw new AppError('approval_not_found', 'no approval with that instance_code');
+    return html(c, ApprovalPage({ approval, back: backOf(c) }));
   });
 
   return r;

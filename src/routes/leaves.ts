@@ -30,7 +30,11 @@ export function leaveRoutes(deps: Pick<Deps, 'db' | 'onOutboxWritten'>): Hono {
     return c.json(leave);
   });
 
-  r.post('/:instance_code/sync', async (c) => c.json(await requestSync(deps, c.req.param('instance_code'))));
+  r.post('/:instance_code/sync', async (c) => {
+    const queued = await requestSync(deps, c.req.param('instance_code'));
+    if (!queued) throw new AppError('leave_not_found', 'no leave with that instance_code');
+    return c.json(queued);
+  });
 
   return r;
 }

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
-import { exportPayroll, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { exportPayroll, parseKinds, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
 import { periodErrorCode, withPeriod } from '../reports/period.js';
 import { reconcile, VerifyParam } from '../reports/reconciliation/index.js';
 import { query } from './validate.js';
@@ -15,6 +15,16 @@ const ExportQuery = withPeriod({
     .optional()
     .refine((v) => v === undefined || Object.hasOwn(ADJUSTMENTS, v), 'expected true or false')
     .transform((v): AdjustmentsMode => (v === undefined ? 'auto' : ADJUSTMENTS[v]!)),
+  kinds: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const kinds = parseKinds(v);
+      if (!('error' in kinds)) return kinds;
+      ctx.addIssue({ code: 'custom', message: kinds.error });
+      return z.NEVER;
+    }),
 });
 
 const ReconciliationQuery = withPeriod({ verify: VerifyParam });
@@ -24,8 +34,8 @@ export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'fei
   const r = new Hono();
 
   r.get('/payroll/export', query(ExportQuery, periodErrorCode), async (c) => {
-    const { format, adjustments, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
-    const exp = await exportPayroll(deps, { from: period.from, to: period.to, format, adjustments });
+    const { format, adjustments, kinds, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
+    const exp = await exportPayroll(deps, { from: period.from, to: period.to, format, adjustments, kinds });
     c.header('x-payroll-export-id', String(exp.export_id));
     if (format === 'json') return c.json(exp);
     c.header('content-disposition', `attachment; filename="payroll_${period.from}_${period.to}.csv"`);

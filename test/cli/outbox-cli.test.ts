@@ -102,7 +102,7 @@ describe('leave-bridge outbox / employee commands (postgres)', () => {
     expect((await entries()).slice(before)).toEqual([
       ['outbox.retry', '99999998', 'failed', 'outbox_not_found'],
       ['employee.update', 'u_audit', 'ok', null],
-      ['leave.sync', 'NO-SUCH-LEAVE-AUDIT', 'failed', 'leave_not_found'],
+      ['leave.sync', 'NO-SUCH-LEAVE-AUDIT', 'failed', 'approval_not_found'],
     ]);
     const [last] = await db.db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(1);
     expect(last!.actorId).toBeTruthy();

@@ -55,7 +55,7 @@ describe('ingest plans on tables never analyzed (Postgres)', () => {
     const ev = planned.event;
     notices.length = 0;
     await sql`select leave_bridge_apply(${JSON.stringify(ev)}::text::jsonb, ${JSON.stringify(planned.days ?? [])}::text::jsonb,
-      ${ev.kind === 'approve' ? UNIT_INFO[ev.unit].base : null}::text, now(), 'Asia/Shanghai')`;
+      ${ev.kind === 'approve' ? UNIT_INFO[ev.unit!].base : null}::text, now(), 'Asia/Shanghai')`;
     return notices.filter((n) => n.includes('attendance_days'));
   };
 
@@ -114,7 +114,7 @@ describe('ingest plans on tables never analyzed (Postgres)', () => {
           inbox: { eventKey: `${instanceCode}-${i}`, eventType: event.type, source: 'webhook', instanceCode, status: 'applied', reason: null, payload: {} },
           ev: planned.event,
           days: planned.days,
-          baseUnit: UNIT_INFO[planned.event.unit].base,
+          baseUnit: UNIT_INFO[planned.event.unit!].base,
           now: new Date().toISOString(),
           defaultTz: 'Asia/Shanghai',
         };

@@ -600,3 +600,27 @@ export function leaveGroupForm(s: Omit<LeaveWidgetSpec, 'unit' | 'reason'>): str
     { id: 'widget1', name: 'leave', type: 'leaveGroup', value: { name: s.name ?? 'Annual leave', start: s.start, end: s.end, interval: s.interval } },
   ]);
 }
+
+/** An instance form with an outGroup (外出) widget: times with the submitter's offset, interval in `unit`s. */
+export function outGroupForm(s: { name?: string; start: string; end: string; interval: number; unit?: 'HOUR' | 'DAY' | 'HALF_DAY' }): string {
+  return JSON.stringify([
+    { id: 'widgetOutGroup', name: 'Out', type: 'outGroup', value: { name: s.name ?? 'Client visit', start: s.start, end: s.end, interval: s.interval, unit: s.unit ?? 'HOUR', reason: 'client' } },
+  ]);
+}
+
+/** An instance form with a workGroup (加班) widget: interval in hours. */
+export function workGroupForm(s: { name?: string; start: string; end: string; interval: number }): string {
+  return JSON.stringify([{ id: 'widgetWorkGroup', name: 'Overtime', type: 'workGroup', value: { name: s.name ?? 'weekday', start: s.start, end: s.end, interval: s.interval, reason: 'release' } }]);
+}
+
+/** An instance form with a tripGroup (出差) widget: schedules with intervals in days, peers by user_id. */
+export function tripGroupForm(s: { schedules: Array<{ start: string; end: string; interval: number }>; peers?: string[] }): string {
+  return JSON.stringify([
+    {
+      id: 'widgetTripGroup',
+      name: 'Trip',
+      type: 'tripGroup',
+      value: { schedule: s.schedules.map((x) => ({ ...x, departure: 'Beijing', destination: 'Shanghai' })), reason: 'conference', peers: s.peers ?? [] },
+    },
+  ]);
+}

@@ -129,6 +129,12 @@ export interface FakeGoogle {
   events(calendarId: string): FakeEvent[];
   event(calendarId: string, eventId: string): FakeEvent | undefined;
   calls: CallRecord[];
+  /**
+   * Checked on every write: no calendar may hold two confirmed events of one block of one record
+   * (a tentative hold and the out-of-office block that replaces it included). Each breach is
+   * recorded here, with the write that caused it; tests expect it empty.
+   */
+  violations: string[];
   faults: {
     add(rule: FaultRule): void;
     random(opts: RandomFaults | null): void;
@@ -317,6 +323,21 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
 
   // ---- calendar operations ----------------------------------------------------------------------
 
+  const violations: string[] = [];
+  /** the block an event stands for: a hold `hold:<key>` (or `hold`) stands for block `<key>` (or '') */
+  const blockOf = (e: FakeEvent): string | null => {
+    const priv = isObject(e.extendedProperties) && isObject(e.extendedProperties.private) ? e.extendedProperties.private : null;
+    if (!priv || typeof priv.instanceCode !== 'string') return null;
+    const key = typeof priv.blockKey === 'string' ? priv.blockKey.replace(/^hold(:|$)/, '') : '';
+    return `${priv.instanceCode} ${key}`;
+  };
+  function assertOneEventPerBlock(calendarId: string, written: FakeEvent, op: string): void {
+    const mine = blockOf(written);
+    if (mine === null || written.status === 'cancelled') return;
+    const same = [...store(calendarId).values()].filter((e) => e.status !== 'cancelled' && blockOf(e) === mine);
+    if (same.length > 1) violations.push(`${op} ${written.id} on ${calendarId}: ${same.length} events of block "${mine}" at once (${same.map((e) => e.id).join(', ')})`);
+  }
+
   function insert(calendarId: string, body: Record<string, unknown>): Reply {
     const id = body.id === undefined ? randomId() : body.id;
     if (typeof id !== 'string' || !ID_RULE.test(id)) return err(400, 'invalid', 'Invalid resource id value.');
@@ -338,6 +359,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     };
     stamp(event);
     events.set(id, event);
+    assertOneEventPerBlock(calendarId, event, 'insert');
     return { status: 200, body: present(event) };
   }
 
@@ -372,6 +394,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     if (problem) return problem;
     stamp(next);
     events.set(eventId, next);
+    assertOneEventPerBlock(calendarId, next, mode);
     return { status: 200, body: present(next) };
   }
 
@@ -666,6 +689,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     serviceAccountKey,
     serviceAccountJson: JSON.stringify(serviceAccountKey),
     calls,
+    violations,
     faults,
     events: (calendarId) => [...store(calendarId).values()].map(clone).sort((a, b) => a.id.localeCompare(b.id)),
     event: (calendarId, eventId) => {

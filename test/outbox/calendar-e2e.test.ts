@@ -84,7 +84,7 @@ for (const backend of BACKENDS) {
         );
       const [mismatch] = await report();
       expect(mismatch).toMatchObject({ category: 'google_mismatch' });
-      expect(mismatch!.action).toContain(`/api/leaves/${c}/sync`);
+      expect(mismatch!.action).toContain(`/api/approvals/${c}/sync`);
       const sync = await w.t.admin(`/api/leaves/${c}/sync`, { method: 'POST' });
       expect(await sync.json()).toEqual({ instance_code: c, queued: true });
       expect(await (await w.t.admin(`/api/leaves/${c}/sync`, { method: 'POST' })).json()).toEqual({ instance_code: c, queued: false });

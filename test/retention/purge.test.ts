@@ -5,7 +5,7 @@ import { inboxEvents, leaves, payrollExports } from '../../src/db/schema.js';
 import { purgeExpired } from '../../src/retention/purge.js';
 import { testApp } from '../support/app.js';
 import { BACKENDS, type TestDatabase } from '../support/db.js';
-import { leaveApprovalV1, leaveApprovalV2, leaveRevert } from '../support/feishu.js';
+import { KIND_FIXTURES, leaveApprovalV1, leaveApprovalV2, leaveRevert, TRIP_DOC_TOKEN } from '../support/feishu.js';
 
 /*
  * What is kept, and for how long: leave reasons not at all (unless STORE_LEAVE_REASONS), raw
@@ -61,6 +61,26 @@ for (const backend of BACKENDS) {
       expect(report.reasons).toBeGreaterThanOrEqual(1);
       const [cleared] = await db.db.select().from(leaves).where(eq(leaves.instanceCode, kept));
       expect(cleared!.reason).toBeNull();
+    });
+
+    it('every kind\'s reason (out, overtime, shift, remedy and trip, the last two under event.object) is kept neither in the record nor in the payload', async () => {
+      const w = world(db);
+      // the trip example carries a verification token of its own
+      const trip = testApp(db, { env: { FEISHU_ENCRYPT_KEY: undefined, FEISHU_VERIFICATION_TOKEN: TRIP_DOC_TOKEN } });
+      const postTrip = async (body: string) => (await (await trip.post({ body, headers: { 'content-type': 'application/json' } })).json()) as { status: string };
+      for (const [name, text] of Object.entries(KIND_FIXTURES)) {
+        const reasonField = /"(out|work|shift|remedy|trip)_reason"/.exec(text)?.[0];
+        if (!reasonField) continue;
+        expect(await (name === 'trip' ? postTrip(text) : w.post(text))).toMatchObject({ status: expect.stringMatching(/^(applied|ignored)$/) });
+        const body = JSON.parse(text) as { uuid?: string; header?: { event_id?: string } };
+        const key = body.header?.event_id ?? body.uuid!;
+        const [row] = await db.db.select().from(inboxEvents).where(eq(inboxEvents.eventKey, key));
+        expect({ name, stored: JSON.stringify(row!.payload).includes(reasonField) }).toEqual({ name, stored: false });
+        if (row!.instanceCode) {
+          const [record] = await db.db.select({ reason: leaves.reason }).from(leaves).where(eq(leaves.instanceCode, row!.instanceCode));
+          expect({ name, reason: record?.reason ?? null }).toEqual({ name, reason: null });
+        }
+      }
     });
 
     it('payloads go after EVENT_PAYLOAD_RETENTION; the dedupe keys stay, so a late re-push is still a duplicate', async () => {

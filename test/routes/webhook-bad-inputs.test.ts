@@ -4,7 +4,7 @@ import { encryptEvent, eventSignature } from '../../src/feishu/crypto.js';
 import { inboxEvents, leaves } from '../../src/db/schema.js';
 import { createPostgresDatabase, type TestDatabase } from '../support/db.js';
 import { testApp } from '../support/app.js';
-import { DOC_TOKEN, encryptedRequest, FIXTURES, leaveApprovalV1, signedRequest, TEST_ENCRYPT_KEY, type FeishuRequest } from '../support/feishu.js';
+import { approvalTask, DOC_TOKEN, encryptedRequest, FIXTURES, leaveApprovalV1, outApproval, signedRequest, TEST_ENCRYPT_KEY, tripApproval, workApproval, type FeishuRequest } from '../support/feishu.js';
 
 type Stored = 'nothing' | 'quarantined' | 'ignored' | 'applied';
 
@@ -25,6 +25,15 @@ const withEvent = (patch: (e: Record<string, unknown>) => void, uuid = `bad-${Ma
   patch(body.event);
   return JSON.stringify(body);
 };
+/** A body of another kind with its event (v1) or event.object (2.0 schema) patched. */
+const patched = (body: string, patch: (e: Record<string, unknown>) => void) => {
+  const parsed = JSON.parse(body) as { event: Record<string, unknown> & { object?: Record<string, unknown> } };
+  patch(parsed.event.object ?? parsed.event);
+  return JSON.stringify(parsed);
+};
+const badOut = (patch: (e: Record<string, unknown>) => void) => patched(outApproval({ instanceCode: `BAD-OUT-${Math.random()}` }), patch);
+const badTrip = (patch: (e: Record<string, unknown>) => void) => patched(tripApproval({ instanceCode: `BAD-TRIP-${Math.random()}`, peers: ['u_p'] }), patch);
+const badWork = (patch: (e: Record<string, unknown>) => void) => patched(workApproval({ instanceCode: `BAD-WORK-${Math.random()}` }), patch);
 const plain = (body: string | Uint8Array): FeishuRequest => ({ body: body as string, headers: { 'content-type': 'application/json' } });
 
 const cases: Case[] = [
@@ -195,6 +204,46 @@ const cases: Case[] = [
     stored: 'nothing',
   },
   // Authentic but unusable: acked (Feishu must not block later events) and kept for replay.
+  // the other kinds' malformed variants: each quarantined with its reason, nothing lost
+  { name: 'out_approval without out_start_time', make: () => encryptedRequest(badOut((e) => delete e.out_start_time)), status: 200, stored: 'quarantined', reason: /out_start_time/ },
+  { name: 'out_approval with a negative out_interval', make: () => encryptedRequest(badOut((e) => (e.out_interval = -3600))), status: 200, stored: 'quarantined', reason: /out_interval/ },
+  { name: 'out_approval with an unknown out_unit', make: () => encryptedRequest(badOut((e) => (e.out_unit = 'WEEK'))), status: 200, stored: 'quarantined', reason: /unknown out_unit "WEEK"/ },
+  { name: 'out_approval that ends before it starts', make: () => encryptedRequest(badOut((e) => (e.out_end_time = '2024-09-05 08:00:00'))), status: 200, stored: 'quarantined', reason: /ends before it starts/ },
+  { name: 'out_approval whose interval cannot split exactly', make: () => encryptedRequest(badOut((e) => (e.out_interval = 3601))), status: 200, stored: 'quarantined', reason: /cannot be split/ },
+  { name: 'trip without schedules', make: () => encryptedRequest(badTrip((e) => (e.schedules = []))), status: 200, stored: 'quarantined', reason: /a trip without schedules/ },
+  { name: 'trip with no schedules field', make: () => encryptedRequest(badTrip((e) => delete e.schedules)), status: 200, stored: 'quarantined', reason: /schedules/ },
+  {
+    name: 'trip schedule without trip_end_time',
+    make: () => encryptedRequest(badTrip((e) => delete (e.schedules as Array<Record<string, unknown>>)[0]!.trip_end_time)),
+    status: 200,
+    stored: 'quarantined',
+    reason: /schedules\.0\.trip_end_time/,
+  },
+  {
+    name: 'trip schedule with a negative trip_interval',
+    make: () => encryptedRequest(badTrip((e) => ((e.schedules as Array<Record<string, unknown>>)[0]!.trip_interval = '-86400'))),
+    status: 200,
+    stored: 'quarantined',
+    reason: /trip_interval/,
+  },
+  { name: 'trip without the requester\'s user_id', make: () => encryptedRequest(badTrip((e) => ((e.start_user as { id: Record<string, unknown> }).id.user_id = ''))), status: 200, stored: 'quarantined', reason: /user_id is missing/ },
+  { name: 'work_approval without work_end_time', make: () => encryptedRequest(badWork((e) => delete e.work_end_time)), status: 200, stored: 'quarantined', reason: /work_end_time/ },
+  { name: 'work_approval with a negative work_interval', make: () => encryptedRequest(badWork((e) => (e.work_interval = -1))), status: 200, stored: 'quarantined', reason: /work_interval/ },
+  {
+    name: 'work_approval with a time_range that ends before it starts',
+    make: () => encryptedRequest(badWork((e) => (e.time_range = [{ work_start_time: '2024-09-07 22:00:00', work_end_time: '2024-09-07 18:00:00' }]))),
+    status: 200,
+    stored: 'quarantined',
+    reason: /time_range\[0\]: ends before it starts/,
+  },
+  {
+    name: 'work_approval with a work_detail of a negative interval',
+    make: () => encryptedRequest(badWork((e) => (e.work_detail = [{ start: '2024-09-07 18:00', end: '2024-09-07 18:00', interval: -7200 }]))),
+    status: 200,
+    stored: 'quarantined',
+    reason: /work_detail/,
+  },
+  { name: 'approval_task without task_id', make: () => encryptedRequest(patched(approvalTask('BAD-TASK', { taskId: '1', status: 'APPROVED', operateTime: 1725600000000 }), (e) => delete e.task_id)), status: 200, stored: 'quarantined', reason: /task_id/ },
   { name: 'leave_approval without employee_id', make: () => encryptedRequest(withEvent((e) => delete e.employee_id)), status: 200, stored: 'quarantined', reason: /employee_id/ },
   { name: 'leave_interval of the wrong type', make: () => encryptedRequest(withEvent((e) => (e.leave_interval = 'abc'))), status: 200, stored: 'quarantined', reason: /leave_interval/ },
   { name: 'unknown leave_unit', make: () => encryptedRequest(withEvent((e) => (e.leave_unit = 9))), status: 200, stored: 'quarantined', reason: /leave_unit/ },
@@ -307,6 +356,25 @@ describe('hostile and malformed webhook input', () => {
     const res = await t.post(plain(body));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ challenge: 'ch-1' });
+  });
+
+  it('replays a quarantined trip (2.0 schema) with a corrected event: the record appears with its peer\'s days', async () => {
+    const t = testApp(db);
+    const code = `BAD-TRIP-REPLAY-${Math.random()}`;
+    const good = tripApproval({ instanceCode: code, employeeId: 'u_r', peers: ['u_rp'], schedules: [{ start: '2024-10-01 00:00:00', end: '2024-10-02 00:00:00', interval: 86400 }] });
+    const broken = patched(good, (e) => (e.schedules = []));
+    expect(await (await t.post(await encryptedRequest(broken))).json()).toMatchObject({ status: 'quarantined' });
+    const [row] = await db.db.select().from(inboxEvents).where(eq(inboxEvents.instanceCode, code));
+    expect(row).toMatchObject({ status: 'quarantined', eventType: 'approval.instance.trip_group_update_v4' });
+    const corrected = (JSON.parse(good) as { event: unknown }).event;
+    const res = await t.admin(`/api/events/${row!.id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: corrected }) });
+    expect(res.status).toBe(200);
+    const trip = (await (await t.admin(`/api/approvals/${code}`)).json()) as { kind: string; days: Array<{ employee_id: string; date: string; quantity: string }> };
+    expect(trip.kind).toBe('trip');
+    expect(trip.days.map((d) => [d.employee_id, d.date, d.quantity])).toEqual([
+      ['u_r', '2024-10-01', '1'],
+      ['u_rp', '2024-10-01', '1'],
+    ]);
   });
 
   it('replays a quarantined event once an operator supplies the corrected event', async () => {

@@ -10,6 +10,28 @@ export const FIXTURES = {
   approvalInstance: readFileSync(new URL('../fixtures/approval_instance.json', import.meta.url), 'utf8'),
 };
 
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+
+/**
+ * The payload examples of the other special approvals and of approval_task
+ * (https://open.feishu.cn/document/server-docs/approval-v4/event/special-event/…,
+ * https://open.feishu.cn/document/server-docs/approval-v4/event/common-event/approval-task-event),
+ * verbatim where they parse (test/fixtures/README.md lists the repairs of the two that do not).
+ */
+export const KIND_FIXTURES = {
+  out: fixture('out_approval.json'),
+  outRevert: fixture('out_approval_revert.json'),
+  work: fixture('work_approval.json'),
+  workRevert: fixture('work_approval_revert.json'),
+  shift: fixture('shift_approval.json'),
+  remedy: fixture('remedy_group_update_v4.json'),
+  trip: fixture('trip_group_update_v4.json'),
+  task: fixture('approval_task.json'),
+};
+
+/** The trip example's own Verification Token (its header.token). */
+export const TRIP_DOC_TOKEN = 'ijuh4XAlBSRUIwhBFtLDSfWnIC61234';
+
 /** The token the docs' examples carry; tests configure it as FEISHU_VERIFICATION_TOKEN. */
 export const DOC_TOKEN = '41a9425ea7df4536a7623e38fa321bae';
 export const TEST_ENCRYPT_KEY = 'test-encrypt-key-0123456789';
@@ -82,4 +104,176 @@ export function leaveRevert(s: { instanceCode: string; uuid?: string; operateTim
     uuid: s.uuid ?? uid(),
     ...(s.operateTime !== undefined ? { now: new Date(s.operateTime * 1000) } : {}),
   }).body;
+}
+
+/** A v1 envelope around an event object. */
+function v1(event: Record<string, unknown>, s: { uuid?: string; token?: string } = {}): string {
+  return JSON.stringify({ ts: `${Date.now() / 1000}`, uuid: s.uuid ?? uid(), token: s.token ?? DOC_TOKEN, type: 'event_callback', event });
+}
+
+/** A 2.0-schema envelope around event.object. */
+function v2(eventType: string, object: Record<string, unknown>, s: { uuid?: string; token?: string } = {}): string {
+  return JSON.stringify({
+    schema: '2.0',
+    header: { event_id: s.uuid ?? uid(), token: s.token ?? DOC_TOKEN, event_type: eventType, app_id: 'cli_test', tenant_key: 'tenant', create_time: `${Date.now()}` },
+    event: { object },
+  });
+}
+
+export interface OutSpec {
+  instanceCode: string;
+  employeeId?: string;
+  start?: string;
+  end?: string;
+  interval?: number;
+  unit?: string;
+  uuid?: string;
+}
+
+/** An out_approval (外出) body, i18n_resources a list of JSON strings as the docs show it. */
+export function outApproval(s: OutSpec): string {
+  return v1(
+    {
+      app_id: 'cli_test',
+      i18n_resources: [JSON.stringify({ is_default: true, locale: 'en_us', texts: { '@i18n@out': 'Client visit' } })],
+      instance_code: s.instanceCode,
+      approval_code: 'APPROVAL-OUT',
+      out_image: '',
+      out_interval: s.interval ?? 10800,
+      out_name: '@i18n@out',
+      out_reason: 'client',
+      out_start_time: s.start ?? '2024-09-05 14:00:00',
+      out_end_time: s.end ?? '2024-09-05 17:00:00',
+      out_unit: s.unit ?? 'HOUR',
+      start_time: 1589527346,
+      end_time: 1589527354,
+      tenant_key: 'tenant',
+      type: 'out_approval',
+      open_id: `ou_${s.employeeId ?? 'u_alice'}`,
+      user_id: s.employeeId ?? 'u_alice',
+    },
+    s,
+  );
+}
+
+/** out_approval_revert / work_approval_revert / leave_approval_revert: instance, approval, operate_time (s). */
+export function specialRevert(type: 'out_approval_revert' | 'work_approval_revert' | 'leave_approval_revert', instanceCode: string, s: { uuid?: string } = {}): string {
+  return v1({ app_id: 'cli_test', instance_code: instanceCode, approval_code: 'APPROVAL-X', operate_time: 1725600000, tenant_key: 'tenant', type }, s);
+}
+
+export interface TripSpec {
+  instanceCode: string;
+  employeeId?: string;
+  peers?: string[];
+  schedules?: Array<{ start: string; end: string; interval: number | string }>;
+  uuid?: string;
+}
+
+/** An approval.instance.trip_group_update_v4 (出差) body, trip_interval strings as the docs show them. */
+export function tripApproval(s: TripSpec): string {
+  const schedules = s.schedules ?? [{ start: '2024-09-09 09:00:00', end: '2024-09-10 18:00:00', interval: '172800' }];
+  return v2(
+    'approval.instance.trip_group_update_v4',
+    {
+      type: 'APPROVED',
+      instance_code: s.instanceCode,
+      start_user: { id: { user_id: s.employeeId ?? 'u_alice', open_id: 'ou_x', union_id: 'on_x' } },
+      start_time: '1661333019',
+      end_time: '1661333029',
+      schedules: schedules.map((x) => ({
+        trip_start_time: x.start,
+        trip_end_time: x.end,
+        trip_interval: String(x.interval),
+        departure: 'Beijing',
+        destination: 'Shanghai',
+        transportation: 'train',
+        trip_type: '往返',
+        remark: '',
+      })),
+      trip_interval: String(schedules.reduce((a, x) => a + Number(x.interval), 0)),
+      trip_reason: 'conference',
+      trip_peers: (s.peers ?? []).map((p) => ({ id: { user_id: p, open_id: `ou_${p}`, union_id: `on_${p}` } })),
+    },
+    s,
+  );
+}
+
+export interface WorkSpec {
+  instanceCode: string;
+  employeeId?: string;
+  start?: string;
+  end?: string;
+  interval?: number;
+  timeRange?: Array<[string, string]>;
+  detail?: Array<{ start: string; end: string; interval: number }>;
+  uuid?: string;
+}
+
+/** A work_approval (加班) body. */
+export function workApproval(s: WorkSpec): string {
+  const start = s.start ?? '2024-09-07 18:00:00';
+  const end = s.end ?? '2024-09-07 22:00:00';
+  return v1(
+    {
+      allow_multi_time_range: 1,
+      app_id: 'cli_test',
+      approval_code: 'APPROVAL-WORK',
+      instance_code: s.instanceCode,
+      employee_id: s.employeeId ?? 'u_alice',
+      open_id: `ou_${s.employeeId ?? 'u_alice'}`,
+      start_time: 1741576408,
+      end_time: 1741576430,
+      tenant_key: 'tenant',
+      time_range: (s.timeRange ?? [[start, end]]).map(([a, b]) => ({ work_start_time: a, work_end_time: b })),
+      type: 'work_approval',
+      ...(s.detail ? { work_detail: s.detail.map((d) => ({ start: d.start, end: d.end, rule_associated: 2, interval: d.interval })) } : {}),
+      work_start_time: start,
+      work_end_time: end,
+      work_interval: s.interval ?? 14400,
+      work_multi_imitate_users: null,
+      work_reason: 'release',
+      work_type: 'weekday',
+    },
+    s,
+  );
+}
+
+/** An approval_instance body (REVERTED sends operate_time as an int64, the others as a string). */
+export function approvalInstance(instanceCode: string, status: string, s: { uuid?: string; approvalCode?: string } = {}): string {
+  return v1(
+    {
+      app_id: 'cli_test',
+      tenant_key: 'tenant',
+      type: 'approval_instance',
+      approval_code: s.approvalCode ?? 'APPROVAL-X',
+      instance_code: instanceCode,
+      status,
+      operate_time: status === 'REVERTED' ? 1725600000000 : '1725600000000',
+      instance_operate_time: '1725600000000',
+      uuid: 'x',
+    },
+    s,
+  );
+}
+
+/** An approval_task body. */
+export function approvalTask(instanceCode: string, t: { taskId: string; status: string; userId?: string; operateTime: number; extra?: string }, s: { uuid?: string } = {}): string {
+  return v1(
+    {
+      app_id: 'cli_test',
+      open_id: t.userId ? `ou_${t.userId}` : '',
+      tenant_key: 'tenant',
+      type: 'approval_task',
+      approval_code: 'APPROVAL-X',
+      instance_code: instanceCode,
+      task_id: t.taskId,
+      user_id: t.userId ?? '',
+      status: t.status,
+      operate_time: String(t.operateTime),
+      custom_key: '',
+      def_key: '',
+      extra: t.extra ?? '',
+    },
+    s,
+  );
 }

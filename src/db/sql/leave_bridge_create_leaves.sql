@@ -1,5 +1,6 @@
--- leave_bridge_create_leaves(creates): create leaves that are not stored yet, for one approval or
--- many, in one statement: each leave's row, its attendance days and its calendar.upsert.
+-- leave_bridge_create_leaves(creates): create approval records (leaves and every other kind) that
+-- are not stored yet, for one approval or many, in one statement: each record's row, its
+-- attendance days and, for the kinds that block a calendar (leave, out, trip), its calendar.upsert.
 --
 -- creates: [{ev, days, baseUnit, now, tz}, ...]: the canonical approval (the JSON of a
 -- LeaveApproval, src/leave/types.ts), its days [{date, quantity}] as src/leave/allocate.ts
@@ -14,8 +15,11 @@
 -- * A new leave is approved, at revision 1, with the approval's detail; has_v1 / has_v2 say
 --   which variant described it, detail_source records it for the precedence of later detail
 --   (leave_bridge_apply_locked.sql). Its zone is fixed now: later events do not move it.
--- * Its days are inserted as revision 1, active.
--- * calendar.upsert is enqueued with ON CONFLICT ... DO NOTHING on the pending (key, kind): one
+-- * Its kind is the approval's (ev.approvalKind); its peers, segment seconds and extra detail are
+--   stored as given (null where the kind has none).
+-- * Its days are inserted as revision 1, active, each for its own employee (a trip's peers have
+--   days too), else the approval's employee.
+-- * calendar.upsert is enqueued, for leave, out and trip only, with ON CONFLICT ... DO NOTHING on the pending (key, kind): one
 --   pending message per leave and kind is enough, because the drainer reads the leave's current
 --   state when it runs the message (src/outbox/enqueue.ts).
 -- * Rows are inserted in the order given, so their ids follow the deliveries' order.
@@ -37,23 +41,23 @@ BEGIN
       (x.value->>'now')::timestamptz AS now_ts, x.value->>'tz' AS tz, x.ordinality AS ord
     FROM jsonb_array_elements(creates) WITH ORDINALITY x
   ), new_leaves AS (
-    INSERT INTO leaves (instance_code, approval_code, tenant_key, employee_id, open_id, leave_type, leave_type_key,
-      unit, interval_seconds, start_local, end_local, segments, segments_source, reason, detail_source,
-      has_v1, has_v2, timezone, status, approved_at, revision, created_at, updated_at)
-    SELECT ev->>'instanceCode', ev->>'approvalCode', ev->>'tenantKey', ev->>'employeeId', ev->>'openId', ev->>'leaveType',
+    INSERT INTO leaves (instance_code, kind, approval_code, tenant_key, employee_id, open_id, leave_type, leave_type_key,
+      unit, interval_seconds, start_local, end_local, segments, segments_source, reason, peers, segment_seconds, extra,
+      detail_source, has_v1, has_v2, timezone, status, approved_at, revision, created_at, updated_at)
+    SELECT ev->>'instanceCode', ev->>'approvalKind', ev->>'approvalCode', ev->>'tenantKey', ev->>'employeeId', ev->>'openId', ev->>'leaveType',
       ev->>'leaveTypeKey', ev->>'unit', (ev->>'intervalSeconds')::int, ev->>'startLocal', ev->>'endLocal',
-      ev->'segments', ev->>'segmentsSource', ev->>'reason', ev->>'variant',
+      ev->'segments', ev->>'segmentsSource', ev->>'reason', ev->'peers', ev->'segmentSeconds', ev->'extra', ev->>'variant',
       ev->>'variant' = 'v1', ev->>'variant' = 'v2', tz, 'approved', now_ts, 1, now_ts, now_ts
     FROM c ORDER BY ord
   ), new_days AS (
     INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
-    SELECT c.ev->>'instanceCode', c.ev->>'employeeId', (d.value->>'date')::date, (d.value->>'quantity')::numeric,
+    SELECT c.ev->>'instanceCode', coalesce(d.value->>'employeeId', c.ev->>'employeeId'), (d.value->>'date')::date, (d.value->>'quantity')::numeric,
       c.base_unit, 1, 'active'
     FROM c CROSS JOIN LATERAL jsonb_array_elements(c.days) d
     ORDER BY c.ord
   )
   INSERT INTO outbox (key, kind)
-  SELECT ev->>'instanceCode', 'calendar.upsert' FROM c ORDER BY ord
+  SELECT ev->>'instanceCode', 'calendar.upsert' FROM c WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') ORDER BY ord
   ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
 END;
 $$;

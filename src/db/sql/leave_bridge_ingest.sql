@@ -39,7 +39,7 @@ DECLARE
 BEGIN
   -- The employee first, before any lock (see the lock order in 0002): a plain read when there
   -- is nothing to write.
-  IF ev IS NOT NULL AND ev->>'kind' <> 'revert' THEN
+  IF ev IS NOT NULL AND ev->>'kind' = 'approve' THEN
     SELECT open_id INTO known_open FROM employees WHERE employee_id = ev->>'employeeId';
     IF NOT FOUND OR (ev->>'openId' IS NOT NULL AND known_open IS DISTINCT FROM ev->>'openId') THEN
       PERFORM leave_bridge_note_employee(ev->>'employeeId', ev->>'openId', now_ts);

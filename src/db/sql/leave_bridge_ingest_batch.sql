@@ -85,7 +85,7 @@ BEGIN
       SELECT DISTINCT ON (i->'ev'->>'employeeId') i->'ev'->>'employeeId' AS id, i->'ev'->>'openId' AS open,
         (i->>'now')::timestamptz AS now_ts
       FROM jsonb_array_elements(items) i
-      WHERE i->'ev'->>'kind' <> 'revert'
+      WHERE i->'ev'->>'kind' = 'approve'
       ORDER BY i->'ev'->>'employeeId'
     ) x
     LEFT JOIN LATERAL (SELECT true AS found, employees.open_id FROM employees WHERE employee_id = x.id LIMIT 1) e ON true

@@ -247,7 +247,8 @@ export function DashboardPage(props: { data: DashboardData; verify?: VerifyOptio
         <OutboxPanel health={d.outbox} />
         <footer>
           leave-bridge · JSON: <a href={`/api/reconciliation?${qs(d.period, props.verify)}`}>reconciliation</a> ·{' '}
-          <a href={`/api/leaves?from=${d.period.from}&to=${d.period.to}`}>leaves</a> · <a href="/api/outbox?status=dead">dead outbox messages</a>
+          <a href={`/api/leaves?from=${d.period.from}&to=${d.period.to}`}>leaves</a> · <a href="/api/outbox?status=dead">dead outbox messages</a> ·{' '}
+          <a href="/dashboard/approvals">every kind of approval</a>
         </footer>
       </main>
     </Layout>

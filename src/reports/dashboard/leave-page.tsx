@@ -1,5 +1,6 @@
 import type { getLeave } from '../../leave/queries.js';
 import { fromMicro, toMicro } from '../../shared/decimal.js';
+import { HistoryTable } from './history-table.js';
 import { Layout } from './layout.js';
 
 type LeaveDetail = NonNullable<Awaited<ReturnType<typeof getLeave>>>;
@@ -87,42 +88,7 @@ export function LeavePage(props: { leave: LeaveDetail; back: string }) {
           </section>
           <section class="panel">
             <h2>History</h2>
-            <table>
-              <thead>
-                <tr>
-                  <th>Received</th>
-                  <th>Event</th>
-                  <th>Outcome</th>
-                </tr>
-              </thead>
-              <tbody>
-                {l.history.map((h) => (
-                  <tr>
-                    <td class="nowrap">{new Date(h.received_at).toISOString().replace('T', ' ').slice(0, 19)}</td>
-                    <td class="mono nowrap">
-                      {h.event_type} <span class="badge info">{h.source}</span>
-                    </td>
-                    <td>
-                      {h.status}
-                      {h.effect ? ` · ${h.effect}` : ''}
-                      {h.reason ? ` · ${h.reason}` : ''}
-                    </td>
-                  </tr>
-                ))}
-                {l.outbox.map((m) => (
-                  <tr>
-                    <td class="nowrap">{new Date(m.created_at).toISOString().replace('T', ' ').slice(0, 19)}</td>
-                    <td class="mono nowrap">
-                      outbox #{m.id} {m.kind}
-                    </td>
-                    <td>
-                      {m.status} · {m.attempts} attempt{m.attempts === 1 ? '' : 's'}
-                      {m.last_error ? ` · ${m.last_error}` : ''}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <HistoryTable history={l.history} outbox={l.outbox} />
           </section>
         </div>
       </main>

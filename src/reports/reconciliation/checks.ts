@@ -1,6 +1,7 @@
 import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { UNIT_INFO, type LeaveUnit } from '../../leave/types.js';
-import type { Facts, LeaveRow } from './facts.js';
+import { blockPlan } from '../../leave/blocks.js';
+import { blockId, type Facts, type LeaveRow } from './facts.js';
 import { PENDING_WARN_MS, SINGLE_VARIANT_GRACE_MS, type DriftItem } from './types.js';
 
 /*
@@ -30,8 +31,6 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
     const open = msgs.filter((m) => OPEN.has(m.status));
     // A dead message stops mattering once a later message of the same leave has gone through.
     const dead = msgs.filter((m) => m.status === 'dead' && !msgs.some((later) => later.id > m.id && later.status === 'done'));
-    const block = blockByCode.get(code);
-    const present = block?.state === 'present';
 
     for (const m of open) {
       const seconds = age(now, m.createdAt);
@@ -67,38 +66,47 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
       });
     }
 
+    const planned = blockPlan(leave);
+    const blocks = planned.map((p) => ({ p, block: blockByCode.get(blockId(code, p.blockKey)) }));
+    // a trip's items name the block and whose calendar it is on
+    const which = (blockKey: string, employeeId: string) => (blockKey === '' ? {} : { block_key: blockKey, employee_id: employeeId });
+    const whose = (blockKey: string) => (blockKey === '' ? '' : ` (block ${blockKey})`);
     if (leave.status === 'approved') {
-      if (!present && open.length === 0) {
-        const lastDead = dead.filter((m) => m.kind === 'calendar.upsert').at(-1);
-        items.push({
-          category: 'calendar_missing',
-          instance_code: code,
-          employee_id: emp,
-          detail:
-            `approved leave ${leave.startLocal} → ${leave.endLocal} has no calendar block` +
-            (block ? ` (block ${block.eventId} recorded as ${block.state})` : '') +
-            (lastDead ? `; its upsert #${lastDead.id} is dead` : '; nothing is queued'),
-          action: lastDead
-            ? `Fix the dead upsert's cause and POST /api/outbox/${lastDead.id}/retry.`
-            : `Check that the calendar sync is configured, then queue a sync: POST /api/leaves/${code}/sync (or \`leave-bridge outbox sync ${code}\`).`,
-          severity: 'error',
-          data: { block_state: block?.state ?? 'absent' },
-        });
-      }
-      if (present && block.eventType === 'default') {
-        items.push({
-          category: 'calendar_fallback',
-          instance_code: code,
-          employee_id: emp,
-          detail: `an opaque default event stands in for out-of-office on ${block.calendarId}: ${block.fallbackReason ?? 'Google refused the outOfOffice type'}`,
-          action:
-            'Google refuses out-of-office events on this calendar (not a Workspace account, or a policy). The time shows as busy but meetings are not declined; move the person to a Workspace account if that matters.',
-          severity: 'info',
-          data: { calendar_id: block.calendarId, event_id: block.eventId, fallback_reason: block.fallbackReason },
-        });
+      for (const { p, block } of blocks) {
+        const present = block?.state === 'present';
+        if (!present && open.length === 0) {
+          const lastDead = dead.filter((m) => m.kind === 'calendar.upsert').at(-1);
+          items.push({
+            category: 'calendar_missing',
+            instance_code: code,
+            employee_id: p.employeeId,
+            detail:
+              `approved ${leave.kind ?? 'leave'} ${p.startLocal} → ${p.endLocal}${whose(p.blockKey)} has no calendar block` +
+              (block ? ` (block ${block.eventId} recorded as ${block.state})` : '') +
+              (lastDead ? `; its upsert #${lastDead.id} is dead` : '; nothing is queued'),
+            action: lastDead
+              ? `Fix the dead upsert's cause and POST /api/outbox/${lastDead.id}/retry.`
+              : `Check that the calendar sync is configured, then queue a sync: POST /api/approvals/${code}/sync (or \`leave-bridge outbox sync ${code}\`).`,
+            severity: 'error',
+            data: { block_state: block?.state ?? 'absent', ...which(p.blockKey, p.employeeId) },
+          });
+        }
+        if (present && block.eventType === 'default') {
+          items.push({
+            category: 'calendar_fallback',
+            instance_code: code,
+            employee_id: p.employeeId,
+            detail: `an opaque default event stands in for out-of-office on ${block.calendarId}: ${block.fallbackReason ?? 'Google refused the outOfOffice type'}`,
+            action:
+              'Google refuses out-of-office events on this calendar (not a Workspace account, or a policy). The time shows as busy but meetings are not declined; move the person to a Workspace account if that matters.',
+            severity: 'info',
+            data: { calendar_id: block.calendarId, event_id: block.eventId, fallback_reason: block.fallbackReason, ...which(p.blockKey, p.employeeId) },
+          });
+        }
       }
       checkTotals(leave, sumsByCode.get(code) ?? [], items);
-      if (leave.hasV1 !== leave.hasV2 && (leave.detailSource === 'v1' || leave.detailSource === 'v2') && now.getTime() - leave.createdAt.getTime() > SINGLE_VARIANT_GRACE_MS) {
+      // only a leave has two variants (leave_approval and leave_approvalV2)
+      if ((leave.kind ?? 'leave') === 'leave' && leave.hasV1 !== leave.hasV2 && (leave.detailSource === 'v1' || leave.detailSource === 'v2') && now.getTime() - leave.createdAt.getTime() > SINGLE_VARIANT_GRACE_MS) {
         const got = leave.hasV1 ? 'leave_approval (V1)' : 'leave_approvalV2 (V2)';
         const missing = leave.hasV1 ? 'leave_approvalV2 (V2)' : 'leave_approval (V1)';
         items.push({
@@ -112,20 +120,22 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
           severity: 'info',
         });
       }
-    } else if (present) {
-      const openDelete = open.some((m) => m.kind === 'calendar.delete' && m.status !== 'held');
-      if (!openDelete) {
+    } else {
+      for (const { p, block } of blocks) {
+        if (block?.state !== 'present') continue;
+        const openDelete = open.some((m) => m.kind === 'calendar.delete' && m.status !== 'held');
+        if (openDelete) continue;
         const deadDelete = dead.filter((m) => m.kind === 'calendar.delete').at(-1);
         items.push({
           category: 'block_for_reverted',
           instance_code: code,
-          employee_id: emp,
-          detail: `leave reverted ${leave.revertedAt?.toISOString() ?? ''} but block ${block.eventId} on ${block.calendarId} is still recorded as present` + (deadDelete ? `; delete #${deadDelete.id} is dead` : ''),
+          employee_id: p.employeeId,
+          detail: `${leave.kind ?? 'leave'} reverted ${leave.revertedAt?.toISOString() ?? ''} but block ${block.eventId} on ${block.calendarId} is still recorded as present` + (deadDelete ? `; delete #${deadDelete.id} is dead` : ''),
           action: deadDelete
             ? `POST /api/outbox/${deadDelete.id}/retry once its cause is fixed, or delete event ${block.eventId} in ${block.calendarId} by hand.`
-            : `Queue a sync, which deletes the block of a reverted leave: POST /api/leaves/${code}/sync (or \`leave-bridge outbox sync ${code}\`). The person still shows as out of office until then.`,
+            : `Queue a sync, which deletes the block of a reverted approval: POST /api/approvals/${code}/sync (or \`leave-bridge outbox sync ${code}\`). The person still shows as out of office until then.`,
           severity: 'error',
-          data: { calendar_id: block.calendarId, event_id: block.eventId },
+          data: { calendar_id: block.calendarId, event_id: block.eventId, ...which(p.blockKey, p.employeeId) },
         });
       }
     }
@@ -141,7 +151,8 @@ export function checkEmails(facts: Facts, items: DriftItem[]): void {
   const withoutEmail = new Map<string, string[]>();
   const lookupQueued = new Set<string>();
   for (const leave of scope) {
-    if (leave.status !== 'approved' || !leave.employeeId || emailOf(leave.employeeId)) continue;
+    // only the kinds with blocks need an address
+    if (leave.status !== 'approved' || blockPlan(leave).length === 0 || !leave.employeeId || emailOf(leave.employeeId)) continue;
     withoutEmail.set(leave.employeeId, [...(withoutEmail.get(leave.employeeId) ?? []), leave.instanceCode]);
     if ((messagesByKey.get(leave.instanceCode) ?? []).some((m) => m.status === 'pending' || m.status === 'running')) lookupQueued.add(leave.employeeId);
   }
@@ -179,17 +190,21 @@ export function checkQuarantined(facts: Facts, items: DriftItem[]): void {
   }
 }
 
-/** Active days must add up to leave_interval in the unit's base (÷86400 day, ÷3600 hour, ÷60 minute). */
+/**
+ * Active days must add up to leave_interval in the unit's base (÷86400 day, ÷3600 hour, ÷60
+ * minute), once for each person: a trip's peers have the same days as the requester.
+ */
 function checkTotals(leave: LeaveRow, sums: Array<{ unit: string; total: string }>, items: DriftItem[]): void {
   if (!leave.unit || leave.intervalSeconds === null) return;
   const info = UNIT_INFO[leave.unit as LeaveUnit];
   if (!info) return;
+  const people = BigInt(1 + (leave.kind === 'trip' ? (leave.peers ?? []).length : 0));
   const micro = sums.filter((s) => s.unit === info.base).reduce((acc, s) => acc + toMicro(s.total), 0n);
   const otherUnits = sums.filter((s) => s.unit !== info.base).map((s) => s.unit);
   // interval / baseSeconds in millionths, exactly: compare micro × base with interval × 10^6.
-  const matches = micro * BigInt(info.baseSeconds) === BigInt(leave.intervalSeconds) * 1_000_000n && otherUnits.length === 0;
+  const matches = micro * BigInt(info.baseSeconds) === BigInt(leave.intervalSeconds) * people * 1_000_000n && otherUnits.length === 0;
   if (matches) return;
-  const expected = fromMicro((BigInt(leave.intervalSeconds) * 1_000_000n) / BigInt(info.baseSeconds));
+  const expected = fromMicro((BigInt(leave.intervalSeconds) * people * 1_000_000n) / BigInt(info.baseSeconds));
   items.push({
     category: 'attendance_total_mismatch',
     instance_code: leave.instanceCode,

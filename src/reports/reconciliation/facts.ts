@@ -7,6 +7,12 @@ import type { Period } from '../period.js';
 export type LeaveRow = typeof leaves.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type BlockRow = typeof calendarBlocks.$inferSelect;
+
+/**
+ * The key of one block of a record in the maps below: the instance code alone for a record's
+ * single block (every leave's), the code and the block key for a trip's blocks.
+ */
+export const blockId = (instanceCode: string, blockKey: string): string => (blockKey === '' ? instanceCode : `${instanceCode}\u0000${blockKey}`);
 type EmployeeRow = typeof employees.$inferSelect;
 
 /** The last local date a leave touches: an end at 00:00:00 closes the day before. */
@@ -39,6 +45,7 @@ export async function leavesInPeriod(db: Queryable, period: Period): Promise<Lea
 export interface Facts {
   scope: LeaveRow[];
   messagesByKey: Map<string, OutboxRow[]>;
+  /** by blockId: a record's single block under its instance code, a trip's under code and key */
   blockByCode: Map<string, BlockRow>;
   sumsByCode: Map<string, Array<{ instanceCode: string; unit: string; total: string }>>;
   employeeById: Map<string, EmployeeRow>;
@@ -50,7 +57,8 @@ export interface Facts {
 export async function loadFacts(db: Queryable, period: Period): Promise<Facts> {
   const scope = await leavesInPeriod(db, period);
   const codes = scope.map((l) => l.instanceCode);
-  const employeeIds = [...new Set(scope.map((l) => l.employeeId).filter((e): e is string => e !== null))];
+  // a trip's peers have blocks on their own calendars
+  const employeeIds = [...new Set(scope.flatMap((l) => [l.employeeId, ...(l.peers ?? [])]).filter((e): e is string => e !== null))];
 
   const [messages, blocks, sums, people, quarantined] = await Promise.all([
     codes.length ? db.select().from(outbox).where(inArray(outbox.key, codes)).orderBy(asc(outbox.id)) : Promise.resolve([] as OutboxRow[]),
@@ -81,7 +89,7 @@ export async function loadFacts(db: Queryable, period: Period): Promise<Facts> {
   ]);
 
   const messagesByKey = groupBy(messages, (m) => m.key);
-  const blockByCode = new Map(blocks.map((b) => [b.instanceCode, b]));
+  const blockByCode = new Map(blocks.map((b) => [blockId(b.instanceCode, b.blockKey), b]));
   const sumsByCode = groupBy(sums, (s) => s.instanceCode);
   const employeeById = new Map(people.map((p) => [p.employeeId, p]));
   const emailOf = (employeeId: string | null) => {

@@ -4,7 +4,8 @@ import type { Deps } from '../../deps.js';
 import type { GoogleEventSummary } from '../../ports.js';
 import { addDays } from '../../shared/dates.js';
 import type { Period } from '../period.js';
-import type { BlockRow, LeaveRow, OutboxRow } from './facts.js';
+import { blockPlan, holdKeyOf, isHoldKey } from '../../leave/blocks.js';
+import { blockId, type BlockRow, type LeaveRow, type OutboxRow } from './facts.js';
 import { VERIFY_CONCURRENCY, type DriftItem } from './types.js';
 import { mapLimit, Verifier } from './verifier.js';
 
@@ -12,6 +13,8 @@ import { mapLimit, Verifier } from './verifier.js';
  * Compare Google with our records: events we marked that no approved leave explains
  * (google_orphan), and blocks whose times or type differ or that are gone (google_mismatch).
  * Rows with calendar work pending or running are not judged: the drainer is about to change them.
+ * Every block is judged on its own: a trip's, one per segment for the requester and each peer,
+ * on their own calendars.
  */
 export async function verifyGoogle(
   deps: Pick<Deps, 'db' | 'calendar'>,
@@ -36,12 +39,14 @@ export async function verifyGoogle(
     return;
   }
   const verifier = new Verifier('google', items);
-  // The calendar each leave belongs on: where we put its block, else its owner's address now.
-  const calendarOf = (l: LeaveRow) => blockByCode.get(l.instanceCode)?.calendarId ?? emailOf(l.employeeId);
+  // Every block the period's records describe, and the calendar each belongs on: where we put
+  // it, else its owner's address now.
+  const units = scope.flatMap((leave) => blockPlan(leave).map((p) => ({ leave, blockKey: p.blockKey, employeeId: p.employeeId, id: blockId(leave.instanceCode, p.blockKey) })));
+  const calendarOf = (u: (typeof units)[number]) => blockByCode.get(u.id)?.calendarId ?? emailOf(u.employeeId);
   const calendars = new Map<string, string | null>();
-  for (const l of scope) {
-    const cal = calendarOf(l);
-    if (cal && !calendars.has(cal)) calendars.set(cal, l.employeeId);
+  for (const u of units) {
+    const cal = calendarOf(u);
+    if (cal && !calendars.has(cal)) calendars.set(cal, u.employeeId);
   }
   // A day either side covers every zone (UTC−12 … UTC+14); events found just outside the period
   // are judged by their leave, not by the window, so widening cannot invent drift.
@@ -73,7 +78,7 @@ export async function verifyGoogle(
     for (const r of rows) inFlight.add(r.key);
   }
   const outsideBlocks = outside.length
-    ? new Map((await deps.db.select().from(calendarBlocks).where(inArray(calendarBlocks.instanceCode, outside))).map((b) => [b.instanceCode, b]))
+    ? new Map((await deps.db.select().from(calendarBlocks).where(inArray(calendarBlocks.instanceCode, outside))).map((b) => [blockId(b.instanceCode, b.blockKey), b]))
     : new Map<string, BlockRow>();
 
   const verifiedCalendars = new Set<string>();
@@ -82,17 +87,24 @@ export async function verifyGoogle(
     if (!result.ok) continue;
     verifiedCalendars.add(calendarId);
     for (const ev of result.value) {
+      const key = ev.blockKey ?? '';
+      const id = ev.instanceCode ? blockId(ev.instanceCode, key) : null;
       if (ev.status === 'cancelled') {
-        if (ev.instanceCode) googleByCode.set(ev.instanceCode, { ...ev, calendarId });
+        if (id) googleByCode.set(id, { ...ev, calendarId });
         continue;
       }
       const leave = ev.instanceCode ? known.get(ev.instanceCode) : undefined;
-      const owner = leave ? (blockByCode.get(leave.instanceCode) ?? outsideBlocks.get(leave.instanceCode))?.calendarId ?? emailOf(leave.employeeId) : null;
+      // a pending request's tentative hold stands for the block it will become
+      const hold = isHoldKey(key);
+      const planned = leave ? blockPlan(leave).find((p) => (hold ? holdKeyOf(p.blockKey) : p.blockKey) === key) : undefined;
+      const owner = leave && id ? (blockByCode.get(id) ?? outsideBlocks.get(id))?.calendarId ?? emailOf(planned?.employeeId ?? leave.employeeId) : null;
       let why: string | null = null;
       if (ev.instanceCode && inFlight.has(ev.instanceCode)) continue;
       if (!ev.instanceCode) why = 'it carries our marker but no instance code';
       else if (!leave) why = `no leave ${ev.instanceCode} is known here`;
-      else if (leave.status !== 'approved') why = `leave ${ev.instanceCode} is ${leave.status}`;
+      else if (hold && leave.status === 'pending' && planned) continue;
+      else if (leave.status !== 'approved' || hold) why = `leave ${ev.instanceCode} is ${leave.status}${hold ? ' and this is its tentative hold' : ''}`;
+      else if (!planned) why = `${leave.kind ?? 'leave'} ${ev.instanceCode} has no block ${JSON.stringify(key)}`;
       else if (owner && owner !== calendarId) why = `leave ${ev.instanceCode} belongs on ${owner}`;
       if (why) {
         items.push({
@@ -105,23 +117,25 @@ export async function verifyGoogle(
           severity: 'error',
           data: { calendar_id: calendarId, event_id: ev.eventId, start: ev.start?.toISOString() ?? null, end: ev.end?.toISOString() ?? null },
         });
-      } else if (ev.instanceCode) {
-        googleByCode.set(ev.instanceCode, { ...ev, calendarId });
+      } else if (id) {
+        googleByCode.set(id, { ...ev, calendarId });
       }
     }
   }
 
-  for (const leave of scope) {
-    const cal = calendarOf(leave);
+  for (const u of units) {
+    const { leave } = u;
+    const cal = calendarOf(u);
     if (!cal || !verifiedCalendars.has(cal)) continue;
-    const block = blockByCode.get(leave.instanceCode);
+    const block = blockByCode.get(u.id);
     if (inFlight.has(leave.instanceCode)) continue;
-    let ev: (GoogleEventSummary & { calendarId?: string }) | null | undefined = googleByCode.get(leave.instanceCode);
+    const which = u.blockKey === '' ? {} : { block_key: u.blockKey };
+    let ev: (GoogleEventSummary & { calendarId?: string }) | null | undefined = googleByCode.get(u.id);
     if (block?.state === 'present') {
       if (!ev) {
         // Not in the window's listing: ask for it by id (it may have been moved far away).
         const got = await verifier.call(`reading event ${block.eventId}`, { instance_code: leave.instanceCode, employee_id: leave.employeeId }, () =>
-          calendar.getBlock(block.calendarId, leave.instanceCode),
+          calendar.getBlock(block.calendarId, leave.instanceCode, u.blockKey),
         );
         if (!got.ok) continue;
         ev = got.value;
@@ -139,22 +153,22 @@ export async function verifyGoogle(
         items.push({
           category: 'google_mismatch',
           instance_code: leave.instanceCode,
-          employee_id: leave.employeeId,
+          employee_id: u.employeeId,
           detail: `block ${block.eventId} on ${block.calendarId}: ${problems.join('; ')}`,
-          action: `Someone changed the event in Google. Queue a sync to put it back: POST /api/leaves/${leave.instanceCode}/sync (or \`leave-bridge outbox sync ${leave.instanceCode}\`).`,
+          action: `Someone changed the event in Google. Queue a sync to put it back: POST /api/approvals/${leave.instanceCode}/sync (or \`leave-bridge outbox sync ${leave.instanceCode}\`).`,
           severity: 'error',
-          data: { calendar_id: block.calendarId, event_id: block.eventId, google: ev ? { status: ev.status, start: ev.start?.toISOString() ?? null, end: ev.end?.toISOString() ?? null, event_type: ev.eventType } : null },
+          data: { ...which, calendar_id: block.calendarId, event_id: block.eventId, google: ev ? { status: ev.status, start: ev.start?.toISOString() ?? null, end: ev.end?.toISOString() ?? null, event_type: ev.eventType } : null },
         });
       }
     } else if (leave.status === 'approved' && ev && ev.status !== 'cancelled') {
       items.push({
         category: 'google_mismatch',
         instance_code: leave.instanceCode,
-        employee_id: leave.employeeId,
+        employee_id: u.employeeId,
         detail: `event ${ev.eventId} on ${cal} exists in Google (${fmt(ev.start)} → ${fmt(ev.end)}) but we record ${block ? `the block as ${block.state}` : 'no block'}`,
-        action: `Our record is behind Google: queue a sync so the record is written again: POST /api/leaves/${leave.instanceCode}/sync (or \`leave-bridge outbox sync ${leave.instanceCode}\`).`,
+        action: `Our record is behind Google: queue a sync so the record is written again: POST /api/approvals/${leave.instanceCode}/sync (or \`leave-bridge outbox sync ${leave.instanceCode}\`).`,
         severity: 'warning',
-        data: { calendar_id: cal, event_id: ev.eventId },
+        data: { ...which, calendar_id: cal, event_id: ev.eventId },
       });
     }
   }
