@@ -37,3 +37,13 @@ export async function appliedMigrations(db: Queryable): Promise<number> {
     throw err;
   }
 }
+
+/**
+ * Several reads that must agree with each other, in one read-only snapshot. A record's pieces (its
+ * outbox rows, its calendar blocks) are written together by other transactions; read side by side
+ * in separate statements, one read can see a completion the other does not (a message done, its
+ * block not yet written).
+ */
+export function readConsistently<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(fn, { isolationLevel: 'repeatable read', accessMode: 'read only' });
+}

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm';
-import type { Queryable } from '../db/client.js';
+import { readConsistently, type Db, type Queryable, type Tx } from '../db/client.js';
 import { approvalTasks, attendanceDays, calendarBlocks, leaves, outbox } from '../db/schema.js';
 import { historyOf } from './queries.js';
 import { canonicalDecimal } from '../shared/decimal.js';
@@ -96,7 +96,11 @@ export async function approvalTimeline(db: Queryable, instanceCodes: string[]) {
 }
 
 /** One record of any kind with its days, calendar blocks, approval timeline, outbox and event history. */
-export async function getApproval(db: Queryable, instanceCode: string) {
+export function getApproval(db: Db, instanceCode: string) {
+  return readConsistently(db, (tx) => readApproval(tx, instanceCode));
+}
+
+async function readApproval(db: Tx, instanceCode: string) {
   const [record] = await db.select().from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
   if (!record) return null;
   const [days, blocks, tasks, messages, history] = await Promise.all([

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
-import type { Queryable } from '../db/client.js';
+import { readConsistently, type Db, type Queryable, type Tx } from '../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../db/schema.js';
 import { canonicalDecimal } from '../shared/decimal.js';
 
@@ -57,7 +57,11 @@ export async function listLeaves(db: Queryable, f: LeaveFilter) {
 }
 
 /** One leave with its attendance days, calendar state, outbox messages and event history. */
-export async function getLeave(db: Queryable, instanceCode: string) {
+export function getLeave(db: Db, instanceCode: string) {
+  return readConsistently(db, (tx) => readLeave(tx, instanceCode));
+}
+
+async function readLeave(db: Tx, instanceCode: string) {
   const [leave] = await db
     .select()
     .from(leaves)

@@ -66,7 +66,7 @@ for (const backend of BACKENDS) {
     it('every kind\'s reason (out, overtime, shift, remedy and trip, the last two under event.object) is kept neither in the record nor in the payload', async () => {
       const w = world(db);
       // the trip example carries a verification token of its own
-      const trip = testApp(db, { env: { FEISHU_ENCRYPT_KEY: undefined, FEISHU_VERIFICATION_TOKEN: TRIP_DOC_TOKEN } });
+      const trip = testApp(db, { clock: w.t.deps.clock, env: { FEISHU_ENCRYPT_KEY: undefined, FEISHU_VERIFICATION_TOKEN: TRIP_DOC_TOKEN } });
       const postTrip = async (body: string) => (await (await trip.post({ body, headers: { 'content-type': 'application/json' } })).json()) as { status: string };
       for (const [name, text] of Object.entries(KIND_FIXTURES)) {
         const reasonField = /"(out|work|shift|remedy|trip)_reason"/.exec(text)?.[0];
