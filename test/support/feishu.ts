@@ -106,19 +106,15 @@ export function leaveRevert(s: { instanceCode: string; uuid?: string; operateTim
   }).body;
 }
 
-/** A v1 envelope around an event object. */
-function v1(event: Record<string, unknown>, s: { uuid?: string; token?: string } = {}): string {
-  return JSON.stringify({ ts: `${Date.now() / 1000}`, uuid: s.uuid ?? uid(), token: s.token ?? DOC_TOKEN, type: 'event_callback', event });
-}
-
-/** A 2.0-schema envelope around event.object. */
-function v2(eventType: string, object: Record<string, unknown>, s: { uuid?: string; token?: string } = {}): string {
-  return JSON.stringify({
-    schema: '2.0',
-    header: { event_id: s.uuid ?? uid(), token: s.token ?? DOC_TOKEN, event_type: eventType, app_id: 'cli_test', tenant_key: 'tenant', create_time: `${Date.now()}` },
-    event: { object },
-  });
-}
+/** What the kinds' builders share in tests: the docs' token, a test app and tenant. */
+const delivery = (s: { uuid?: string; token?: string }) => ({ token: s.token ?? DOC_TOKEN, uuid: s.uuid ?? uid(), appId: 'cli_test', tenantKey: 'tenant' });
+/** A v1 special approval's codes and requester (u_alice unless given). */
+const requestOf = (s: { uuid?: string; instanceCode: string; employeeId?: string }, approvalCode: string) => {
+  const employeeId = s.employeeId ?? 'u_alice';
+  return { ...delivery(s), instanceCode: s.instanceCode, approvalCode, employeeId, openId: `ou_${employeeId}` };
+};
+/** a fixed approval time (an example's), so two bodies of one spec differ only in their send time */
+const APPROVED_AT = new Date(1589527354_000);
 
 export interface OutSpec {
   instanceCode: string;
@@ -132,33 +128,23 @@ export interface OutSpec {
 
 /** An out_approval (外出) body, i18n_resources a list of JSON strings as the docs show it. */
 export function outApproval(s: OutSpec): string {
-  return v1(
-    {
-      app_id: 'cli_test',
-      i18n_resources: [JSON.stringify({ is_default: true, locale: 'en_us', texts: { '@i18n@out': 'Client visit' } })],
-      instance_code: s.instanceCode,
-      approval_code: 'APPROVAL-OUT',
-      out_image: '',
-      out_interval: s.interval ?? 10800,
-      out_name: '@i18n@out',
-      out_reason: 'client',
-      out_start_time: s.start ?? '2024-09-05 14:00:00',
-      out_end_time: s.end ?? '2024-09-05 17:00:00',
-      out_unit: s.unit ?? 'HOUR',
-      start_time: 1589527346,
-      end_time: 1589527354,
-      tenant_key: 'tenant',
-      type: 'out_approval',
-      open_id: `ou_${s.employeeId ?? 'u_alice'}`,
-      user_id: s.employeeId ?? 'u_alice',
-    },
-    s,
-  );
+  return build.outApproval({
+    ...requestOf(s, 'APPROVAL-OUT'),
+    outName: 'Client visit',
+    i18nKey: '@i18n@out',
+    locale: 'en_us',
+    unit: s.unit ?? 'HOUR',
+    start: s.start ?? '2024-09-05 14:00:00',
+    end: s.end ?? '2024-09-05 17:00:00',
+    intervalSeconds: s.interval ?? 10800,
+    reason: 'client',
+    approvedAt: APPROVED_AT,
+  }).body;
 }
 
 /** out_approval_revert / work_approval_revert / leave_approval_revert: instance, approval, operate_time (s). */
-export function specialRevert(type: 'out_approval_revert' | 'work_approval_revert' | 'leave_approval_revert', instanceCode: string, s: { uuid?: string } = {}): string {
-  return v1({ app_id: 'cli_test', instance_code: instanceCode, approval_code: 'APPROVAL-X', operate_time: 1725600000, tenant_key: 'tenant', type }, s);
+export function specialRevert(type: build.RevertEventType, instanceCode: string, s: { uuid?: string } = {}): string {
+  return build.approvalRevert(type, { ...delivery(s), instanceCode, approvalCode: 'APPROVAL-X', now: new Date(1725600000_000) }).body;
 }
 
 export interface TripSpec {
@@ -169,33 +155,20 @@ export interface TripSpec {
   uuid?: string;
 }
 
+const userIds = (userId: string, suffix = userId): build.UserIds => ({ userId, openId: `ou_${suffix}`, unionId: `on_${suffix}` });
+
 /** An approval.instance.trip_group_update_v4 (出差) body, trip_interval strings as the docs show them. */
 export function tripApproval(s: TripSpec): string {
   const schedules = s.schedules ?? [{ start: '2024-09-09 09:00:00', end: '2024-09-10 18:00:00', interval: '172800' }];
-  return v2(
-    'approval.instance.trip_group_update_v4',
-    {
-      type: 'APPROVED',
-      instance_code: s.instanceCode,
-      start_user: { id: { user_id: s.employeeId ?? 'u_alice', open_id: 'ou_x', union_id: 'on_x' } },
-      start_time: '1661333019',
-      end_time: '1661333029',
-      schedules: schedules.map((x) => ({
-        trip_start_time: x.start,
-        trip_end_time: x.end,
-        trip_interval: String(x.interval),
-        departure: 'Beijing',
-        destination: 'Shanghai',
-        transportation: 'train',
-        trip_type: '往返',
-        remark: '',
-      })),
-      trip_interval: String(schedules.reduce((a, x) => a + Number(x.interval), 0)),
-      trip_reason: 'conference',
-      trip_peers: (s.peers ?? []).map((p) => ({ id: { user_id: p, open_id: `ou_${p}`, union_id: `on_${p}` } })),
-    },
-    s,
-  );
+  return build.tripGroupUpdate({
+    ...delivery(s),
+    instanceCode: s.instanceCode,
+    requester: userIds(s.employeeId ?? 'u_alice', 'x'),
+    schedules: schedules.map((x) => ({ start: x.start, end: x.end, intervalSeconds: Number(x.interval), departure: 'Beijing', destination: 'Shanghai', transportation: 'train' })),
+    peers: (s.peers ?? []).map((p) => userIds(p)),
+    reason: 'conference',
+    approvedAt: APPROVED_AT,
+  }).body;
 }
 
 export interface WorkSpec {
@@ -211,49 +184,27 @@ export interface WorkSpec {
 
 /** A work_approval (加班) body. */
 export function workApproval(s: WorkSpec): string {
-  const start = s.start ?? '2024-09-07 18:00:00';
-  const end = s.end ?? '2024-09-07 22:00:00';
-  return v1(
-    {
-      allow_multi_time_range: 1,
-      app_id: 'cli_test',
-      approval_code: 'APPROVAL-WORK',
-      instance_code: s.instanceCode,
-      employee_id: s.employeeId ?? 'u_alice',
-      open_id: `ou_${s.employeeId ?? 'u_alice'}`,
-      start_time: 1741576408,
-      end_time: 1741576430,
-      tenant_key: 'tenant',
-      time_range: (s.timeRange ?? [[start, end]]).map(([a, b]) => ({ work_start_time: a, work_end_time: b })),
-      type: 'work_approval',
-      ...(s.detail ? { work_detail: s.detail.map((d) => ({ start: d.start, end: d.end, rule_associated: 2, interval: d.interval })) } : {}),
-      work_start_time: start,
-      work_end_time: end,
-      work_interval: s.interval ?? 14400,
-      work_multi_imitate_users: null,
-      work_reason: 'release',
-      work_type: 'weekday',
-    },
-    s,
-  );
+  return build.workApproval({
+    ...requestOf(s, 'APPROVAL-WORK'),
+    workType: 'weekday',
+    start: s.start ?? '2024-09-07 18:00:00',
+    end: s.end ?? '2024-09-07 22:00:00',
+    intervalSeconds: s.interval ?? 14400,
+    ...(s.timeRange ? { ranges: s.timeRange } : {}),
+    ...(s.detail ? { detail: s.detail.map((d) => ({ start: d.start, end: d.end, intervalSeconds: d.interval })) } : {}),
+    reason: 'release',
+    approvedAt: APPROVED_AT,
+  }).body;
 }
 
 /** An approval_instance body (REVERTED sends operate_time as an int64, the others as a string). */
 export function approvalInstance(instanceCode: string, status: string, s: { uuid?: string; approvalCode?: string } = {}): string {
-  return v1(
-    {
-      app_id: 'cli_test',
-      tenant_key: 'tenant',
-      type: 'approval_instance',
-      approval_code: s.approvalCode ?? 'APPROVAL-X',
-      instance_code: instanceCode,
-      status,
-      operate_time: status === 'REVERTED' ? 1725600000000 : '1725600000000',
-      instance_operate_time: '1725600000000',
-      uuid: 'x',
-    },
-    s,
-  );
+  return build.approvalInstance({ ...delivery(s), instanceCode, status, approvalCode: s.approvalCode ?? 'APPROVAL-X', operateTime: new Date(1725600000000), createUuid: 'x' }).body;
+}
+
+/** A v1 envelope around an event object. */
+function v1(event: Record<string, unknown>, s: { uuid?: string; token?: string } = {}): string {
+  return JSON.stringify({ ts: `${Date.now() / 1000}`, uuid: s.uuid ?? uid(), token: s.token ?? DOC_TOKEN, type: 'event_callback', event });
 }
 
 /** An approval_task body. */
