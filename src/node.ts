@@ -12,7 +12,7 @@ const USAGE = `usage: leave-bridge <command>
   outbox retry <id> | outbox sync <instance_code>
   employee list [--json]
   employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
-  trigger <scenario> [--employee <user_id>] [--from <date>] [--to <date>] [--url <webhook>]
+  trigger <scenario> [--employee <user_id>] [--peer <user_id>] [--from <date>] [--to <date>] [--url <webhook>]
                                           post a scenario's Feishu events to a running service (leave-bridge trigger alone lists them)
   doctor [--as <email>] [--approval <code>]… [--employee <user_id>] [--write-probe] [--json]
                                           check each configured part live and say how to fix what fails

@@ -2,13 +2,13 @@ import { parseArgs } from 'node:util';
 import { secretValues, type Config } from '../config.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { sha256, toHex } from '../feishu/crypto.js';
-import { feishuRequest, type BuiltEvent } from '../feishu/event-builders.js';
+import { feishuRequest, type BuiltEvent, type UserIds } from '../feishu/event-builders.js';
 import { describeNetworkError } from '../google/auth.js';
 import { parsePeriod } from '../reports/period.js';
 import { addDays } from '../shared/dates.js';
 import { instantToLocalDate } from '../shared/local-time.js';
 import { printableUrl, redacting, stdio, type CliIo } from './io.js';
-import { REQUEST_TIMEOUT_MS, showRecord } from './trigger/record.js';
+import { REQUEST_TIMEOUT_MS, showRecord, type RecordSummary } from './trigger/record.js';
 import { findScenario, SCENARIOS, type Scenario } from './trigger/scenarios.js';
 
 /**
@@ -19,14 +19,16 @@ import { findScenario, SCENARIOS, type Scenario } from './trigger/scenarios.js';
 
 const usage = () =>
   [
-    'usage: leave-bridge trigger <scenario> [--employee <user_id>] [--from <YYYY-MM-DD>] [--to <YYYY-MM-DD>] [--url <webhook>]',
+    'usage: leave-bridge trigger <scenario> [--employee <user_id>] [--peer <user_id>] [--from <YYYY-MM-DD>] [--to <YYYY-MM-DD>] [--url <webhook>]',
     '',
     'scenarios:',
     ...SCENARIOS.map((s) => `  ${s.name.padEnd(20)} ${s.description}`),
   ].join('\n');
 
-/** Who a triggered leave belongs to unless --employee says otherwise. */
+/** Who a triggered approval belongs to unless --employee says otherwise. */
 export const DEFAULT_EMPLOYEE = 'leave_bridge_trigger';
+/** Who travels along on a triggered trip unless --peer says otherwise. */
+export const DEFAULT_PEER = 'leave_bridge_trigger_peer';
 /** The approval code of triggered events: recognisable in every list and report. */
 export const TRIGGER_APPROVAL_CODE = 'LEAVE-BRIDGE-TRIGGER';
 /** Feishu counts a delivery not answered 200 within 3 s as failed and pushes it again later. */
@@ -81,8 +83,13 @@ interface TriggerArgs {
   from: string;
   to: string;
   employeeId: string;
+  /** the trip scenarios' peer; null for the others */
+  peerId: string | null;
   url: URL;
 }
+
+/** A Feishu user_id as the events carry it. */
+const USER_ID = /^\S{1,64}$/;
 
 /** Check the arguments before anything is sent; an error says what is wrong. */
 export function parseTriggerArgs(config: Config, args: string[], today: string): TriggerArgs | { error: string } {
@@ -90,7 +97,7 @@ export function parseTriggerArgs(config: Config, args: string[], today: string):
   try {
     parsed = parseArgs({
       args,
-      options: { employee: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, url: { type: 'string' } },
+      options: { employee: { type: 'string' }, peer: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, url: { type: 'string' } },
       strict: true,
       allowPositionals: true,
     });
@@ -110,14 +117,52 @@ export function parseTriggerArgs(config: Config, args: string[], today: string):
     throw err;
   }
   const employeeId = values.employee ?? DEFAULT_EMPLOYEE;
-  if (!/^\S{1,64}$/.test(employeeId)) return { error: '--employee must be a Feishu user_id (no spaces, at most 64 characters)' };
+  if (!USER_ID.test(employeeId)) return { error: '--employee must be a Feishu user_id (no spaces, at most 64 characters)' };
+  if (values.peer !== undefined && !scenario.withPeer) {
+    return { error: `--peer is for the trip scenarios (${SCENARIOS.filter((s) => s.withPeer).map((s) => s.name).join(', ')})` };
+  }
+  const peerId = scenario.withPeer ? (values.peer ?? DEFAULT_PEER) : null;
+  if (peerId !== null && !USER_ID.test(peerId)) return { error: '--peer must be a Feishu user_id (no spaces, at most 64 characters)' };
+  // Feishu lists the requester among no trip's peers; the service would drop such a peer
+  if (peerId === employeeId) return { error: '--peer must be someone other than the employee' };
   const target = values.url ?? `http://127.0.0.1:${config.PORT}/webhook/feishu`;
   const url = URL.canParse(target) ? new URL(target) : null;
   if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     return { error: '--url must be an http(s) URL, e.g. http://127.0.0.1:8787/webhook/feishu' };
   }
-  return { scenario, from, to, employeeId, url };
+  return { scenario, from, to, employeeId, peerId, url };
 }
+
+/**
+ * The ids events carry besides the user_id: made-up but stable ones, derived from it, stand in
+ * for the open_id and union_id Feishu would send.
+ */
+async function userIds(userId: string): Promise<UserIds> {
+  const hex = toHex(await sha256(`leave-bridge trigger ${userId}`));
+  return { userId, openId: `ou_${hex.slice(0, 32)}`, unionId: `on_${hex.slice(32, 64)}` };
+}
+
+/**
+ * The record's page: the leave page shows leaves approved or reverted, and sends every other
+ * record (another kind, a pending request) on to its approval page (src/routes/dashboard.ts).
+ */
+function dashboardPath(instanceCode: string, r: RecordSummary): string {
+  const leavePage = (r.kind === 'leave' || r.kind === null) && (r.status === 'approved' || r.status === 'reverted');
+  return `/dashboard/${leavePage ? 'leaves' : 'approvals'}/${encodeURIComponent(instanceCode)}`;
+}
+
+/** What the webhook said it did with a delivery (`{"code": 0, "status": …}`), if it said. */
+function outcomeOf(answer: Answer): string | null {
+  try {
+    const status = (JSON.parse(answer.body) as { status?: unknown }).status;
+    return typeof status === 'string' ? status : null;
+  } catch {
+    return null;
+  }
+}
+
+const HOLDS_OFF =
+  'the service ignored the pending request: it acts on approval_instance PENDING only with tentative holds on. To record pending requests and hold their time on the calendar, set CALENDAR_TENTATIVE_HOLDS=true on the service and restart it (the hold reads the request\'s form through the Feishu app: FEISHU_APP_ID and FEISHU_APP_SECRET).';
 
 /** `leave-bridge trigger <scenario>`: exit 0 when every delivery was acknowledged, 1 otherwise, 2 on bad arguments. */
 export async function triggerCommand(config: Config, args: string[], rawIo: CliIo = stdio, opts: TriggerOptions = {}): Promise<number> {
@@ -128,53 +173,60 @@ export async function triggerCommand(config: Config, args: string[], rawIo: CliI
     io.err(`leave-bridge trigger: ${parsed.error}\n${usage()}`);
     return 2;
   }
-  const { scenario, from, to, employeeId, url } = parsed;
+  const { scenario, from, to, employeeId, peerId, url } = parsed;
   if (config.FEISHU_VERIFICATION_TOKEN === undefined) {
     io.err('leave-bridge trigger: set FEISHU_VERIFICATION_TOKEN to the service\'s value (Feishu puts it in every event)');
     return 78; // EX_CONFIG
   }
 
   const instanceCode = crypto.randomUUID().toUpperCase();
+  const employee = await userIds(employeeId);
   const events = scenario.events({
     token: config.FEISHU_VERIFICATION_TOKEN,
     instanceCode,
     approvalCode: TRIGGER_APPROVAL_CODE,
     appId: config.FEISHU_APP_ID,
-    employeeId,
-    // Events carry the submitter's open_id too; a made-up but stable one stands in for it.
-    openId: `ou_${toHex(await sha256(`leave-bridge trigger ${employeeId}`)).slice(0, 32)}`,
+    employee,
+    peer: peerId === null ? null : await userIds(peerId),
     from,
     to,
   });
 
   const encrypted = config.FEISHU_ENCRYPT_KEY !== undefined;
   io.out(`trigger ${scenario.name}: ${scenario.description}`);
-  io.out(`  leave ${instanceCode}, employee ${employeeId}, ${from === to ? from : `${from} to ${to}`}`);
+  io.out(`  ${scenario.kind} ${instanceCode}, employee ${employeeId}${peerId === null ? '' : `, peer ${peerId}`}, ${from === to ? from : `${from} to ${to}`}`);
   io.out(
-    `  ${events.length} deliveries to ${printableUrl(url)}, ${encrypted ? 'encrypted and signed with FEISHU_ENCRYPT_KEY' : 'as plain JSON with the verification token (no FEISHU_ENCRYPT_KEY set)'}`,
+    `  ${events.length} ${events.length === 1 ? 'delivery' : 'deliveries'} to ${printableUrl(url)}, ${encrypted ? 'encrypted and signed with FEISHU_ENCRYPT_KEY' : 'as plain JSON with the verification token (no FEISHU_ENCRYPT_KEY set)'}`,
   );
   io.out('');
 
-  const acked = await deliverAll(events, { url, encryptKey: config.FEISHU_ENCRYPT_KEY, doFetch, io });
+  const answers = await deliverAll(events, { url, encryptKey: config.FEISHU_ENCRYPT_KEY, doFetch, io });
   io.out('');
   // Nothing acknowledged, nothing stored: no record to show.
-  if (acked === 0) return 1;
-  await showRecord({ config, url, instanceCode, doFetch, io, settleMs: opts.settleMs ?? 10_000 });
-  io.out(`dashboard: ${new URL(`/dashboard/leaves/${encodeURIComponent(instanceCode)}`, printableUrl(url)).toString()}`);
-  return acked === events.length ? 0 : 1;
+  if (answers.length === 0) return 1;
+  const exit = answers.length === events.length ? 0 : 1;
+  if (answers.every((a) => outcomeOf(a) === 'ignored')) {
+    io.out(scenario.pending ? HOLDS_OFF : 'the service ignored every delivery: it made no record of them');
+    return exit;
+  }
+  const record = await showRecord({ config, url, instanceCode, doFetch, io, settleMs: opts.settleMs ?? 10_000 });
+  const page = record ?? { kind: scenario.kind, status: scenario.pending ? 'pending' : 'approved' };
+  io.out(`dashboard: ${new URL(dashboardPath(instanceCode, page), printableUrl(url)).toString()}`);
+  return exit;
 }
 
 /**
- * One delivery after the other, each with a fresh timestamp and nonce. Leave events are ordered:
+ * One delivery after the other, each with a fresh timestamp and nonce. An approval's events are ordered:
  * Feishu does not send the next one before the last was answered 200, so neither does this.
- * Returns how many were acknowledged.
+ * Returns the acknowledged deliveries' answers.
  */
 async function deliverAll(
   events: BuiltEvent[],
   o: { url: URL; encryptKey: string | undefined; doFetch: typeof fetch; io: CliIo },
-): Promise<number> {
+): Promise<Answer[]> {
+  const acked: Answer[] = [];
   for (const [i, e] of events.entries()) {
-    o.io.out(`  → ${e.eventType.padEnd(22)} uuid ${e.uuid}  instance_code ${e.instanceCode}`);
+    o.io.out(`  → ${e.eventType.padEnd(22)} ${e.keyName} ${e.uuid}  instance_code ${e.instanceCode}`);
     const req = await feishuRequest(e.body, { encryptKey: o.encryptKey });
     const answer = await post(o.doFetch, o.url, req);
     const slow = answer.ms > FEISHU_ANSWER_MS ? ` (after ${answer.ms} ms: Feishu gives up after ${FEISHU_ANSWER_MS} ms and pushes again)` : '';
@@ -184,10 +236,11 @@ async function deliverAll(
       if (hint) o.io.out(`    hint: ${hint}`);
       const left = events.slice(i + 1);
       if (left.length > 0) o.io.out(`  not sent (Feishu holds the events after an unanswered one): ${left.map((l) => l.eventType).join(', ')}`);
-      return i;
+      return acked;
     }
+    acked.push(answer);
   }
-  return events.length;
+  return acked;
 }
 
 async function post(doFetch: typeof fetch, url: URL, req: { body: string; headers: Record<string, string> }): Promise<Answer> {
