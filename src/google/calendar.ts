@@ -20,7 +20,10 @@ import {
   type BlockState,
   type CalendarPort,
   type GoogleEventSummary,
+  type GoogleTeamEventSummary,
+  type TeamEventState,
   type WantedBlock,
+  type WantedTeamEvent,
 } from '../ports.js';
 import { createServiceAccountAuth, describeNetworkError, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
 import { base32hex, blockEventIdFor, blockFromEventId } from './ids.js';
@@ -206,6 +209,46 @@ function summaryOf(event: Event): GoogleEventSummary {
   };
 }
 
+/**
+ * A team calendar event: default and transparent (the calendar's owner is not the one away), no
+ * reminders, all-day dates or times in the absence's zone, and our marker with the record and key.
+ */
+function teamFields(event: WantedTeamEvent): Event {
+  return {
+    summary: event.summary,
+    start: event.dates ? { date: event.dates.first } : { dateTime: event.start.toISOString(), timeZone: event.timeZone },
+    end: event.dates ? { date: event.dates.afterLast } : { dateTime: event.end.toISOString(), timeZone: event.timeZone },
+    transparency: 'transparent',
+    reminders: { useDefault: false, overrides: [] },
+    extendedProperties: { private: { [MARKER_KEY]: MARKER_VALUE, instanceCode: event.instanceCode, blockKey: event.teamKey } },
+  };
+}
+
+function isWantedTeam(existing: Event, event: WantedTeamEvent): boolean {
+  const priv = existing.extendedProperties?.private ?? {};
+  const sameTimes = event.dates
+    ? existing.start?.date === event.dates.first && existing.end?.date === event.dates.afterLast && !existing.start?.dateTime
+    : instant(existing.start)?.getTime() === event.start.getTime() &&
+      instant(existing.end)?.getTime() === event.end.getTime() &&
+      existing.start?.timeZone === event.timeZone &&
+      !existing.start?.date;
+  return (
+    existing.status === 'confirmed' &&
+    sameTimes &&
+    (existing.summary ?? '') === event.summary &&
+    existing.transparency === 'transparent' &&
+    priv[MARKER_KEY] === MARKER_VALUE &&
+    priv.instanceCode === event.instanceCode &&
+    priv.blockKey === event.teamKey
+  );
+}
+
+const teamStateOf = (existing: Event, event: WantedTeamEvent, id: string): TeamEventState => ({
+  eventId: existing.id ?? id,
+  start: instant(existing.start) ?? event.start,
+  end: instant(existing.end) ?? event.end,
+});
+
 /** A record's single block has no key worth saying. */
 const blockKeyOf = (key: string): { blockKey?: string } => (key === '' ? {} : { blockKey: key });
 
@@ -369,6 +412,79 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       } catch (err) {
         if (hasStatus(err, 409)) return bringExisting(block, id, fallbackReason);
         throw err;
+      }
+    },
+
+    async upsertTeamEvent(event) {
+      const id = blockEventIdFor(event.instanceCode, event.teamKey);
+      const where = `team event ${id} on ${event.calendarId}`;
+      try {
+        const created = await call(event.subject, `insert ${where}`, (o) =>
+          api.events.insert({ calendarId: event.calendarId, requestBody: { id, eventType: 'default', status: 'confirmed', ...teamFields(event) }, sendUpdates: 'none' }, o),
+        );
+        return teamStateOf(created, event, id);
+      } catch (err) {
+        if (!hasStatus(err, 409)) throw err;
+      }
+      // It exists (an earlier attempt committed, or a reverted absence approved again: a deleted
+      // event lives on as cancelled and keeps its id): a patch brings it back to the wanted state.
+      let existing: Event;
+      try {
+        existing = await call(event.subject, `get ${where}`, (o) => api.events.get({ calendarId: event.calendarId, eventId: id }, o));
+      } catch (err) {
+        if (hasStatus(err, 404, 410)) throw new ExternalError('transient', `${where} answered 409 duplicate on insert but is not found`, 404);
+        throw err;
+      }
+      if (isWantedTeam(existing, event)) return teamStateOf(existing, event, id);
+      // all-day and timed are exclusive: a patch must clear the other form, which null does
+      const times = event.dates
+        ? { start: { date: event.dates.first, dateTime: null, timeZone: null }, end: { date: event.dates.afterLast, dateTime: null, timeZone: null } }
+        : { start: { date: null, dateTime: event.start.toISOString(), timeZone: event.timeZone }, end: { date: null, dateTime: event.end.toISOString(), timeZone: event.timeZone } };
+      const patched = await call(event.subject, `patch ${where}`, (o) =>
+        api.events.patch(
+          { calendarId: event.calendarId, eventId: id, sendUpdates: 'none', requestBody: { ...teamFields(event), ...times, status: 'confirmed' } },
+          o,
+        ),
+      );
+      return teamStateOf(patched, event, id);
+    },
+
+    async deleteTeamEvent(calendarId, subject, instanceCode, teamKey) {
+      const id = blockEventIdFor(instanceCode, teamKey);
+      try {
+        await call(subject, `delete team event ${id} on ${calendarId}`, (o) => api.events.delete({ calendarId, eventId: id, sendUpdates: 'none' }, o));
+        return 'deleted';
+      } catch (err) {
+        if (hasStatus(err, 404, 410)) return 'already_gone';
+        throw err;
+      }
+    },
+
+    async listMarkedEventsAs(subject, calendarId, timeMin, timeMax) {
+      const out: GoogleTeamEventSummary[] = [];
+      let pageToken: string | undefined;
+      for (let page = 1; ; page++) {
+        if (page > MAX_PAGES) throw new ExternalError('permanent', `list events on ${calendarId}: more than ${MAX_PAGES} pages`);
+        const data = await call(subject, `list events on ${calendarId}`, (o) =>
+          api.events.list(
+            {
+              calendarId,
+              privateExtendedProperty: [`${MARKER_KEY}=${MARKER_VALUE}`],
+              timeMin: timeMin.toISOString(),
+              timeMax: timeMax.toISOString(),
+              singleEvents: true,
+              showDeleted: false,
+              maxResults: 250,
+              pageToken,
+            },
+            o,
+          ),
+        );
+        for (const event of data.items ?? []) {
+          out.push({ ...summaryOf(event), summary: event.summary ?? '', allDay: typeof event.start?.date === 'string' && !event.start?.dateTime });
+        }
+        pageToken = data.nextPageToken ?? undefined;
+        if (!pageToken) return out;
       }
     },
 
