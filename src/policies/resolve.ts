@@ -77,6 +77,14 @@ export function policyOfRow(row: StoredPolicy, kind: string, defaults: PolicyDef
   };
 }
 
+/** The effective policy of a record of `kind` whose most specific matching row is `row` (null: none matched). */
+export function effectivePolicy(row: StoredPolicy | null, kind: string | null | undefined, defaults: PolicyDefaults): EffectivePolicy {
+  const k = policyKindOf(kind);
+  return row
+    ? { ...policyOfRow(row, k, defaults), source: { kind: row.kind, leave_type: row.leaveType } }
+    : { ...builtInPolicy(k, defaults), source: null };
+}
+
 /**
  * The rows tried for (kind, type), most specific first. The type comes before the kind: a policy
  * for "Sick leave" is about what sick leave reveals and codes as, whatever kind of approval
@@ -109,9 +117,9 @@ export class PolicySet {
     const k = policyKindOf(kind);
     for (const [ck, ct] of candidates(k, leaveType ?? null)) {
       const row = this.byKey.get(keyOf(ck, ct));
-      if (row) return { ...policyOfRow(row, k, this.defaults), source: { kind: row.kind, leave_type: row.leaveType } };
+      if (row) return effectivePolicy(row, k, this.defaults);
     }
-    return { ...builtInPolicy(k, this.defaults), source: null };
+    return effectivePolicy(null, k, this.defaults);
   }
 
   explicit(kind: string | null | undefined, leaveType: string): boolean {
