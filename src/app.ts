@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.js';
 import { leaveRoutes } from './routes/leaves.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { outboxRoutes } from './routes/outbox.js';
+import { policyRoutes } from './routes/policies.js';
 import { reportRoutes } from './routes/reports.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { webhookRoutes } from './routes/webhook.js';
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/events', eventRoutes(deps));
   api.route('/outbox', outboxRoutes(deps));
   api.route('/employees', employeeRoutes(deps));
+  api.route('/policies', policyRoutes(deps));
   api.route('/audit', auditRoutes(deps));
   api.route('/sessions', sessionRoutes(deps));
   api.route('/', reportRoutes(deps));

@@ -50,6 +50,11 @@ export interface WantedBlock {
    * reuse it.
    */
   hold?: { transparency: 'transparent' | 'opaque' };
+  /**
+   * A block its policy shows as busy (opaque) or free (transparent): a default event that declines
+   * nothing, under its own id (block key `plain…`), for the same reason as a hold.
+   */
+  plain?: { transparency: 'transparent' | 'opaque' };
 }
 
 export interface BlockState {

@@ -8,6 +8,7 @@ import {
   jsonb,
   numeric,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -314,6 +315,35 @@ export const authFailures = pgTable('auth_failures', {
   failures: integer('failures').notNull(),
   windowStartedAt: tz('window_started_at').notNull(),
 });
+
+/**
+ * What an approval of a kind and type does outside the database: its calendar block, the block's
+ * title, how it shows on the team calendar and in feeds, its payroll code, whether the dashboard
+ * counts it as leave (src/policies/resolve.ts). `*` in kind or leave_type is the default for every
+ * kind or every type; the most specific row wins, and no row at all is today's behaviour.
+ */
+export const leavePolicies = pgTable(
+  'leave_policies',
+  {
+    /** leave | out | trip | overtime | remedy | shift, or `*` for every kind */
+    kind: text('kind').notNull(),
+    /** the resolved type name (as in the export), or `*` for every type */
+    leaveType: text('leave_type').notNull(),
+    /** outOfOffice | busy | free | none */
+    calendar: text('calendar').notNull(),
+    /** outOfOffice only; null: CALENDAR_DECLINE_MODE */
+    declineMode: text('decline_mode'),
+    /** null: CALENDAR_EVENT_TITLE */
+    title: text('title'),
+    /** name_and_type | name_only | hidden */
+    visibility: text('visibility').notNull(),
+    payrollCode: text('payroll_code'),
+    /** null: the kind's default (leave counts, other kinds do not) */
+    countsAsLeave: boolean('counts_as_leave'),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'leave_policies_pk', columns: [t.kind, t.leaveType] })],
+);
 
 /**
  * What we believe is on the shared team absence calendar (GOOGLE_TEAM_CALENDAR_ID): one event per

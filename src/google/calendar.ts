@@ -119,6 +119,9 @@ function isEventTypeRefusal(err: unknown): err is GoogleApiError {
 
 type BlockType = BlockState['eventType'];
 
+/** A hold or a plain (busy, free) block: a default event from the start, with this look. */
+const defaultLook = (block: WantedBlock) => block.hold ?? block.plain;
+
 function eventBody(block: WantedBlock, id: string, type: BlockType): Event {
   const event: Event = {
     id,
@@ -137,7 +140,7 @@ function fields(block: WantedBlock, type: BlockType): Event {
     summary: block.summary,
     start: { dateTime: block.start.toISOString(), timeZone: block.timeZone },
     end: { dateTime: block.end.toISOString(), timeZone: block.timeZone },
-    transparency: block.hold?.transparency ?? 'opaque',
+    transparency: defaultLook(block)?.transparency ?? 'opaque',
     extendedProperties: { private: markerOf(block) },
   };
   if (type === 'outOfOffice') {
@@ -170,7 +173,7 @@ function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
     event.end?.timeZone === block.timeZone &&
     (event.summary ?? '') === block.summary &&
     // Google leaves transparency out of responses when it is the default, "opaque".
-    (event.transparency ?? 'opaque') === (block.hold?.transparency ?? 'opaque') &&
+    (event.transparency ?? 'opaque') === (defaultLook(block)?.transparency ?? 'opaque') &&
     priv[MARKER_KEY] === MARKER_VALUE &&
     priv.instanceCode === block.instanceCode &&
     (priv.blockKey ?? '') === (block.blockKey ?? '') &&
@@ -186,7 +189,7 @@ function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null
     eventId: event.id ?? blockEventIdFor(block.instanceCode, block.blockKey ?? ''),
     eventType,
     fallbackReason:
-      eventType === 'default' && !block.hold
+      eventType === 'default' && !defaultLook(block)
         ? fallbackReason ?? 'Google stored a default event although an out-of-office event was requested'
         : null,
     start: instant(event.start) ?? block.start,
@@ -340,7 +343,7 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       );
     }
     const fallbackReason =
-      type === 'outOfOffice' || block.hold
+      type === 'outOfOffice' || defaultLook(block)
         ? null
         : knownFallback ??
           `event ${id} already exists as a default event (Google refused out-of-office earlier); an event's type cannot change after creation`;
@@ -389,8 +392,8 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
 
     async upsertBlock(block) {
       const id = blockEventIdFor(block.instanceCode, block.blockKey ?? '');
-      if (block.hold) {
-        // a hold is a default event from the start: it must never decline anything
+      if (defaultLook(block)) {
+        // a hold, or a busy or free block, is a default event from the start: it never declines anything
         try {
           return stateOf(await insert(block, id, 'default'), block, null);
         } catch (err) {

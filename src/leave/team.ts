@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { Visibility } from '../policies/body.js';
 import { localDate, wallMs, type LocalDateTime } from '../shared/local-time.js';
 import { BLOCKING_KINDS, type ApprovalKind } from './types.js';
 
@@ -15,8 +16,8 @@ export interface Absence {
   endLocal: LocalDateTime;
 }
 
-/** How much of an absence others may see (the policy of its leave type). */
-export type Visibility = 'name_and_type' | 'name_only' | 'hidden';
+/** How much of an absence others may see: its leave type's policy (src/policies/resolve.ts). */
+export type { Visibility };
 
 /** What absencesOf reads of a record (a leaves row). */
 export interface AbsenceSource {

@@ -329,11 +329,11 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
   const violations: string[] = [];
   /** calendars shared with users other than their owner */
   const shared = new Map<string, Set<string>>();
-  /** the block an event stands for: a hold `hold:<key>` (or `hold`) stands for block `<key>` (or '') */
+  /** the block an event stands for: a hold `hold:<key>` (or `hold`) or a plain event `plain:<key>` (or `plain`) stands for block `<key>` (or '') */
   const blockOf = (e: FakeEvent): string | null => {
     const priv = isObject(e.extendedProperties) && isObject(e.extendedProperties.private) ? e.extendedProperties.private : null;
     if (!priv || typeof priv.instanceCode !== 'string') return null;
-    const key = typeof priv.blockKey === 'string' ? priv.blockKey.replace(/^hold(:|$)/, '') : '';
+    const key = typeof priv.blockKey === 'string' ? priv.blockKey.replace(/^(hold|plain)(:|$)/, '') : '';
     return `${priv.instanceCode} ${key}`;
   };
   function assertOneEventPerBlock(calendarId: string, written: FakeEvent, op: string): void {

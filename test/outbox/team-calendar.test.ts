@@ -37,6 +37,13 @@ for (const backend of BACKENDS) {
       w.feishu.addUser({ user_id: 'u_alice', open_id: 'ou_alice', name: 'Alice', email: 'alice@example.com' });
       w.feishu.addUser({ user_id: 'u_bob', open_id: 'ou_bob', name: 'Bob', email: 'bob@example.com' });
       w.feishu.addUser({ user_id: 'u_carol', open_id: 'ou_carol', name: 'Carol', email: 'carol@example.com' });
+      // annual leave may show its type; every other type keeps the default, name only
+      const put = await w.t.admin('/api/policies/Annual%20leave', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ calendar: 'outOfOffice', visibility: 'name_and_type' }),
+      });
+      expect(put.status).toBe(200);
     });
     afterAll(async () => {
       await w?.close();
@@ -76,6 +83,37 @@ for (const backend of BACKENDS) {
       expect((e.start as Record<string, unknown>).date).toBeUndefined();
     });
 
+    it('visibility per policy: the default shows the name only, hidden shows nothing, and a change re-syncs future absences only', async () => {
+      const past = code('sick-past');
+      const future = code('sick-future');
+      await w.send(leaveApprovalV1({ instanceCode: past, employeeId: 'u_carol', leaveName: 'Sick leave', start: '2024-09-05 00:00:00', end: '2024-09-06 00:00:00' }));
+      await w.send(leaveApprovalV1({ instanceCode: future, employeeId: 'u_carol', leaveName: 'Sick leave', start: '2099-01-05 00:00:00', end: '2099-01-06 00:00:00' }));
+      await w.drainer.drainOnce({ keys: [past, future, `team:${past}`, `team:${future}`] });
+      expect(w.google.event(TEAM, teamId(past))).toMatchObject({ summary: 'Carol — away', status: 'confirmed' });
+      expect(w.google.event(TEAM, teamId(future))).toMatchObject({ summary: 'Carol — away', status: 'confirmed' });
+
+      const put = await w.t.admin('/api/policies/Sick%20leave', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ calendar: 'outOfOffice', visibility: 'hidden' }),
+      });
+      expect(await put.json()).toMatchObject({ resynced: 1 });
+      expect((await w.outboxRows(`team:${past}`)).map((r) => r.status)).toEqual(['done']);
+      expect((await w.outboxRows(`team:${future}`)).map((r) => r.status)).toEqual(['done', 'pending']);
+      // the personal block's policy did not change: no calendar sync for it
+      expect((await w.outboxRows(future)).map((r) => r.status)).toEqual(['done']);
+      await w.drainer.drainOnce({ keys: [`team:${future}`] });
+      expect(w.google.event(TEAM, teamId(future))?.status).toBe('cancelled');
+      expect(w.google.event(TEAM, teamId(past))?.status).toBe('confirmed');
+
+      // a new hidden absence never reaches the team calendar
+      const hidden = code('sick-new');
+      await w.send(leaveApprovalV1({ instanceCode: hidden, employeeId: 'u_carol', leaveName: 'Sick leave', start: '2099-02-05 00:00:00', end: '2099-02-06 00:00:00' }));
+      await w.drainer.drainOnce({ keys: [hidden, `team:${hidden}`] });
+      expect(w.google.event(TEAM, teamId(hidden))).toBeUndefined();
+      expect(w.confirmed('carol@example.com').map((e) => e.id)).toContain(blockEventIdFor(hidden, ''));
+    });
+
     it('a trip with a peer: one team event per traveller, over the whole trip', async () => {
       const c = code('trip');
       await w.send(
@@ -92,8 +130,9 @@ for (const backend of BACKENDS) {
       await w.drainer.drainOnce({ keys: [c, `team:${c}`] });
       const alice = w.google.event(TEAM, teamId(c))!;
       const carol = w.google.event(TEAM, teamId(c, 'team@u_carol'))!;
-      expect(alice.summary).toMatch(/^Alice — /);
-      expect(carol.summary).toMatch(/^Carol — /);
+      // a trip's type has no policy of its own: the default, name only
+      expect(alice.summary).toBe('Alice — away');
+      expect(carol.summary).toBe('Carol — away');
       for (const e of [alice, carol]) {
         expect(Date.parse((e.start as { dateTime: string }).dateTime)).toBe(toInstant('2024-11-04 09:00:00', 'Asia/Shanghai').getTime());
         expect(Date.parse((e.end as { dateTime: string }).dateTime)).toBe(toInstant('2024-11-08 18:00:00', 'Asia/Shanghai').getTime());
@@ -200,7 +239,7 @@ describe('team calendar convergence under Google faults (postgres)', { timeout: 
     expect(confirmed.map((e) => e.id).sort()).toEqual(wanted.map((a) => teamId(a.code)).sort());
     for (const a of wanted) {
       const e = confirmed.find((x) => x.id === teamId(a.code))!;
-      expect(e.summary).toBe(`${a.person.name} — Annual leave`);
+      expect(e.summary).toBe(`${a.person.name} — away`);
       if (a.whole) expect(e.start).toMatchObject({ date: a.start.slice(0, 10) });
       else expect(Date.parse((e.start as { dateTime: string }).dateTime)).toBe(toInstant(a.start, 'Asia/Shanghai').getTime());
     }
