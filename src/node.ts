@@ -11,6 +11,9 @@ const USAGE = `usage: leave-bridge <command>
   outbox list [--status <status>] [--key <instance_code>] [--limit <n>] [--json]
   outbox retry <id> | outbox sync <instance_code>
   employee list [--json]
+  feed create team | employee <employee_id> | department <open_department_id>
+  feed list [--revoked] [--json] | feed revoke <feed id>
+                                          read-only ICS feed URLs (the token is shown once, at create)
   employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
   trigger <scenario> [--employee <user_id>] [--peer <user_id>] [--from <date>] [--to <date>] [--url <webhook>]
                                           post a scenario's Feishu events to a running service (leave-bridge trigger alone lists them)
