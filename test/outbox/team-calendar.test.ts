@@ -114,6 +114,49 @@ for (const backend of BACKENDS) {
       expect(w.confirmed('carol@example.com').map((e) => e.id)).toContain(blockEventIdFor(hidden, ''));
     });
 
+    it('the reconciliation: a team event deleted, retitled or made by hand is missing, mismatched or orphaned; a sync repairs it', async () => {
+      const gone = code('rec-gone');
+      const edited = code('rec-edit');
+      await w.send(leaveApprovalV1({ instanceCode: gone, employeeId: 'u_alice', start: '2025-01-13 00:00:00', end: '2025-01-14 00:00:00' }));
+      await w.send(leaveApprovalV1({ instanceCode: edited, employeeId: 'u_bob', start: '2025-01-14 09:00:00', end: '2025-01-14 12:00:00', unit: 'HOUR', interval: 3 * 3600 }));
+      await w.drainer.drainOnce({ keys: [gone, edited, `team:${gone}`, `team:${edited}`] });
+      const report = async () =>
+        ((await (await w.t.admin('/api/reconciliation?from=2025-01-13&to=2025-01-14&verify=google')).json()) as {
+          summary: Record<string, number>;
+          items: Array<{ category: string; instance_code: string | null; action: string }>;
+        });
+      const clean = await report();
+      expect(clean.items.filter((i) => i.category.startsWith('team_calendar'))).toEqual([]);
+      expect(clean.summary).toMatchObject({ team_calendar_missing: 0, team_calendar_orphan: 0, team_calendar_mismatch: 0 });
+
+      w.google.cancelEvent(TEAM, teamId(gone));
+      w.google.alterEvent(TEAM, teamId(edited), { summary: 'Bob — Sick leave' });
+      w.google.putEvent(TEAM, {
+        id: 'lbstray0000',
+        status: 'confirmed',
+        eventType: 'default',
+        summary: 'Nobody — away',
+        start: { date: '2025-01-13' },
+        end: { date: '2025-01-14' },
+        extendedProperties: { private: { leaveBridge: '1', instanceCode: 'NO-SUCH-RECORD', blockKey: 'team' } },
+      });
+      const drift = (await report()).items.filter((i) => i.category.startsWith('team_calendar'));
+      expect(drift.map((i) => [i.category, i.instance_code]).sort()).toEqual(
+        [
+          ['team_calendar_missing', gone],
+          ['team_calendar_mismatch', edited],
+          ['team_calendar_orphan', 'NO-SUCH-RECORD'],
+        ].sort(),
+      );
+      expect(drift.find((i) => i.category === 'team_calendar_missing')!.action).toContain(`/api/approvals/${gone}/sync`);
+
+      for (const c of [gone, edited]) expect((await w.t.admin(`/api/approvals/${c}/sync`, { method: 'POST' })).status).toBe(200);
+      await w.drainer.drainOnce({ keys: [gone, edited, `team:${gone}`, `team:${edited}`] });
+      w.google.purgeEvent(TEAM, 'lbstray0000');
+      expect((await report()).items.filter((i) => i.category.startsWith('team_calendar'))).toEqual([]);
+      expect(w.google.event(TEAM, teamId(edited))?.summary).toBe('Bob — Annual leave');
+    });
+
     it('a trip with a peer: one team event per traveller, over the whole trip', async () => {
       const c = code('trip');
       await w.send(
