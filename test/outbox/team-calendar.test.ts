@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { employees } from '../../src/db/schema.js';
 import { blockEventIdFor } from '../../src/google/ids.js';
 import { toInstant } from '../../src/shared/local-time.js';
 import { BACKENDS, createPostgresDatabase, type TestDatabase } from '../support/db.js';
@@ -34,7 +36,7 @@ for (const backend of BACKENDS) {
       db = await backend.create();
       w = await startWorld(db, { env: TEAM_ENV });
       w.google.share(TEAM, OWNER);
-      w.feishu.addUser({ user_id: 'u_alice', open_id: 'ou_alice', name: 'Alice', email: 'alice@example.com' });
+      w.feishu.addUser({ user_id: 'u_alice', open_id: 'ou_alice', name: 'Alice', email: 'alice@example.com', departments: ['od_eng', 'od_ops'] });
       w.feishu.addUser({ user_id: 'u_bob', open_id: 'ou_bob', name: 'Bob', email: 'bob@example.com' });
       w.feishu.addUser({ user_id: 'u_carol', open_id: 'ou_carol', name: 'Carol', email: 'carol@example.com' });
       // annual leave may show its type; every other type keeps the default, name only
@@ -62,6 +64,9 @@ for (const backend of BACKENDS) {
       expect(mine).toHaveLength(1);
       expect(mine[0]).toMatchObject({ summary: 'Alice — Annual leave', transparency: 'transparent', start: { date: '2024-09-05' }, end: { date: '2024-09-07' } });
       expect(w.google.calls.filter((x) => x.calendarId === TEAM).every((x) => x.subject === OWNER)).toBe(true);
+      // the contact API's answer is kept: her name, and her departments for department feeds
+      const [alice] = await db.db.select().from(employees).where(eq(employees.employeeId, 'u_alice'));
+      expect(alice).toMatchObject({ name: 'Alice', departmentIds: ['od_eng', 'od_ops'] });
       // the personal block is untouched by it: Alice's calendar has her out-of-office block
       expect(w.confirmed('alice@example.com').map((e) => e.id)).toEqual([blockEventIdFor(c, '')]);
 
