@@ -5,6 +5,7 @@ import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
+import { policyCommand } from './policy.js';
 import { purgeCommand } from './purge.js';
 import { serve } from './serve.js';
 import { subscribeCommand } from './subscribe.js';
@@ -25,6 +26,7 @@ export const commands: Record<string, Command> = {
   trigger: (config, args) => triggerCommand(config, args),
   purge: (config, args) => purgeCommand(config, args),
   approvals: approvalsCommand,
+  policy: policyCommand,
 };
 
 /** A command that reads the environment itself; a number is its exit code. */
