@@ -53,6 +53,7 @@ const C = 'E2E-WORKER-C-0003';
 const TRIP = 'E2E-WORKER-TRIP-0005';
 const WORK = 'E2E-WORKER-WORK-0006';
 const PENDING = 'E2E-WORKER-PENDING-0007';
+const POLICY = 'E2E-WORKER-POLICY-0008';
 const TEAM_CALENDAR = 'team-absences@group.calendar.google.com';
 const TEAM_OWNER = 'calendar-admin@example.com';
 
@@ -612,6 +613,24 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     expect(after[0]).toEqual({ payloads: 0, purged: before[0]!.n, emails: 0 });
     // Feishu pushing a purged delivery again (encrypted and signed afresh) is still a duplicate
     expect((await post(await encryptedRequest(late))).body).toEqual({ code: 0, status: 'duplicate' });
+  });
+
+  it('a policy stored through the Worker turns a future out-of-office block into a busy one', async () => {
+    const spec = { instanceCode: POLICY, employeeId: PEOPLE.bob.user_id, openId: PEOPLE.bob.open_id, leaveName: 'Training', start: '2099-05-04 00:00:00', end: '2099-05-05 00:00:00', interval: 86400 };
+    expect((await post(await encryptedRequest(leaveApprovalV2(spec)))).body).toEqual({ code: 0, status: 'applied' });
+    await until('the out-of-office block of the training', () => google.event(PEOPLE.bob.email, eventIdFor(POLICY)), log);
+    const put = await call('/api/policies/Training?kind=leave', {
+      method: 'PUT',
+      body: JSON.stringify({ calendar: 'busy', title: 'Training', visibility: 'name_and_type' }),
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ policy: { kind: 'leave', leave_type: 'Training', calendar: 'busy' }, resynced: 1 });
+    // drained by the PUT's own waitUntil
+    const busy = await until('the busy block', () => google.event(PEOPLE.bob.email, blockEventIdFor(POLICY, 'plain')), log);
+    expect(busy).toMatchObject({ status: 'confirmed', eventType: 'default', summary: 'Training' });
+    expect(busy.transparency ?? 'opaque').toBe('opaque');
+    expect(google.event(PEOPLE.bob.email, eventIdFor(POLICY))).toMatchObject({ status: 'cancelled' });
   });
 
   it('throttles failed authentication through the database: 429 after AUTH_FAILURE_LIMIT failures', async () => {

@@ -6,6 +6,7 @@ import { exportCommand } from './export.js';
 import { feedCommand } from './feed.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
+import { policyCommand } from './policy.js';
 import { purgeCommand } from './purge.js';
 import { serve } from './serve.js';
 import { subscribeCommand } from './subscribe.js';
@@ -26,6 +27,7 @@ export const commands: Record<string, Command> = {
   trigger: (config, args) => triggerCommand(config, args),
   purge: (config, args) => purgeCommand(config, args),
   approvals: approvalsCommand,
+  policy: policyCommand,
   feed: feedCommand,
 };
 

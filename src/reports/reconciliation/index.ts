@@ -1,6 +1,7 @@
 import type { Deps } from '../../deps.js';
 import type { Period } from '../period.js';
-import { checkEmails, checkLeaves, checkQuarantined } from './checks.js';
+import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
+import { checkEmails, checkLeaves, checkQuarantined, checkUnmappedTypes } from './checks.js';
 import { loadFacts } from './facts.js';
 import { CATEGORIES, type Category, type DriftItem, type ReconciliationReport, type VerifyOptions } from './types.js';
 import { verifyFeishu } from './verify-feishu.js';
@@ -18,7 +19,7 @@ export * from './types.js';
  * report itself.
  */
 export async function reconcile(
-  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'> & { config?: Deps['config'] },
+  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>,
   input: Period & { verify?: VerifyOptions },
 ): Promise<ReconciliationReport> {
   const { db } = deps;
@@ -27,10 +28,12 @@ export async function reconcile(
   const items: DriftItem[] = [];
 
   const facts = await loadFacts(db, period);
+  const policies = await loadPolicies(db, policyDefaults(deps.config));
   const { scope, blockByCode, emailOf, messagesByKey } = facts;
-  checkLeaves(facts, now, items);
+  checkLeaves(facts, now, items, policies);
   checkEmails(facts, items);
   checkQuarantined(facts, items);
+  checkUnmappedTypes(facts, policies, items);
 
   const verified = { google: false, feishu: false };
   if (input.verify?.google) {

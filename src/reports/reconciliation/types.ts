@@ -17,6 +17,7 @@ export const CATEGORIES = [
   'single_variant',
   'quarantined_event',
   'employee_without_email',
+  'unmapped_leave_type',
   'verify_failed',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
