@@ -63,10 +63,14 @@ export async function tokenDigest(token: string): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Equal-length strings compared without an early exit. */
+/**
+ * Two strings compared without an early exit on the first difference. Only the length can end it
+ * sooner, and the callers compare SHA-256 digests: 64 hex digits whatever the token.
+ */
 export function constantTimeEqual(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i % Math.max(b.length, 1));
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
 }
 

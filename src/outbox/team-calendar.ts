@@ -41,37 +41,38 @@ export async function syncTeamCalendar(deps: HandlerDeps, key: string): Promise<
   const byKey = new Map(recorded.map((r) => [r.teamKey, r]));
   const keys = [...new Set([...plan.map((a) => a.teamKey), ...recorded.map((r) => r.teamKey)])].sort();
   const now = deps.clock.now();
-  const results: Array<HandlerResult & { block_key: string }> = [];
+  const results: Array<HandlerResult & { block_key: string; employee_id: string | null }> = [];
+  const personOf = (teamKey: string) => plan.find((a) => a.teamKey === teamKey)?.employeeId ?? byKey.get(teamKey)?.employeeId ?? null;
   const writes: Array<Omit<TeamRow, 'syncedAt'>> = [];
 
   for (const teamKey of keys.filter((k) => !wanted.some((w) => w.teamKey === k))) {
     const row = byKey.get(teamKey);
     if (row?.state === 'deleted' && row.calendarId === calendarId) {
-      results.push({ block_key: teamKey, action: 'nothing', detail: 'team event already deleted' });
+      results.push({ block_key: teamKey, employee_id: personOf(teamKey), action: 'nothing', detail: 'team event already deleted' });
       continue;
     }
     // Without a record the event may still exist (the process can die between Google's answer
     // and the record): its id is deterministic, so deleting it is enough to make sure.
     const outcome = await calendar.deleteTeamEvent(row?.calendarId ?? calendarId, subject, instanceCode, teamKey);
-    results.push({ block_key: teamKey, action: outcome, calendar_id: row?.calendarId ?? calendarId });
+    results.push({ block_key: teamKey, employee_id: personOf(teamKey), action: outcome, calendar_id: row?.calendarId ?? calendarId });
     if (row) writes.push({ ...row, state: 'deleted' });
   }
   for (const want of wanted) {
     const row = byKey.get(want.teamKey);
     const placed = await placeTeamEvent(deps, { calendarId, subject, zone: leave!.timezone ?? deps.config.DEFAULT_TIMEZONE }, instanceCode, want, row);
-    results.push({ block_key: want.teamKey, ...placed.result });
+    results.push({ block_key: want.teamKey, employee_id: want.employeeId, ...placed.result });
     writes.push(placed.row);
   }
   if (writes.length > 0) await recordTeamEvents(deps, writes, now);
   results.sort((a, b) => (a.block_key < b.block_key ? -1 : a.block_key > b.block_key ? 1 : 0));
   if (results.length === 0) return { result: { action: 'nothing', detail: 'no team event wanted or recorded' }, record: null };
   if (results.length === 1) {
-    const { block_key: _key, ...only } = results[0]!;
+    const { block_key: _key, employee_id: _employee, ...only } = results[0]!;
     return { result: only, record: null };
   }
   const actions = results.map((r) => r.action);
   const action = (['created', 'updated', 'deleted', 'already_gone'] as const).find((a) => actions.includes(a)) ?? 'nothing';
-  return { result: { action, blocks: results.map((r) => ({ ...r, employee_id: null })) }, record: null };
+  return { result: { action, blocks: results }, record: null };
 }
 
 async function placeTeamEvent(

@@ -206,20 +206,24 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe('team calendar off', () => {
+describe('team calendar off (pglite)', () => {
+  let db: TestDatabase;
+  let w: World;
+  beforeAll(async () => {
+    db = await BACKENDS[1]!.create();
+    w = await startWorld(db);
+    w.feishu.addUser({ user_id: 'u_alice', open_id: 'ou_alice', name: 'Alice', email: 'alice@example.com' });
+  });
+  afterAll(async () => {
+    await w?.close();
+    await db?.close();
+  });
+
   it('enqueues nothing for the team calendar when GOOGLE_TEAM_CALENDAR_ID is unset', async () => {
-    const db = await BACKENDS[1]!.create();
-    const w = await startWorld(db);
-    try {
-      w.feishu.addUser({ user_id: 'u_alice', open_id: 'ou_alice', name: 'Alice', email: 'alice@example.com' });
-      const c = code('off');
-      await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_alice' }));
-      await w.send(leaveRevert({ instanceCode: c }));
-      expect((await w.outboxRows()).map((r) => r.kind).sort()).toEqual(['calendar.delete', 'calendar.upsert']);
-    } finally {
-      await w.close();
-      await db.close();
-    }
+    const c = code('off');
+    await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_alice' }));
+    await w.send(leaveRevert({ instanceCode: c }));
+    expect((await w.outboxRows()).map((r) => r.kind).sort()).toEqual(['calendar.delete', 'calendar.upsert']);
   });
 });
 
