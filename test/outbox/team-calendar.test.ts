@@ -76,6 +76,23 @@ for (const backend of BACKENDS) {
       expect(w.confirmed('alice@example.com')).toHaveLength(0);
     });
 
+    it('V2 naming the type differently from V1 re-syncs the team event (its title shows the type); the same name does not', async () => {
+      const c = code('rename');
+      const spec = { instanceCode: c, employeeId: 'u_alice', start: '2024-10-15 00:00:00', end: '2024-10-16 00:00:00' };
+      await w.send(leaveApprovalV1(spec));
+      await w.drainer.drainOnce({ keys: [c, `team:${c}`] });
+      expect(w.google.event(TEAM, teamId(c))?.summary).toBe('Alice — Annual leave');
+      await w.send(leaveApprovalV2({ ...spec, leaveName: 'Paternity leave' }));
+      // the times did not change: no calendar.upsert, but the team event is re-synced
+      expect((await w.outboxRows(c)).map((r) => r.kind)).toEqual(['calendar.upsert']);
+      expect((await w.outboxRows(`team:${c}`)).map((r) => r.status)).toEqual(['done', 'pending']);
+      await w.drainer.drainOnce({ keys: [`team:${c}`] });
+      // a type without a policy of its own: the default, name only
+      expect(w.google.event(TEAM, teamId(c))?.summary).toBe('Alice — away');
+      await w.send(leaveApprovalV2({ ...spec, leaveName: 'Paternity leave' }));
+      expect((await w.outboxRows(`team:${c}`)).map((r) => r.status)).toEqual(['done', 'done']);
+    });
+
     it('an hourly leave is a timed event at its instants in the leave zone', async () => {
       const c = code('hours');
       await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_bob', start: '2024-10-08 14:00:00', end: '2024-10-08 18:00:00', unit: 'HOUR', interval: 4 * 3600 }));
