@@ -6,7 +6,7 @@ import { authenticateFeed, tokenDigest, type FeedAuthProbe } from '../../src/fee
 import { DateTime } from 'luxon';
 import { testApp } from '../support/app.js';
 import { BACKENDS, type TestDatabase } from '../support/db.js';
-import { encryptedRequest, leaveApprovalV1, leaveRevert } from '../support/feishu.js';
+import { encryptedRequest, leaveApprovalV1, leaveRevert, tripApproval } from '../support/feishu.js';
 
 /** What an independent parser (ical.js, as in Thunderbird) reads from a feed. */
 interface Parsed {
@@ -53,6 +53,7 @@ for (const backend of BACKENDS) {
       bob: `FEED-BOB-${process.pid}`,
       far: `FEED-FAR-${process.pid}`,
       reverted: `FEED-REV-${process.pid}`,
+      trip: `FEED-TRIP-${process.pid}`,
     };
     // signed at the test clock's time: the webhook checks timestamps against it
     const send = async (body: string) => expect((await t.post(await encryptedRequest(body, { timestamp: Math.floor(now / 1000) }))).status).toBe(200);
@@ -79,6 +80,14 @@ for (const backend of BACKENDS) {
       await send(leaveApprovalV1({ instanceCode: c.bob, employeeId: 'u_bob', openId: 'ou_bob', leaveName: 'Home office', start: '2026-12-07 09:00:00', end: '2026-12-07 18:00:00', unit: 'HOUR', interval: 9 * 3600 }));
       await send(leaveApprovalV1({ instanceCode: c.far, employeeId: 'u_bob', openId: 'ou_bob', start: '2028-06-01 00:00:00', end: '2028-06-02 00:00:00' }));
       await send(leaveApprovalV1({ instanceCode: c.reverted, employeeId: 'u_bob', openId: 'ou_bob', start: '2026-12-20 00:00:00', end: '2026-12-21 00:00:00' }));
+      await send(
+        tripApproval({
+          instanceCode: c.trip,
+          employeeId: 'u_dan',
+          peers: ['u_carol'],
+          schedules: [{ start: '2026-12-22 09:00:00', end: '2026-12-23 18:00:00', interval: '172800' }],
+        }),
+      );
       // names and departments as the contact API gave them
       await db.db.update(employees).set({ name: 'Alice' }).where(eq(employees.employeeId, 'u_alice'));
       await db.db.update(employees).set({ name: 'Bob', departmentIds: ['od_eng'] }).where(eq(employees.employeeId, 'u_bob'));
@@ -96,8 +105,9 @@ for (const backend of BACKENDS) {
       expect(res.headers.get('content-type')).toBe('text/calendar; charset=utf-8');
       const { name, events } = parse(await res.text());
       expect(name).toBe('Team absences');
-      // two of Alice's, two of Bob's (home office has no policy: name only); not the sick leave, not 2028
-      expect(events.map((e) => e.summary).sort()).toEqual(['Alice — Annual leave', 'Alice — Annual leave', 'Bob — Annual leave', 'Bob — away']);
+      // two of Alice's, two of Bob's (home office has no policy: name only), the trip of Dan and his peer
+      // Carol (no names known: their ids); not the sick leave, not 2028
+      expect(events.map((e) => e.summary).sort()).toEqual(['Alice — Annual leave', 'Alice — Annual leave', 'Bob — Annual leave', 'Bob — away', 'u_carol — away', 'u_dan — away']);
 
       const days = events.find((e) => e.allDay)!;
       expect(days.summary).toBe('Alice — Annual leave');
@@ -154,6 +164,10 @@ for (const backend of BACKENDS) {
       const events = parse(await (await fetchFeed(dept.json.url!)).text()).events;
       expect(events.length).toBeGreaterThan(0);
       expect(events.every((e) => e.summary.startsWith('Bob'))).toBe(true);
+      // a trip's peer travels too: the trip is in her feed, as her absence
+      const carol = await create({ scope: 'employee', id: 'u_carol' });
+      const hers = parse(await (await fetchFeed(carol.json.url!)).text()).events;
+      expect(hers.map((e) => [e.summary, e.start.toJSDate().toISOString()])).toEqual([['u_carol — away', '2026-12-22T01:00:00.000Z']]);
       const alice = await create({ scope: 'employee', id: 'u_alice' });
       expect(parse(await (await fetchFeed(alice.json.url!)).text()).events.every((e) => e.summary.startsWith('Alice'))).toBe(true);
     });
