@@ -3,11 +3,28 @@ import type { Tx } from '../db/client.js';
 import { leavePolicies, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { BLOCKING_KINDS } from '../leave/types.js';
-import { enqueue } from '../outbox/enqueue.js';
+import { enqueue, type OutboxKind } from '../outbox/enqueue.js';
 import { teamCalendarOn, teamOutboxKey } from '../leave/team.js';
 import { lockKey } from '../outbox/queries.js';
 import { ANY, type PolicyBody, type PolicyEntry } from './body.js';
-import { PolicySet, policyDefaults, type EffectivePolicy, type StoredPolicy } from './resolve.js';
+import { PolicySet, policyDefaults, type EffectivePolicy, type Policy, type StoredPolicy } from './resolve.js';
+
+/**
+ * What a policy change re-syncs: for each outbox kind, the policy fields whose change affects what it
+ * writes. A record is queued for a kind only when one of its fields changes for that record.
+ */
+export const POLICY_RESYNCS: ReadonlyArray<{
+  kind: OutboxKind;
+  fields: ReadonlyArray<keyof Policy>;
+  /** the row's key (default: the instance code) */
+  key?: (instanceCode: string) => string;
+  /** only when this holds (default: always) */
+  when?: (config: StoreDeps['config']) => boolean;
+}> = [
+  { kind: 'calendar.upsert', fields: ['calendar', 'decline_mode', 'title'] },
+  // the team calendar's event shows the visibility (src/outbox/team-calendar.ts), under its own key
+  { kind: 'team_calendar.sync', fields: ['visibility'], key: teamOutboxKey, when: teamCalendarOn },
+];
 
 /** A stored policy as the API shows it: unset fields are null (they take the defaults). */
 export interface PolicyView {
@@ -109,9 +126,9 @@ export async function deletePolicy(deps: StoreDeps, kind: string, leaveType: str
  * A change of stored policies and its re-sync, in one transaction. Policy writes take one lock, so
  * two changes do not compute their re-syncs from each other's half. The records a change can
  * touch are those of the kinds and types it names (all of them for `*`) whose block is still to
- * come or under way (they end after now); of those, only the ones whose block actually changes
- * (calendar, decline mode, title: a more specific policy may shadow the change) get a calendar
- * sync. Past blocks stay as they were made.
+ * come or under way (they end after now); of those, only the ones whose effective policy changes
+ * in a field an outbox kind depends on (POLICY_RESYNCS; a more specific policy may shadow the
+ * change) are queued for that kind. Past blocks stay as they were made.
  */
 async function change(deps: StoreDeps, write: (tx: Tx) => Promise<PolicyView[]>, touched: Array<[string, string]>): Promise<PolicyChange> {
   const defaults = policyDefaults(deps.config);
@@ -127,15 +144,15 @@ async function change(deps: StoreDeps, write: (tx: Tx) => Promise<PolicyView[]>,
     for (const r of candidates) {
       const a = before.resolve(r.kind, r.leaveType);
       const b = after.resolve(r.kind, r.leaveType);
-      const block = a.calendar !== b.calendar || a.decline_mode !== b.decline_mode || a.title !== b.title;
-      // the team calendar's event shows the visibility (src/outbox/team-calendar.ts)
-      const team = teamCalendarOn(deps.config) && a.visibility !== b.visibility;
-      if (!block && !team) continue;
-      // the lock every writer of the record takes: its row and its pending outbox row change together
+      const kinds = POLICY_RESYNCS.filter((x) => (x.when?.(deps.config) ?? true) && x.fields.some((f) => a[f] !== b[f]));
+      if (kinds.length === 0) continue;
+      // the lock every writer of the record takes: its row and its pending outbox rows change together
       await lockKey(tx, r.instanceCode);
-      if (block) await enqueue(tx, r.instanceCode, 'calendar.upsert', { reason: 'policy change' });
-      if (team) await enqueue(tx, teamOutboxKey(r.instanceCode), 'team_calendar.sync', { reason: 'policy change' });
-      keys.push(...(block ? [r.instanceCode] : []), ...(team ? [teamOutboxKey(r.instanceCode)] : []));
+      for (const x of kinds) {
+        const key = x.key?.(r.instanceCode) ?? r.instanceCode;
+        await enqueue(tx, key, x.kind, { reason: 'policy change' });
+        keys.push(key);
+      }
       resynced += 1;
     }
     return policies;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseExportArgs, runExport } from '../../src/cli/export.js';
 import { PAYROLL_COLUMNS } from '../../src/reports/payroll.js';
 import { loadDashboard } from '../../src/reports/dashboard/load.js';
 import type { ReconciliationReport } from '../../src/reports/reconciliation/index.js';
@@ -61,6 +62,13 @@ for (const backend of BACKENDS) {
       const r = await csv('&columns=payroll_code&kinds=leave,out');
       expect(r[0]).toEqual([...PAYROLL_COLUMNS, 'kind', 'payroll_code']);
       expect(r.slice(1).map((x) => x[9])).toEqual(['', '', '', '']);
+      // the command line's --columns is the same
+      const args = parseExportArgs(['--from', '2041-05-01', '--to', '2041-05-31', '--columns', 'payroll_code', '--no-adjustments']);
+      if ('error' in args) throw new Error(args.error);
+      let out = '';
+      expect(await runExport(t.deps, args, { out: (chunk) => (out += chunk), err: () => {} })).toBe(0);
+      expect(rows(out)[0]).toEqual([...PAYROLL_COLUMNS, 'payroll_code']);
+      expect(parseExportArgs(['--from', '2041-05-01', '--to', '2041-05-31', '--columns', 'salary'])).toEqual({ error: expect.stringContaining('--columns: unknown column "salary"') });
       const bad = await t.admin(`/api/payroll/export?${PERIOD}&columns=payroll_code,salary`);
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^columns: unknown column "salary"/);
