@@ -93,6 +93,20 @@ for (const backend of BACKENDS) {
       expect((await w.outboxRows(`team:${c}`)).map((r) => r.status)).toEqual(['done', 'done']);
     });
 
+    it('a whole-day absence that becomes a few hours turns its team event from all-day to timed (a patch of the same id)', async () => {
+      const c = code('reshape');
+      await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_alice', start: '2024-10-22 00:00:00', end: '2024-10-23 00:00:00' }));
+      await w.drainer.drainOnce({ keys: [c, `team:${c}`] });
+      expect(w.google.event(TEAM, teamId(c))).toMatchObject({ start: { date: '2024-10-22' }, end: { date: '2024-10-23' } });
+      await w.send(leaveApprovalV2({ instanceCode: c, employeeId: 'u_alice', start: '2024-10-22 09:00:00', end: '2024-10-22 13:00:00', unit: 'HOUR', interval: 4 * 3600 }));
+      await w.drainer.drainOnce({ keys: [c, `team:${c}`] });
+      const e = w.google.event(TEAM, teamId(c))!;
+      expect(e.start).toEqual({ dateTime: expect.any(String), timeZone: 'Asia/Shanghai' });
+      expect(Date.parse((e.start as { dateTime: string }).dateTime)).toBe(toInstant('2024-10-22 09:00:00', 'Asia/Shanghai').getTime());
+      expect(w.confirmed(TEAM).filter((x) => x.id === teamId(c))).toHaveLength(1);
+      expect(w.google.calls.filter((x) => x.calendarId === TEAM && x.op === 'patch' && x.eventId === teamId(c))).toHaveLength(1);
+    });
+
     it('an hourly leave is a timed event at its instants in the leave zone', async () => {
       const c = code('hours');
       await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_bob', start: '2024-10-08 14:00:00', end: '2024-10-08 18:00:00', unit: 'HOUR', interval: 4 * 3600 }));
