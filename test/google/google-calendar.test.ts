@@ -376,8 +376,8 @@ for (const [transportName, transport] of TRANSPORTS) {
               try {
                 return await fn();
               } catch (err) {
-                // Only transient failures may come out of injected faults.
-                expect(err).toMatchObject({ failure: 'transient' });
+                // Only transient failures and rate limits may come out of injected faults.
+                expect(['transient', 'rate_limited']).toContain((err as { failure?: string }).failure);
                 if (attempt >= 40) throw err;
               }
             }
