@@ -3,7 +3,9 @@
  * `leave-bridge serve` runs it) with the real Google Calendar adapter, deps built by the service's
  * own buildNodeRuntime from the environment (GOOGLE_SERVICE_ACCOUNT_JSON and
  * GOOGLE_CALENDAR_BASE_URL point at the fake). Runs until EXPECTED calendar upserts are done and
- * nothing is in flight, then prints one JSON line: { elapsedS, cpuMs, peakRssMb, statuses }.
+ * nothing is in flight, then prints one JSON line: { elapsedS, cpuMs, peakRssMb, upserts,
+ * attemptsBurnt (attempts of every row, summed), throttled (rate-limit answers), pacerStatements
+ * (statements that took quota tokens), statuses }.
  *
  * env: the service's (DATABASE_URL, OUTBOX_*, GOOGLE_*), EXPECTED, TIMEOUT_S
  */
@@ -63,6 +65,9 @@ clearInterval(rssTimer);
 peakRssKb = Math.max(peakRssKb, process.memoryUsage.rss() / 1024);
 await drainer.stop();
 const statuses = await queryRows<{ status: string; n: number }>(deps.db, sql`select status, count(*)::int as n from outbox group by status`);
+const [burnt] = await queryRows<{ n: number }>(deps.db, sql`select coalesce(sum(attempts), 0)::int as n from outbox`);
+const metricsText = await deps.metrics.render();
+const throttled = [...metricsText.matchAll(/^leave_bridge_google_throttled_total(?:\{[^}]*\})? (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
 await runtime.close();
 process.stdout.write(
   `${JSON.stringify({
@@ -70,6 +75,9 @@ process.stdout.write(
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     peakRssMb: Math.round(peakRssKb / 102.4) / 10,
     upserts,
+    attemptsBurnt: Number(burnt?.n ?? 0),
+    throttled,
+    pacerStatements: deps.pacer?.statements() ?? 0,
     statuses: Object.fromEntries(statuses.map((s) => [s.status, Number(s.n)])),
   })}\n`,
 );

@@ -38,6 +38,13 @@ export interface Drainer {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const INITIAL_CONCURRENCY = 8;
 
+/** The calendar a claimed row's call will most likely act on (its block's, else its employee's). */
+function calendarOf(row: Claimed): string | null {
+  const s = row.state;
+  if (!s) return null;
+  return s.block?.calendarId ?? s.stored.emailOverride ?? s.stored.email;
+}
+
 export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drainer {
   const opts = resolveDrainerOptions(options);
   const { workerId } = opts;
@@ -87,8 +94,12 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   const count = (kind: string, outcome: Outcome) =>
     deps.metrics.inc('leave_bridge_outbox_handled_total', 'Outbox messages handled, by kind and outcome', { kind, outcome });
 
-  const claim = (limit: number, keys?: string[]) =>
-    claimDue(deps, { token: `${workerId}#${++batchSeq}`, limit, leaseSeconds: opts.leaseSeconds, ...(keys ? { keys } : {}) });
+  const claim = async (limit: number, keys?: string[]) => {
+    const rows = await claimDue(deps, { token: `${workerId}#${++batchSeq}`, limit, leaseSeconds: opts.leaseSeconds, ...(keys ? { keys } : {}) });
+    // their Google calls are next: take the quota tokens of the whole claim in one statement
+    if (deps.pacer && rows.length > 0) deps.pacer.expect(rows.flatMap((r) => calendarOf(r) ?? []));
+    return rows;
+  };
 
   async function runOne(row: Claimed, summary: DrainSummary): Promise<Outcome> {
     const entry: InFlight = { row, ctl: new AbortController(), abandoned: false };

@@ -17,9 +17,10 @@ const unref = (t: unknown) => (t as { unref?: () => void }).unref?.();
  *
  * Every call takes one token of the project bucket and one of its user's (`user:<email>`, the
  * calendar acted on). Tokens are taken from the table with one statement for everything waiting at
- * that moment (the project's and each waiting user's), so calls made side by side share a round
- * trip; what a statement grants beyond what is needed at once (a project token whose user's bucket
- * was empty) stays in this process's reserve for the next call, and goes back at release().
+ * that moment (the project's and each waiting user's), and for the calls a drainer said it is about
+ * to make (expect()), so calls made side by side share a round trip; what a statement grants beyond
+ * what is needed at once stays in this process's reserve for the next call, and goes back at
+ * release().
  */
 
 export interface QuotaSettings {
@@ -32,6 +33,12 @@ export interface QuotaSettings {
 }
 
 export interface Pacer extends CallPacer {
+  /**
+   * Calls about to be made as these users (the rows a drainer just claimed): their tokens are
+   * taken in the next statement, with those of the calls waiting, so a claimed batch costs one
+   * round trip to the quota table rather than one per call.
+   */
+  expect(subjects: string[]): void;
   /** give tokens taken and not used back to their buckets (stop, end of a Worker drain) */
   release(): Promise<void>;
   /** calls waiting for a token now */
@@ -44,7 +51,7 @@ const PROJECT = 'project';
 const userBucket = (subject: string) => `user:${subject.toLowerCase()}`;
 const BURST_SECONDS = 1;
 /** a pass that got nothing waits at least this long before the next: tokens accumulate meanwhile */
-const MIN_WAIT_MS = 20;
+const MIN_WAIT_MS = 50;
 const MAX_WAIT_MS = 1_000;
 
 interface Rate {
@@ -153,6 +160,8 @@ export function createPacer(deps: { db: Db; logger: Logger; metrics?: Metrics },
   const reserve = new Map<string, number>();
   const queue: Waiter[] = [];
   const known = new Set<string>();
+  /** calls announced by expect() and not yet given tokens: bucket → count */
+  const expected = new Map<string, number>();
   let passing = false;
   let again = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -176,6 +185,7 @@ export function createPacer(deps: { db: Db; logger: Logger; metrics?: Metrics },
 
   function wants(): Array<{ name: string; rate: Rate; want: number }> {
     const need = new Map<string, number>([[PROJECT, 0]]);
+    for (const [name, n] of expected) need.set(name, (need.get(name) ?? 0) + n);
     for (const w of queue) {
       need.set(PROJECT, need.get(PROJECT)! + 1);
       need.set(w.user, (need.get(w.user) ?? 0) + 1);
@@ -191,7 +201,9 @@ export function createPacer(deps: { db: Db; logger: Logger; metrics?: Metrics },
   async function pass(): Promise<number> {
     satisfy();
     const w = wants();
-    if (queue.length === 0 || w.length === 0) return 0;
+    // expectations are met (or dropped) by this statement: a call that comes waits like any other
+    expected.clear();
+    if ((queue.length === 0 && !w.some((b) => b.name === PROJECT)) || w.length === 0) return 0;
     const missing = w.filter((b) => !known.has(b.name));
     if (missing.length > 0) {
       await ensureBuckets(db, missing);
@@ -232,7 +244,7 @@ export function createPacer(deps: { db: Db; logger: Logger; metrics?: Metrics },
     pass().then(
       (waitMs) => {
         passing = false;
-        if (queue.length === 0) return;
+        if (queue.length === 0 && expected.size === 0) return;
         if (waitMs > 0 && !again) {
           timer = setTimeout(() => {
             timer = null;
@@ -270,6 +282,16 @@ export function createPacer(deps: { db: Db; logger: Logger; metrics?: Metrics },
   });
 
   return {
+    expect(subjects) {
+      if (subjects.length === 0) return;
+      for (const s of subjects) {
+        expected.set(PROJECT, (expected.get(PROJECT) ?? 0) + 1);
+        const u = userBucket(s);
+        expected.set(u, (expected.get(u) ?? 0) + 1);
+      }
+      run();
+    },
+
     take(subject) {
       return new Promise<void>((resolve, reject) => {
         const user = userBucket(subject);
