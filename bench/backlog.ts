@@ -119,6 +119,7 @@ async function drainLeaveBridge(leaves: Leave[], latencyMs: number, idealS: numb
       EXPECTED: String(leaves.length),
       TIMEOUT_S: String(Math.ceil(idealS * 3 + 120)),
       NODE_ENV: 'production',
+      ...(process.env.BACKLOG_PROGRESS_DIR ? { PROGRESS_FILE: `${process.env.BACKLOG_PROGRESS_DIR}/backlog-lb-${latencyMs}ms.log` } : {}),
     }, profileArgs(o, `backlog-leave-bridge-${latencyMs}ms`));
     const code = await child.exited;
     if (code !== 0) throw new Error(`backlog drainer failed (${code}):\n${child.output()}`);

@@ -94,7 +94,7 @@ async function main(): Promise<number> {
     rows: number(args, 'rows', smoke ? 200 : 20_000),
     employees,
     latenciesMs: args.has('latencies') ? list(args.get('latencies')!) : [0, 50],
-    concurrency: number(args, 'outbox-concurrency', defaults.OUTBOX_CONCURRENCY),
+    concurrency: number(args, 'outbox-concurrency', 8),
     batchSize: number(args, 'outbox-batch', defaults.OUTBOX_BATCH_SIZE),
     timeoutS: smoke ? 120 : 1800,
     cpuProfDir: args.has('cpu-prof') ? `${base}-profiles` : null,

@@ -164,8 +164,12 @@ export const ConfigSchema = z
     /** Outbox: attempts before a transiently failing message goes dead. */
     OUTBOX_MAX_ATTEMPTS: positiveInt(12),
     OUTBOX_BATCH_SIZE: positiveInt(16),
-    /** 0: `serve` does not drain (an ingest-only process; another process drains) */
-    OUTBOX_CONCURRENCY: nonNegativeInt(8),
+    /**
+     * The most rows one process runs at once (the drainer adapts below it, src/outbox/aimd.ts). High
+     * enough to keep Google's quota busy at its latency: 150 calls a second at 200 ms is 30 in flight.
+     * 0: `serve` does not drain (an ingest-only process; another process drains).
+     */
+    OUTBOX_CONCURRENCY: nonNegativeInt(64),
     OUTBOX_LEASE_SECONDS: positiveInt(60),
     OUTBOX_POLL_MS: positiveInt(1000),
     /** Periodic backfill inside `serve` (off by default), e.g. 1h. Needs BACKFILL_APPROVAL_CODES. */

@@ -7,8 +7,9 @@
  * attemptsBurnt (attempts of every row, summed), throttled (rate-limit answers), pacerStatements
  * (statements that took quota tokens), statuses }.
  *
- * env: the service's (DATABASE_URL, OUTBOX_*, GOOGLE_*), EXPECTED, TIMEOUT_S
+ * env: the service's (DATABASE_URL, OUTBOX_*, GOOGLE_*), EXPECTED, TIMEOUT_S, PROGRESS_FILE (optional)
  */
+import { appendFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { loadConfig } from '../../src/config.js';
 import { queryRows } from '../../src/db/client.js';
@@ -46,6 +47,18 @@ const rssTimer = setInterval(() => {
 }, 50);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
+// PROGRESS_FILE: a line a second of how the drain goes (done, in flight, the adaptive limit, calls
+// waiting for quota tokens), to see what holds a run back
+const progressFile = process.env.PROGRESS_FILE;
+const progressTimer = progressFile
+  ? setInterval(() => {
+      const limit = deps.metrics.value('leave_bridge_outbox_concurrency', { worker: `bench:${process.pid}` });
+      appendFileSync(
+        progressFile,
+        `${((performance.now() - t0) / 1000).toFixed(1)}s done=${upserts} inFlight=${drainer.inFlight()} limit=${limit} pacerWaiting=${deps.pacer?.waiting() ?? 0} statements=${deps.pacer?.statements() ?? 0} cpu=${Math.round((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000)}ms\n`,
+      );
+    }, 1000)
+  : null;
 drainer.start();
 await new Promise<void>((resolve, reject) => {
   const deadline = t0 + timeoutMs;
@@ -60,6 +73,7 @@ await new Promise<void>((resolve, reject) => {
   }, 5);
 });
 const elapsedS = (performance.now() - t0) / 1000;
+if (progressTimer) clearInterval(progressTimer);
 const cpu = process.cpuUsage(cpu0);
 clearInterval(rssTimer);
 peakRssKb = Math.max(peakRssKb, process.memoryUsage.rss() / 1024);
