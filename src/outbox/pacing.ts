@@ -216,13 +216,15 @@ export function createPacer(deps: { db: Db; logger: Logger; metrics?: Metrics },
       reserve.set(t.name, held(t.name) + t.granted);
       after.set(t.name, t.tokens);
     }
+    // a bucket missing from the table (someone deleted it) is made again by the next pass
+    for (const b of w) if (!after.has(b.name)) known.delete(b.name);
     satisfy();
     if (queue.length === 0) return 0;
     // The earliest a waiter can have both its tokens: each short bucket refills at its rate.
     const ready = (name: string) => {
       if (held(name) >= 1) return 0;
       const tokens = after.get(name);
-      if (tokens === undefined) return 0; // created by another process meanwhile: take again
+      if (tokens === undefined) return 0;
       return ((1 - tokens) / rateOf(name).perS) * 1000;
     };
     let wait = Infinity;
