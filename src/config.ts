@@ -120,6 +120,11 @@ export const ConfigSchema = z
     GOOGLE_SERVICE_ACCOUNT_JSON: optionalString,
     GOOGLE_SERVICE_ACCOUNT_FILE: optionalString,
     GOOGLE_CALENDAR_BASE_URL: z.string().url().default('https://www.googleapis.com/'),
+    /** Calendar API quota of the Google Cloud project, and of each user acted as (Cloud console → Quotas). */
+    GOOGLE_QUOTA_PER_MINUTE: positiveInt(10_000),
+    GOOGLE_USER_QUOTA_PER_MINUTE: positiveInt(600),
+    /** The part of each quota calendar sync uses (the rest is headroom for other clients of the project). */
+    GOOGLE_QUOTA_SHARE: z.coerce.number().gt(0).max(1).default(0.9),
     DEFAULT_TIMEZONE: TimeZone.default('Asia/Shanghai'),
     ADMIN_TOKEN: optionalString.pipe(
       z.string().min(ADMIN_TOKEN_MIN_LENGTH, `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (e.g. openssl rand -hex 24)`).optional(),
@@ -166,8 +171,12 @@ export const ConfigSchema = z
     /** Outbox: attempts before a transiently failing message goes dead. */
     OUTBOX_MAX_ATTEMPTS: positiveInt(12),
     OUTBOX_BATCH_SIZE: positiveInt(16),
-    /** 0: `serve` does not drain (an ingest-only process; another process drains) */
-    OUTBOX_CONCURRENCY: nonNegativeInt(8),
+    /**
+     * The most rows one process runs at once (the drainer adapts below it, src/outbox/aimd.ts). High
+     * enough to keep Google's quota busy at its latency: 150 calls a second at 200 ms is 30 in flight.
+     * 0: `serve` does not drain (an ingest-only process; another process drains).
+     */
+    OUTBOX_CONCURRENCY: nonNegativeInt(64),
     OUTBOX_LEASE_SECONDS: positiveInt(60),
     OUTBOX_POLL_MS: positiveInt(1000),
     /** Periodic backfill inside `serve` (off by default), e.g. 1h. Needs BACKFILL_APPROVAL_CODES. */

@@ -4,8 +4,12 @@
  * @larksuiteoapi/node-sdk). Tests hand in the same implementations pointed at fake servers.
  */
 
-/** How an outbound failure is handled by the outbox (docs/architecture.md). */
-export type FailureClass = 'transient' | 'permanent' | 'configuration';
+/**
+ * How an outbound failure is handled by the outbox (docs/architecture.md). `rate_limited`: the
+ * service refused the call for going over its quota; the call is delayed, never counted as a
+ * failed attempt.
+ */
+export type FailureClass = 'transient' | 'permanent' | 'configuration' | 'rate_limited';
 
 export class ExternalError extends Error {
   constructor(
@@ -13,6 +17,8 @@ export class ExternalError extends Error {
     message: string,
     readonly status?: number,
     readonly reason?: string,
+    /** how long the service asked us to wait (its Retry-After), when it said */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ExternalError';

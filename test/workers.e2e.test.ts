@@ -348,6 +348,9 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     await until('the outbox of A to settle', async () => (await outboxOf(workerDb, A)).every((r) => r.status === 'done'), log);
     // V1 and V2 are one leave: one event on the calendar
     expect(google.events(PEOPLE.alice.email).filter((e) => e.status !== 'cancelled')).toHaveLength(1);
+    // the call took its tokens from the quota buckets every invocation shares
+    const buckets = await queryRows<{ name: string }>(workerDb.db, sql`select name from google_quota order by name`);
+    expect(buckets.map((b) => b.name)).toEqual(expect.arrayContaining(['project', `user:${PEOPLE.alice.email.toLowerCase()}`]));
   });
 
   it('leaves a failing sync to backoff and completes it in the scheduled handler (/__scheduled)', async () => {
@@ -562,6 +565,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     const text = await (await fetch(`${worker.url}/metrics`)).text();
     expect(text).toMatch(/^leave_bridge_outbox_messages\{status="done"\} [1-9]/m);
     expect(text).toMatch(/^leave_bridge_outbox_messages\{status="pending"\} 0$/m);
+    expect(text).toMatch(/^leave_bridge_google_quota_tokens\{bucket="project"\} [\d.]+$/m);
   });
 
   it('signs a person in with Feishu: the session opens the API and the dashboard, sign-out ends it', async () => {

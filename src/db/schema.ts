@@ -3,6 +3,7 @@ import {
   bigserial,
   boolean,
   date,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -389,3 +390,16 @@ export const feeds = pgTable(
   },
   (t) => [uniqueIndex('feeds_token_hash_uq').on(t.tokenHash)],
 );
+
+/**
+ * Token buckets pacing Google Calendar calls (src/outbox/pacing.ts), shared by every drainer
+ * process and Worker invocation: `project` and one `user:<email>` per calendar acted on. A bucket
+ * refills with time (its rate comes from the settings of whoever takes from it) and is taken from
+ * with one conditional upsert; `granted` is what the last take got.
+ */
+export const googleQuota = pgTable('google_quota', {
+  name: text('name').primaryKey(),
+  tokens: doublePrecision('tokens').notNull(),
+  granted: doublePrecision('granted').notNull().default(0),
+  refilledAt: tz('refilled_at').notNull(),
+});
