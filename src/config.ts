@@ -161,6 +161,13 @@ export const ConfigSchema = z
     CALENDAR_HOLD_TITLE: z.string().min(1).default('Leave requested'),
     /** How a hold shows: transparent (free) by default, so it never makes anyone look busy before approval. */
     CALENDAR_HOLD_TRANSPARENCY: z.enum(['transparent', 'opaque']).default('transparent'),
+    /** A shared "who's out" calendar (a calendar id), written as GOOGLE_TEAM_CALENDAR_OWNER; off when unset. */
+    GOOGLE_TEAM_CALENDAR_ID: optionalString,
+    /** The Workspace user the service account acts as (domain-wide delegation) to write the team calendar. */
+    GOOGLE_TEAM_CALENDAR_OWNER: optionalString.pipe(z.string().email('must be an email address').optional()),
+    /** ICS feeds: how far back and ahead of today their absences reach (days). */
+    FEED_WINDOW_PAST_DAYS: nonNegativeInt(30),
+    FEED_WINDOW_FUTURE_DAYS: positiveInt(365),
     /** Outbox: attempts before a transiently failing message goes dead. */
     OUTBOX_MAX_ATTEMPTS: positiveInt(12),
     OUTBOX_BATCH_SIZE: positiveInt(16),
@@ -210,6 +217,13 @@ export const ConfigSchema = z
       if (c.PUBLIC_URL === undefined) {
         ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: `required with ${which} (the sign-in's redirect URI is PUBLIC_URL/dashboard/oauth/callback)` });
       }
+    }
+    if ((c.GOOGLE_TEAM_CALENDAR_ID === undefined) !== (c.GOOGLE_TEAM_CALENDAR_OWNER === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.GOOGLE_TEAM_CALENDAR_ID === undefined ? 'GOOGLE_TEAM_CALENDAR_ID' : 'GOOGLE_TEAM_CALENDAR_OWNER'],
+        message: 'GOOGLE_TEAM_CALENDAR_ID and GOOGLE_TEAM_CALENDAR_OWNER go together (the calendar, and the user it is written as)',
+      });
     }
     if (c.GOOGLE_SERVICE_ACCOUNT_JSON !== undefined && c.GOOGLE_SERVICE_ACCOUNT_FILE !== undefined) {
       ctx.addIssue({

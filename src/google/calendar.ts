@@ -20,7 +20,10 @@ import {
   type BlockState,
   type CalendarPort,
   type GoogleEventSummary,
+  type GoogleTeamEventSummary,
+  type TeamEventState,
   type WantedBlock,
+  type WantedTeamEvent,
 } from '../ports.js';
 import { createServiceAccountAuth, describeNetworkError, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
 import { base32hex, blockEventIdFor, blockFromEventId } from './ids.js';
@@ -161,6 +164,9 @@ function isEventTypeRefusal(err: unknown): err is GoogleApiError {
 
 type BlockType = BlockState['eventType'];
 
+/** A hold or a plain (busy, free) block: a default event from the start, with this look. */
+const defaultLook = (block: WantedBlock) => block.hold ?? block.plain;
+
 function eventBody(block: WantedBlock, id: string, type: BlockType): Event {
   const event: Event = {
     id,
@@ -179,7 +185,7 @@ function fields(block: WantedBlock, type: BlockType): Event {
     summary: block.summary,
     start: { dateTime: block.start.toISOString(), timeZone: block.timeZone },
     end: { dateTime: block.end.toISOString(), timeZone: block.timeZone },
-    transparency: block.hold?.transparency ?? 'opaque',
+    transparency: defaultLook(block)?.transparency ?? 'opaque',
     extendedProperties: { private: markerOf(block) },
   };
   if (type === 'outOfOffice') {
@@ -212,7 +218,7 @@ function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
     event.end?.timeZone === block.timeZone &&
     (event.summary ?? '') === block.summary &&
     // Google leaves transparency out of responses when it is the default, "opaque".
-    (event.transparency ?? 'opaque') === (block.hold?.transparency ?? 'opaque') &&
+    (event.transparency ?? 'opaque') === (defaultLook(block)?.transparency ?? 'opaque') &&
     priv[MARKER_KEY] === MARKER_VALUE &&
     priv.instanceCode === block.instanceCode &&
     (priv.blockKey ?? '') === (block.blockKey ?? '') &&
@@ -228,7 +234,7 @@ function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null
     eventId: event.id ?? blockEventIdFor(block.instanceCode, block.blockKey ?? ''),
     eventType,
     fallbackReason:
-      eventType === 'default' && !block.hold
+      eventType === 'default' && !defaultLook(block)
         ? fallbackReason ?? 'Google stored a default event although an out-of-office event was requested'
         : null,
     start: instant(event.start) ?? block.start,
@@ -250,6 +256,46 @@ function summaryOf(event: Event): GoogleEventSummary {
     end: instant(event.end),
   };
 }
+
+/**
+ * A team calendar event: default and transparent (the calendar's owner is not the one away), no
+ * reminders, all-day dates or times in the absence's zone, and our marker with the record and key.
+ */
+function teamFields(event: WantedTeamEvent): Event {
+  return {
+    summary: event.summary,
+    start: event.dates ? { date: event.dates.first } : { dateTime: event.start.toISOString(), timeZone: event.timeZone },
+    end: event.dates ? { date: event.dates.afterLast } : { dateTime: event.end.toISOString(), timeZone: event.timeZone },
+    transparency: 'transparent',
+    reminders: { useDefault: false, overrides: [] },
+    extendedProperties: { private: { [MARKER_KEY]: MARKER_VALUE, instanceCode: event.instanceCode, blockKey: event.teamKey } },
+  };
+}
+
+function isWantedTeam(existing: Event, event: WantedTeamEvent): boolean {
+  const priv = existing.extendedProperties?.private ?? {};
+  const sameTimes = event.dates
+    ? existing.start?.date === event.dates.first && existing.end?.date === event.dates.afterLast && !existing.start?.dateTime
+    : instant(existing.start)?.getTime() === event.start.getTime() &&
+      instant(existing.end)?.getTime() === event.end.getTime() &&
+      existing.start?.timeZone === event.timeZone &&
+      !existing.start?.date;
+  return (
+    existing.status === 'confirmed' &&
+    sameTimes &&
+    (existing.summary ?? '') === event.summary &&
+    existing.transparency === 'transparent' &&
+    priv[MARKER_KEY] === MARKER_VALUE &&
+    priv.instanceCode === event.instanceCode &&
+    priv.blockKey === event.teamKey
+  );
+}
+
+const teamStateOf = (existing: Event, event: WantedTeamEvent, id: string): TeamEventState => ({
+  eventId: existing.id ?? id,
+  start: instant(existing.start) ?? event.start,
+  end: instant(existing.end) ?? event.end,
+});
 
 /** A record's single block has no key worth saying. */
 const blockKeyOf = (key: string): { blockKey?: string } => (key === '' ? {} : { blockKey: key });
@@ -345,7 +391,7 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       );
     }
     const fallbackReason =
-      type === 'outOfOffice' || block.hold
+      type === 'outOfOffice' || defaultLook(block)
         ? null
         : knownFallback ??
           `event ${id} already exists as a default event (Google refused out-of-office earlier); an event's type cannot change after creation`;
@@ -394,8 +440,8 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
 
     async upsertBlock(block) {
       const id = blockEventIdFor(block.instanceCode, block.blockKey ?? '');
-      if (block.hold) {
-        // a hold is a default event from the start: it must never decline anything
+      if (defaultLook(block)) {
+        // a hold, or a busy or free block, is a default event from the start: it never declines anything
         try {
           return stateOf(await insert(block, id, 'default'), block, null);
         } catch (err) {
@@ -417,6 +463,79 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       } catch (err) {
         if (hasStatus(err, 409)) return bringExisting(block, id, fallbackReason);
         throw err;
+      }
+    },
+
+    async upsertTeamEvent(event) {
+      const id = blockEventIdFor(event.instanceCode, event.teamKey);
+      const where = `team event ${id} on ${event.calendarId}`;
+      try {
+        const created = await call(event.subject, `insert ${where}`, (o) =>
+          api.events.insert({ calendarId: event.calendarId, requestBody: { id, eventType: 'default', status: 'confirmed', ...teamFields(event) }, sendUpdates: 'none' }, o),
+        );
+        return teamStateOf(created, event, id);
+      } catch (err) {
+        if (!hasStatus(err, 409)) throw err;
+      }
+      // It exists (an earlier attempt committed, or a reverted absence approved again: a deleted
+      // event lives on as cancelled and keeps its id): a patch brings it back to the wanted state.
+      let existing: Event;
+      try {
+        existing = await call(event.subject, `get ${where}`, (o) => api.events.get({ calendarId: event.calendarId, eventId: id }, o));
+      } catch (err) {
+        if (hasStatus(err, 404, 410)) throw new ExternalError('transient', `${where} answered 409 duplicate on insert but is not found`, 404);
+        throw err;
+      }
+      if (isWantedTeam(existing, event)) return teamStateOf(existing, event, id);
+      // all-day and timed are exclusive: a patch must clear the other form, which null does
+      const times = event.dates
+        ? { start: { date: event.dates.first, dateTime: null, timeZone: null }, end: { date: event.dates.afterLast, dateTime: null, timeZone: null } }
+        : { start: { date: null, dateTime: event.start.toISOString(), timeZone: event.timeZone }, end: { date: null, dateTime: event.end.toISOString(), timeZone: event.timeZone } };
+      const patched = await call(event.subject, `patch ${where}`, (o) =>
+        api.events.patch(
+          { calendarId: event.calendarId, eventId: id, sendUpdates: 'none', requestBody: { ...teamFields(event), ...times, status: 'confirmed' } },
+          o,
+        ),
+      );
+      return teamStateOf(patched, event, id);
+    },
+
+    async deleteTeamEvent(calendarId, subject, instanceCode, teamKey) {
+      const id = blockEventIdFor(instanceCode, teamKey);
+      try {
+        await call(subject, `delete team event ${id} on ${calendarId}`, (o) => api.events.delete({ calendarId, eventId: id, sendUpdates: 'none' }, o));
+        return 'deleted';
+      } catch (err) {
+        if (hasStatus(err, 404, 410)) return 'already_gone';
+        throw err;
+      }
+    },
+
+    async listMarkedEventsAs(subject, calendarId, timeMin, timeMax) {
+      const out: GoogleTeamEventSummary[] = [];
+      let pageToken: string | undefined;
+      for (let page = 1; ; page++) {
+        if (page > MAX_PAGES) throw new ExternalError('permanent', `list events on ${calendarId}: more than ${MAX_PAGES} pages`);
+        const data = await call(subject, `list events on ${calendarId}`, (o) =>
+          api.events.list(
+            {
+              calendarId,
+              privateExtendedProperty: [`${MARKER_KEY}=${MARKER_VALUE}`],
+              timeMin: timeMin.toISOString(),
+              timeMax: timeMax.toISOString(),
+              singleEvents: true,
+              showDeleted: false,
+              maxResults: 250,
+              pageToken,
+            },
+            o,
+          ),
+        );
+        for (const event of data.items ?? []) {
+          out.push({ ...summaryOf(event), summary: event.summary ?? '', allDay: typeof event.start?.date === 'string' && !event.start?.dateTime });
+        }
+        pageToken = data.nextPageToken ?? undefined;
+        if (!pageToken) return out;
       }
     },
 

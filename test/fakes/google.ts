@@ -40,6 +40,7 @@
  *   faults.latencyMs     added to every request before it is handled
  *   faults.clear()       drop rules, random faults and latency
  *   refuseOutOfOffice(calendarId, on = true)  outOfOffice inserts there get 400 eventTypeRestriction
+ *   share(calendarId, subject)  that user may also write the calendar (a shared team calendar)
  *   denySubject(email)   token requests for that subject get 400 invalid_grant (not in the domain)
  *   withholdDelegation(on = true)  token requests acting as a user (`sub`) get 401 unauthorized_client,
  *                        as when the Admin console grants the client ID no domain-wide delegation
@@ -61,7 +62,8 @@
  * changes; outOfOffice needs timed start/end and outOfOfficeProperties; list filters
  * privateExtendedProperty (all must match), timeMin/timeMax (overlap), showDeleted (default false),
  * pages with nextPageToken; responses omit transparency when it is "opaque". Tokens are per subject:
- * a token's sub must equal the calendarId it accesses (else 403), as with domain-wide delegation.
+ * a token's sub must equal the calendarId it accesses (else 403), as with domain-wide delegation,
+ * unless the calendar was shared with that user (share()).
  */
 import { generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -157,6 +159,7 @@ export interface FakeGoogle {
     clear(): void;
   };
   refuseOutOfOffice(calendarId: string, on?: boolean): void;
+  share(calendarId: string, subject: string): void;
   denySubject(email: string): void;
   withholdDelegation(on?: boolean): void;
   foreignKey(): ServiceAccountKeyJson;
@@ -340,11 +343,13 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
   // ---- calendar operations ----------------------------------------------------------------------
 
   const violations: string[] = [];
-  /** the block an event stands for: a hold `hold:<key>` (or `hold`) stands for block `<key>` (or '') */
+  /** calendars shared with users other than their owner */
+  const shared = new Map<string, Set<string>>();
+  /** the block an event stands for: a hold `hold:<key>` (or `hold`) or a plain event `plain:<key>` (or `plain`) stands for block `<key>` (or '') */
   const blockOf = (e: FakeEvent): string | null => {
     const priv = isObject(e.extendedProperties) && isObject(e.extendedProperties.private) ? e.extendedProperties.private : null;
     if (!priv || typeof priv.instanceCode !== 'string') return null;
-    const key = typeof priv.blockKey === 'string' ? priv.blockKey.replace(/^hold(:|$)/, '') : '';
+    const key = typeof priv.blockKey === 'string' ? priv.blockKey.replace(/^(hold|plain)(:|$)/, '') : '';
     return `${priv.instanceCode} ${key}`;
   };
   function assertOneEventPerBlock(calendarId: string, written: FakeEvent, op: string): void {
@@ -559,7 +564,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     const subject = issued?.sub;
     const run = (): Reply => {
       if (!issued || issued.expiresAt <= now()) return err(401, 'authError', 'Invalid Credentials');
-      if (subject !== calendarId) return err(403, 'forbidden', `Not allowed to access calendar ${calendarId}`);
+      if (subject !== calendarId && !(subject !== undefined && shared.get(calendarId)?.has(subject))) return err(403, 'forbidden', `Not allowed to access calendar ${calendarId}`);
       let body: Record<string, unknown> = {};
       if (op === 'insert' || op === 'update' || op === 'patch') {
         try {
@@ -751,6 +756,9 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     event: (calendarId, eventId) => {
       const e = store(calendarId).get(eventId);
       return e ? clone(e) : undefined;
+    },
+    share(calendarId, subject) {
+      shared.set(calendarId, new Set([...(shared.get(calendarId) ?? []), subject]));
     },
     refuseOutOfOffice(calendarId, on = true) {
       if (on) refused.add(calendarId);
