@@ -85,6 +85,8 @@ for (const backend of BACKENDS) {
       expect(mine(training).map(look)).toEqual([{ id: blockEventIdFor(training, 'plain'), eventType: 'default', summary: 'Busy', transparency: 'opaque', decline: null }]);
       expect(mine(wfh).map(look)).toEqual([{ id: blockEventIdFor(wfh, 'plain'), eventType: 'default', summary: 'Out of office', transparency: 'transparent', decline: null }]);
       expect(mine(errand)).toEqual([]);
+      const [run] = (await w.outboxRows(errand)).map((r) => r.result);
+      expect(run).toEqual({ action: 'nothing', detail: 'its policy places no block' });
       // the plain block is recorded as what it is, not as an out-of-office refusal
       const approval = (await (await w.t.admin(`/api/approvals/${training}`)).json()) as { calendar: { blocks: Array<Record<string, unknown>> } };
       expect(approval.calendar.blocks).toEqual([expect.objectContaining({ block_key: 'plain', state: 'present', event_type: 'default', fallback_reason: null })]);
