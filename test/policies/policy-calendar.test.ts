@@ -90,6 +90,16 @@ for (const backend of BACKENDS) {
       // the plain block is recorded as what it is, not as an out-of-office refusal
       const approval = (await (await w.t.admin(`/api/approvals/${training}`)).json()) as { calendar: { blocks: Array<Record<string, unknown>> } };
       expect(approval.calendar.blocks).toEqual([expect.objectContaining({ block_key: 'plain', state: 'present', event_type: 'default', fallback_reason: null })]);
+
+      // the reconciliation, Google asked too, takes each for what its policy made: nothing missing,
+      // no stand-in for a refused out-of-office, no orphan
+      const report = (await (await w.t.admin('/api/reconciliation?from=2099-03-01&to=2099-03-31&verify=google')).json()) as {
+        verified: { google: boolean };
+        items: Array<{ category: string; instance_code: string }>;
+      };
+      expect(report.verified.google).toBe(true);
+      const mineNow = new Set([sick, training, wfh, errand]);
+      expect(report.items.filter((i) => mineNow.has(i.instance_code) && i.category !== 'unmapped_leave_type')).toEqual([]);
     });
 
     it('a pending request gets a hold only when its type places a block', async () => {
