@@ -9,6 +9,7 @@ import { ADMIN_WRITE_LIMIT, limitBody, SMALL_BODY_LIMIT } from './routes/body-li
 import { dashboardRoutes } from './routes/dashboard.js';
 import { employeeRoutes } from './routes/employees.js';
 import { eventRoutes } from './routes/events.js';
+import { feedAdminRoutes, feedRoutes } from './routes/feeds.js';
 import { healthRoutes } from './routes/health.js';
 import { leaveRoutes } from './routes/leaves.js';
 import { approvalRoutes } from './routes/approvals.js';
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): Hono {
   app.use('*', async (c, next) => (c.req.path === '/webhook/feishu' ? next() : bodyLimits(c, next)));
   app.route('/', healthRoutes(deps));
   app.route('/webhook', webhookRoutes(deps));
+  app.route('/feeds', feedRoutes(deps));
 
   const api = new Hono();
   api.use('*', adminHeaders, adminAuth(deps, { writes: 'json' }));
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/policies', policyRoutes(deps));
   api.route('/audit', auditRoutes(deps));
   api.route('/sessions', sessionRoutes(deps));
+  api.route('/feeds', feedAdminRoutes(deps));
   api.route('/', reportRoutes(deps));
   app.route('/api', api);
   app.route('/dashboard', dashboardRoutes(deps));

@@ -15,6 +15,9 @@ const USAGE = `usage: leave-bridge <command>
   policy set <leave_type|*> --calendar <effect> --visibility <visibility> [--kind <kind>] [--decline-mode <mode>]
              [--title <text>] [--payroll-code <code>] [--counts-as-leave true|false]
   policy delete <leave_type|*> [--kind <kind>]
+  feed create team | employee <employee_id> | department <open_department_id>
+  feed list [--revoked] [--json] | feed revoke <feed id>
+                                          read-only ICS feed URLs (the token is shown once, at create)
   employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
   trigger <scenario> [--employee <user_id>] [--peer <user_id>] [--from <date>] [--to <date>] [--url <webhook>]
                                           post a scenario's Feishu events to a running service (leave-bridge trigger alone lists them)

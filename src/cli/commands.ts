@@ -3,6 +3,7 @@ import { approvalsCommand } from './approvals.js';
 import { backfillCommand } from './backfill.js';
 import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
+import { feedCommand } from './feed.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
 import { policyCommand } from './policy.js';
@@ -27,6 +28,7 @@ export const commands: Record<string, Command> = {
   purge: (config, args) => purgeCommand(config, args),
   approvals: approvalsCommand,
   policy: policyCommand,
+  feed: feedCommand,
 };
 
 /** A command that reads the environment itself; a number is its exit code. */

@@ -7,6 +7,8 @@ import { approvalFromInstance, LeaveFormError } from '../feishu/form.js';
 import { baseKeyOf, blockPlan, holdKeyOf, isPlainKey, placedPlan, type PlannedBlock } from '../leave/blocks.js';
 import { effectivePolicy, policyDefaults, resolvePolicy, type EffectivePolicy, type StoredPolicy } from '../policies/resolve.js';
 import { lockKey } from './queries.js';
+import { syncTeamCalendar } from './team-calendar.js';
+import { TEAM_OUTBOX_KIND } from '../leave/team.js';
 import { toInstant } from '../shared/local-time.js';
 import { ExternalError, type CalendarPort, type WantedBlock } from '../ports.js';
 
@@ -36,7 +38,7 @@ export interface HandlerResult {
   blocks?: Array<HandlerResult & { block_key: string; employee_id: string | null }>;
 }
 
-export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete'] as const;
+export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete', 'team_calendar.sync'] as const;
 
 /** One block as Google holds it after a run. */
 export interface PresentBlock {
@@ -148,6 +150,7 @@ export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage, state
   if (!(HANDLED_KINDS as readonly string[]).includes(msg.kind)) {
     throw new ExternalError('permanent', `unknown outbox kind ${JSON.stringify(msg.kind)}`);
   }
+  if (msg.kind === TEAM_OUTBOX_KIND) return syncTeamCalendar(deps, msg.key);
   return syncLeaveCalendar(deps, msg.key, state);
 }
 

@@ -4,6 +4,7 @@ import { leavePolicies, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { BLOCKING_KINDS } from '../leave/types.js';
 import { enqueue, type OutboxKind } from '../outbox/enqueue.js';
+import { teamCalendarOn, teamOutboxKey } from '../leave/team.js';
 import { lockKey } from '../outbox/queries.js';
 import { ANY, type PolicyBody, type PolicyEntry } from './body.js';
 import { PolicySet, policyDefaults, type EffectivePolicy, type Policy, type StoredPolicy } from './resolve.js';
@@ -12,8 +13,17 @@ import { PolicySet, policyDefaults, type EffectivePolicy, type Policy, type Stor
  * What a policy change re-syncs: for each outbox kind, the policy fields whose change affects what it
  * writes. A record is queued for a kind only when one of its fields changes for that record.
  */
-export const POLICY_RESYNCS: ReadonlyArray<{ kind: OutboxKind; fields: ReadonlyArray<keyof Policy> }> = [
+export const POLICY_RESYNCS: ReadonlyArray<{
+  kind: OutboxKind;
+  fields: ReadonlyArray<keyof Policy>;
+  /** the row's key (default: the instance code) */
+  key?: (instanceCode: string) => string;
+  /** only when this holds (default: always) */
+  when?: (config: StoreDeps['config']) => boolean;
+}> = [
   { kind: 'calendar.upsert', fields: ['calendar', 'decline_mode', 'title'] },
+  // the team calendar's event shows the visibility (src/outbox/team-calendar.ts), under its own key
+  { kind: 'team_calendar.sync', fields: ['visibility'], key: teamOutboxKey, when: teamCalendarOn },
 ];
 
 /** A stored policy as the API shows it: unset fields are null (they take the defaults). */
@@ -124,6 +134,7 @@ async function change(deps: StoreDeps, write: (tx: Tx) => Promise<PolicyView[]>,
   const defaults = policyDefaults(deps.config);
   const now = deps.clock.now();
   const keys: string[] = [];
+  let resynced = 0;
   const policies = await deps.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended('leave_policies', 0))`);
     const before = new PolicySet(await tx.select().from(leavePolicies), defaults);
@@ -133,17 +144,21 @@ async function change(deps: StoreDeps, write: (tx: Tx) => Promise<PolicyView[]>,
     for (const r of candidates) {
       const a = before.resolve(r.kind, r.leaveType);
       const b = after.resolve(r.kind, r.leaveType);
-      const kinds = POLICY_RESYNCS.filter((x) => x.fields.some((f) => a[f] !== b[f])).map((x) => x.kind);
+      const kinds = POLICY_RESYNCS.filter((x) => (x.when?.(deps.config) ?? true) && x.fields.some((f) => a[f] !== b[f]));
       if (kinds.length === 0) continue;
       // the lock every writer of the record takes: its row and its pending outbox rows change together
       await lockKey(tx, r.instanceCode);
-      for (const kind of kinds) await enqueue(tx, r.instanceCode, kind, { reason: 'policy change' });
-      keys.push(r.instanceCode);
+      for (const x of kinds) {
+        const key = x.key?.(r.instanceCode) ?? r.instanceCode;
+        await enqueue(tx, key, x.kind, { reason: 'policy change' });
+        keys.push(key);
+      }
+      resynced += 1;
     }
     return policies;
   });
   if (keys.length > 0) deps.onOutboxWritten?.(keys);
-  return { policies, resynced: keys.length };
+  return { policies, resynced };
 }
 
 /**

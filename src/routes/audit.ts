@@ -79,6 +79,8 @@ export const AUDITED: Audited[] = [
   { method: 'PUT', path: '/policies/:leave_type', action: 'policy.set', target: (c) => policyTarget(c), detail: async (c) => ({ fields: await jsonKeys(c), ...(await bodyKind(c)) }) },
   { method: 'DELETE', path: '/policies/:leave_type', action: 'policy.delete', target: (c) => policyTarget(c) },
   { method: 'POST', path: '/sessions/:id/revoke', action: 'session.revoke', target: (c) => c.req.param('id') },
+  { method: 'POST', path: '/feeds', action: 'feed.create', target: (c) => c.res.headers.get('x-feed-id') ?? undefined, detail: async (c) => ({ fields: await jsonKeys(c) }) },
+  { method: 'DELETE', path: '/feeds/:id', action: 'feed.revoke', target: (c) => c.req.param('id') },
 ];
 
 function audited(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'logger'>, a: Audited): MiddlewareHandler {

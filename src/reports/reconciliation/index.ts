@@ -6,6 +6,7 @@ import { loadFacts } from './facts.js';
 import { CATEGORIES, type Category, type DriftItem, type ReconciliationReport, type VerifyOptions } from './types.js';
 import { verifyFeishu } from './verify-feishu.js';
 import { verifyGoogle } from './verify-google.js';
+import { verifyTeamCalendar } from './verify-team.js';
 
 export { formatAge } from './checks.js';
 export { leavesInPeriod } from './facts.js';
@@ -39,6 +40,8 @@ export async function reconcile(
     verified.google = true;
     await verifyGoogle(deps, period, scope, blockByCode, emailOf, messagesByKey, items);
   }
+  // the team absence calendar, when there is one: our records always, Google with verify=google
+  await verifyTeamCalendar(deps, period, scope, input.verify?.google === true, items);
   if (input.verify?.feishu) {
     verified.feishu = true;
     await verifyFeishu(deps, scope, items);
