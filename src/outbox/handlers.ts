@@ -272,7 +272,10 @@ export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string,
   const impliedHolds = leave?.held ? plan.map((p) => holdKeyOf(p.blockKey)) : [];
   const byKey = new Map(recorded.map((b) => [b.blockKey, b]));
   const keys = [...new Set([...(pending ? [] : placed.map((b) => b.blockKey)), ...impliedHolds, ...recorded.map((b) => b.blockKey), ...wanted.map((w) => w.blockKey)])].sort();
-  if (keys.length === 0) return { result: { action: 'nothing', detail: 'no block was ever created (no address known)' }, record: null };
+  if (keys.length === 0) {
+    const detail = leave?.status === 'approved' && plan.length > 0 && policy?.calendar === 'none' ? 'its policy places no block' : 'no block was ever created (no address known)';
+    return { result: { action: 'nothing', detail }, record: null };
+  }
 
   const record: BlockRecord = { instanceCode, syncedAt: deps.clock.now(), present: [], deleted: [] };
   const results: NonNullable<HandlerResult['blocks']> = [];

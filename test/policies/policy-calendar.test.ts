@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockEventIdFor } from '../../src/google/ids.js';
 import type { FakeEvent } from '../fakes/google.js';
 import { BACKENDS, type TestDatabase } from '../support/db.js';
-import { leaveApprovalV2, tripApproval } from '../support/feishu.js';
+import { leaveGroupV2Form } from '../fakes/feishu.js';
+import { approvalInstance, leaveApprovalV2, tripApproval } from '../support/feishu.js';
 import { eventIdFor, startWorld, type World } from '../support/outbox-world.js';
 
 /*
@@ -24,7 +25,8 @@ for (const backend of BACKENDS) {
     let w: World;
     beforeAll(async () => {
       db = await backend.create();
-      w = await startWorld(db);
+      // holds on: a pending request of a type without a block gets no hold either
+      w = await startWorld(db, { env: { CALENDAR_TENTATIVE_HOLDS: 'true' } });
       for (const u of ['u_pol', 'u_trip', 'u_peer']) w.feishu.addUser({ user_id: u, email: `${u}@example.com` });
     }, 120_000);
     afterAll(async () => {
@@ -83,9 +85,40 @@ for (const backend of BACKENDS) {
       expect(mine(training).map(look)).toEqual([{ id: blockEventIdFor(training, 'plain'), eventType: 'default', summary: 'Busy', transparency: 'opaque', decline: null }]);
       expect(mine(wfh).map(look)).toEqual([{ id: blockEventIdFor(wfh, 'plain'), eventType: 'default', summary: 'Out of office', transparency: 'transparent', decline: null }]);
       expect(mine(errand)).toEqual([]);
+      const [run] = (await w.outboxRows(errand)).map((r) => r.result);
+      expect(run).toEqual({ action: 'nothing', detail: 'its policy places no block' });
       // the plain block is recorded as what it is, not as an out-of-office refusal
       const approval = (await (await w.t.admin(`/api/approvals/${training}`)).json()) as { calendar: { blocks: Array<Record<string, unknown>> } };
       expect(approval.calendar.blocks).toEqual([expect.objectContaining({ block_key: 'plain', state: 'present', event_type: 'default', fallback_reason: null })]);
+
+      // the reconciliation, Google asked too, takes each for what its policy made: nothing missing,
+      // no stand-in for a refused out-of-office, no orphan
+      const report = (await (await w.t.admin('/api/reconciliation?from=2099-03-01&to=2099-03-31&verify=google')).json()) as {
+        verified: { google: boolean };
+        items: Array<{ category: string; instance_code: string }>;
+      };
+      expect(report.verified.google).toBe(true);
+      const mineNow = new Set([sick, training, wfh, errand]);
+      expect(report.items.filter((i) => mineNow.has(i.instance_code) && i.category !== 'unmapped_leave_type')).toEqual([]);
+    });
+
+    it('a pending request gets a hold only when its type places a block', async () => {
+      const held = code('pending-held');
+      const none = code('pending-none');
+      for (const [c, name] of [[held, 'Annual leave'], [none, 'Errand']] as const) {
+        w.feishu.addInstance({
+          instance_code: c,
+          approval_code: 'APPROVAL-LEAVE',
+          status: 'PENDING',
+          user_id: 'u_pol',
+          createdMs: Date.UTC(2099, 0, 4),
+          form: leaveGroupV2Form({ name, start: '2099-02-03T09:00:00+08:00', end: '2099-02-03T18:00:00+08:00', interval: 1 }),
+        });
+        expect((await w.send(approvalInstance(c, 'PENDING', { approvalCode: 'APPROVAL-LEAVE' }))).json).toMatchObject({ status: 'applied' });
+      }
+      await w.drainer.drainOnce();
+      expect(mine(held).map((e) => e.id)).toEqual([blockEventIdFor(held, 'hold')]);
+      expect(mine(none)).toEqual([]);
     });
 
     it("a kind's policy reaches a trip's every block, the requester's and the peer's", async () => {
