@@ -87,8 +87,10 @@ export const leaves = pgTable(
     extra: jsonb('extra').$type<Record<string, unknown>>(),
     /** approved | reverted; pending | rejected with tentative holds on (CALENDAR_TENTATIVE_HOLDS) */
     status: text('status').notNull(),
-    /** v1 | v2 | backfill | request (a pending request's form); null while only a revert is known */
+    /** v1 | v2 | backfill | request (a pending request's form) | corehr; null while only a revert is known */
     detailSource: text('detail_source'),
+    /** where the record comes from: approval (the Approval app) | corehr (Feishu People leave requests) */
+    source: text('source').notNull().default('approval'),
     /** a tentative hold was placed while it was pending: its hold events are removed when it is decided */
     held: boolean('held').notNull().default(false),
     hasV1: boolean('has_v1').notNull().default(false),
@@ -125,6 +127,8 @@ export const attendanceDays = pgTable(
     revision: integer('revision').notNull(),
     /** active | superseded | reverted */
     status: text('status').notNull().default('active'),
+    /** CoreHR's paid_type of the date (1 not in payroll, 2 affects pay, 3 does not affect pay); null for Approval records */
+    paidType: integer('paid_type'),
     createdAt: tz('created_at').notNull().defaultNow(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
   },
@@ -311,4 +315,25 @@ export const authFailures = pgTable('auth_failures', {
   address: text('address').primaryKey(),
   failures: integer('failures').notNull(),
   windowStartedAt: tz('window_started_at').notNull(),
+});
+
+/**
+ * The CoreHR leave sync's state, one row per sync (name `leave_requests`), shared by every process
+ * and Worker isolate: the watermark (the `leave_update_time_max` of the last window read in full,
+ * which survives restarts) and the pacing bucket that keeps every caller together under the
+ * leave_request_history API's 100 requests per minute
+ * (https://open.feishu.cn/document/server-docs/corehr-v1/leave/leave_request_history).
+ */
+export const corehrSync = pgTable('corehr_sync', {
+  name: text('name').primaryKey(),
+  /** every request updated up to here has been read (null: never synced) */
+  watermark: tz('watermark'),
+  /** when the last periodic sync was queued (the Worker's cron queues one per COREHR_SYNC_INTERVAL) */
+  lastQueuedAt: tz('last_queued_at'),
+  lastSyncAt: tz('last_sync_at'),
+  /** what the last sync read: {requests, pages, applied, quarantined, unchanged, window} */
+  lastResult: jsonb('last_result'),
+  /** requests the bucket holds now (refilled at the configured rate per minute, up to that rate) */
+  tokens: numeric('tokens', { precision: 12, scale: 6, mode: 'number' }).notNull().default(0),
+  refilledAt: tz('refilled_at').notNull().defaultNow(),
 });
