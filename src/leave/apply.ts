@@ -4,7 +4,7 @@ import type { Deps } from '../deps.js';
 import { baseUnitOf, daysOf } from './days.js';
 import type { Effect, IngestRow } from './ingest-statement.js';
 import type { AppliedEvent } from './plan.js';
-import type { DayQuantity } from './types.js';
+import { COREHR_SYNC_KEY, type DayQuantity } from './types.js';
 
 export interface Applied {
   effect: Effect;
@@ -31,5 +31,6 @@ export async function applyLeaveEvent(
       ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
   );
   const r = row!.r;
-  return { effect: r.effect!, outboxKeys: r.outbox ? [event.instanceCode] : [], ignoredReason: r.ignored_reason ?? null };
+  const key = event.kind === 'doorbell' ? COREHR_SYNC_KEY : event.instanceCode;
+  return { effect: r.effect!, outboxKeys: r.outbox ? [key] : [], ignoredReason: r.ignored_reason ?? null };
 }
