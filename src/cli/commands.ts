@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { approvalsCommand } from './approvals.js';
 import { backfillCommand } from './backfill.js';
+import { corehrCommand } from './corehr.js';
 import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
@@ -19,6 +20,7 @@ export const commands: Record<string, Command> = {
   migrate: (config) => migrate(config),
   subscribe: subscribeCommand,
   backfill: backfillCommand,
+  corehr: corehrCommand,
   export: exportCommand,
   outbox: outboxCommand,
   employee: employeeCommand,
