@@ -19,6 +19,7 @@ type LeaveRow = typeof leaves.$inferSelect;
 function summary(l: LeaveRow) {
   return {
     instance_code: l.instanceCode,
+    source: l.source,
     status: l.status as 'approved' | 'reverted',
     employee_id: l.employeeId,
     open_id: l.openId,
@@ -83,10 +84,10 @@ async function readLeave(db: Tx, instanceCode: string) {
   return {
     ...summary(leave),
     email: employee[0]?.emailOverride ?? employee[0]?.email ?? null,
-    days: active.map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit })),
+    days: active.map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit, paid_type: d.paidType })),
     days_history: days
       .filter((d) => d.status !== 'active')
-      .map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit, revision: d.revision, status: d.status })),
+      .map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit, paid_type: d.paidType, revision: d.revision, status: d.status })),
     calendar: {
       state: block ? block.state : 'absent',
       event_id: block?.eventId ?? null,

@@ -143,9 +143,9 @@ BEGIN
     VALUES ('corehr', 'corehr.sync', jsonb_build_object('process_ids', jsonb_build_array(ev->>'processId')))
     ON CONFLICT (key, kind) WHERE status = 'pending' DO UPDATE
       SET payload = jsonb_build_object('process_ids',
-        (SELECT coalesce(jsonb_agg(DISTINCT p), '[]'::jsonb)
-         FROM jsonb_array_elements(coalesce(outbox.payload->'process_ids', '[]'::jsonb) || excluded.payload->'process_ids') p
-         WHERE jsonb_typeof(p) = 'string')),
+        (SELECT coalesce(jsonb_agg(DISTINCT p.id), '[]'::jsonb)
+         FROM jsonb_array_elements(coalesce(outbox.payload->'process_ids', '[]'::jsonb) || (excluded.payload->'process_ids')) AS p(id)
+         WHERE jsonb_typeof(p.id) = 'string')),
         updated_at = now_ts;
     RETURN jsonb_build_object('effect', 'sync_queued', 'outbox', true, 'ignored_reason', NULL);
   END IF;
