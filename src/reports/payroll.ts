@@ -24,6 +24,8 @@ export interface PayrollLine {
   instance_code: string;
   /** the approval's kind; in an export only when it was asked for kinds (`kinds=`) */
   kind?: ApprovalKind;
+  /** CoreHR's paid_type of the date (1 not in payroll, 2 affects pay, 3 does not); JSON only, on CoreHR lines */
+  paid_type?: number;
 }
 
 /** What an export covers when it does not say: leaves, as every export did before kinds. */
@@ -72,6 +74,7 @@ export async function payrollLines(db: Queryable, period: Period, kinds: readonl
       quantity: attendanceDays.quantity,
       unit: attendanceDays.unit,
       instanceCode: attendanceDays.instanceCode,
+      paidType: attendanceDays.paidType,
     })
     .from(attendanceDays)
     .innerJoin(leaves, eq(leaves.instanceCode, attendanceDays.instanceCode))
@@ -96,6 +99,7 @@ export async function payrollLines(db: Queryable, period: Period, kinds: readonl
       unit: r.unit,
       instance_code: r.instanceCode,
       kind: r.kind as ApprovalKind,
+      ...(r.paidType !== null ? { paid_type: r.paidType } : {}),
     }))
     .sort(compareLines);
 }
@@ -238,6 +242,7 @@ const pickLine = (l: PayrollLine): PayrollLine => ({
   unit: l.unit,
   instance_code: l.instance_code,
   kind: kindOf(l),
+  ...(l.paid_type !== undefined ? { paid_type: l.paid_type } : {}),
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -217,3 +217,34 @@ function checkTotals(leave: LeaveRow, sums: Array<{ unit: string; total: string 
     data: { sum: fromMicro(micro), expected, unit: info.base },
   });
 }
+
+/**
+ * The same time off approved twice, once in the Approval app and once in Feishu People (CoreHR),
+ * for the same person: both are recorded, so payroll counts it twice and two blocks are written.
+ * Nothing merges them silently (they may differ in type or quantity); a person decides which one
+ * stands. One item per pair of overlapping approved leaves.
+ */
+export function checkDuplicateSources(facts: Facts, items: DriftItem[]): void {
+  const approved = facts.scope.filter((l) => l.status === 'approved' && (l.kind ?? 'leave') === 'leave' && l.employeeId && l.startLocal && l.endLocal);
+  const corehr = approved.filter((l) => l.source === 'corehr');
+  if (corehr.length === 0) return;
+  const approvals = approved.filter((l) => l.source !== 'corehr');
+  for (const c of corehr) {
+    for (const a of approvals) {
+      // wall-clock times of one format compare as strings; touching ends do not overlap
+      if (a.employeeId !== c.employeeId || !(a.startLocal! < c.endLocal! && c.startLocal! < a.endLocal!)) continue;
+      const from = a.startLocal! > c.startLocal! ? a.startLocal! : c.startLocal!;
+      const to = a.endLocal! < c.endLocal! ? a.endLocal! : c.endLocal!;
+      items.push({
+        category: 'duplicate_source',
+        instance_code: c.instanceCode,
+        employee_id: c.employeeId,
+        detail: `${c.instanceCode} (Feishu People, ${c.leaveType ?? 'leave'} ${c.startLocal} → ${c.endLocal}) overlaps approval ${a.instanceCode} (${a.leaveType ?? 'leave'} ${a.startLocal} → ${a.endLocal}) from ${from} to ${to}`,
+        action:
+          'The same time off was approved in the Approval app and in Feishu People: payroll counts both and both block the calendar. Withdraw or cancel the one that should not stand in Feishu; its revert or cancellation removes it here.',
+        severity: 'error',
+        data: { approval_instance_code: a.instanceCode, corehr_instance_code: c.instanceCode, overlap_start: from, overlap_end: to },
+      });
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import type { Deps } from '../../deps.js';
 import type { Period } from '../period.js';
-import { checkEmails, checkLeaves, checkQuarantined } from './checks.js';
+import { checkDuplicateSources, checkEmails, checkLeaves, checkQuarantined } from './checks.js';
 import { loadFacts } from './facts.js';
 import { CATEGORIES, type Category, type DriftItem, type ReconciliationReport, type VerifyOptions } from './types.js';
 import { verifyFeishu } from './verify-feishu.js';
@@ -30,6 +30,7 @@ export async function reconcile(
   checkLeaves(facts, now, items);
   checkEmails(facts, items);
   checkQuarantined(facts, items);
+  checkDuplicateSources(facts, items);
 
   const verified = { google: false, feishu: false };
   if (input.verify?.google) {

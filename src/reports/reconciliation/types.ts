@@ -11,6 +11,7 @@ export const CATEGORIES = [
   'google_mismatch',
   'feishu_status_mismatch',
   'attendance_total_mismatch',
+  'duplicate_source',
   'single_variant',
   'quarantined_event',
   'employee_without_email',

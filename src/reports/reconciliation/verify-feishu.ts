@@ -19,7 +19,8 @@ export async function verifyFeishu(deps: Pick<Deps, 'feishu'>, scope: LeaveRow[]
     return;
   }
   const verifier = new Verifier('feishu', items);
-  await mapLimit(scope, VERIFY_CONCURRENCY, async (leave) => {
+  // CoreHR requests are not approval instances: the CoreHR sync reads their state from the leave API
+  await mapLimit(scope.filter((l) => l.source !== 'corehr'), VERIFY_CONCURRENCY, async (leave) => {
     const got = await verifier.call(`reading approval instance ${leave.instanceCode}`, { instance_code: leave.instanceCode, employee_id: leave.employeeId }, () =>
       feishu.getInstance(leave.instanceCode),
     );
