@@ -26,8 +26,8 @@
 -- * Its source is the approval's (ev.source: corehr for a Feishu People leave request), else
 --   approval. A zone the approval names (ev.timezone: a CoreHR request's time_zone) is fixed on
 --   it instead of the employee's or the default. A CoreHR request still pending (ev.pending, only
---   passed with tentative holds on) is recorded pending, with its detail and no days; its
---   calendar.upsert writes the hold. Each day keeps the paid_type the approval gives it (CoreHR's
+--   passed with tentative holds on) is recorded pending and held, with its detail and no days; its
+--   calendar.upsert writes the hold, which its approval or withdrawal removes. Each day keeps the paid_type the approval gives it (CoreHR's
 --   details[].paid_type), else null.
 --
 -- One statement of data-modifying WITH queries rather than three statements: none of them reads
@@ -49,13 +49,14 @@ BEGIN
   ), new_leaves AS (
     INSERT INTO leaves (instance_code, kind, approval_code, tenant_key, employee_id, open_id, leave_type, leave_type_key,
       unit, interval_seconds, start_local, end_local, segments, segments_source, reason, peers, segment_seconds, extra,
-      detail_source, source, has_v1, has_v2, timezone, status, approved_at, revision, created_at, updated_at)
+      detail_source, source, has_v1, has_v2, timezone, status, approved_at, held, revision, created_at, updated_at)
     SELECT ev->>'instanceCode', ev->>'approvalKind', ev->>'approvalCode', ev->>'tenantKey', ev->>'employeeId', ev->>'openId', ev->>'leaveType',
       ev->>'leaveTypeKey', ev->>'unit', (ev->>'intervalSeconds')::int, ev->>'startLocal', ev->>'endLocal',
       ev->'segments', ev->>'segmentsSource', ev->>'reason', ev->'peers', ev->'segmentSeconds', ev->'extra', ev->>'variant',
       coalesce(ev->>'source', 'approval'), ev->>'variant' = 'v1', ev->>'variant' = 'v2', coalesce(ev->>'timezone', tz),
       CASE WHEN coalesce((ev->>'pending')::boolean, false) THEN 'pending' ELSE 'approved' END,
-      CASE WHEN coalesce((ev->>'pending')::boolean, false) THEN NULL ELSE now_ts END, 1, now_ts, now_ts
+      CASE WHEN coalesce((ev->>'pending')::boolean, false) THEN NULL ELSE now_ts END,
+      coalesce((ev->>'pending')::boolean, false), 1, now_ts, now_ts
     FROM c ORDER BY ord
   ), new_days AS (
     INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status, paid_type)
