@@ -11,7 +11,8 @@
  *      does for the same events (run in-process on a second database, against a second fake Google);
  *   5. a person signs in with Feishu (the fake's authorize page), the session opens the API and the
  *      dashboard, sign-out ends it; failed authentication is throttled through the database;
- *   6. the hourly cron purges payloads and export emails past their retention.
+ *   6. the hourly cron purges payloads and export emails past their retention;
+ *   7. the minute cron queues and runs the CoreHR sync (COREHR_SYNC_INTERVAL).
  *
  * wrangler dev runs on a snapshot of the sources in a temp dir: it rebuilds when files change, and
  * edits made in the tree while this runs must not swap the Worker under the test.
@@ -294,6 +295,9 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
           PUBLIC_URL: `http://127.0.0.1:${workerPort}`,
           ADMIN_FEISHU_USERS: 'u_op',
           AUTH_FAILURE_LIMIT: '3',
+          // the minute cron queues a CoreHR sync at most once a minute
+          COREHR_ENABLED: 'true',
+          COREHR_SYNC_INTERVAL: '1m',
         },
       }),
       startWranglerDev({ vars: { ...common, DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/nothing_listens_here`, LOG_LEVEL: 'silent' } }),
@@ -501,6 +505,46 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     expect(block).toMatchObject({ status: 'confirmed', eventType: 'outOfOffice' });
     expect(google.event(PEOPLE.alice.email, blockEventIdFor(PENDING, 'hold'))).toMatchObject({ status: 'cancelled' });
     expect(google.violations).toEqual([]);
+  });
+
+  it('the minute cron runs the CoreHR sync (COREHR_SYNC_INTERVAL): a Feishu People request becomes a leave with its block', async () => {
+    feishu.corehr.mapUser('c_bob', PEOPLE.bob.user_id);
+    feishu.corehr.put({
+      leave_request_id: '7400000000000000001',
+      employment_id: 'c_bob',
+      leave_type_id: '1',
+      leave_type_name: [{ lang: 'zh-CN', value: '年假' }],
+      start_time: '2024-12-02 afternoon',
+      end_time: '2024-12-03',
+      leave_duration: '1.5',
+      leave_duration_unit: 1,
+      leave_request_status: 1,
+      details: [
+        { leave_date: '2024-12-02', leave_duration: '0.5', leave_duration_unit: 1, paid_type: 3 },
+        { leave_date: '2024-12-03', leave_duration: '1', leave_duration_unit: 1, paid_type: 2 },
+      ],
+      time_zone: 'Asia/Shanghai',
+      leave_process_id: ['7400000000000000101'],
+    });
+    // as if the last periodic sync had been queued long ago
+    await workerDb.db.execute(sql`update corehr_sync set last_queued_at = null`);
+    const code = 'corehr-7400000000000000001';
+    const cron = async () => (await call(`/__scheduled?cron=${encodeURIComponent('* * * * *')}`)).text();
+    await cron();
+    const leave = await until('the CoreHR leave in the Worker\'s database', async () =>
+      (await queryRows<{ source: string; status: string; start_local: string }>(workerDb.db, sql`select source, status, start_local from leaves where instance_code = ${code}`))[0], log);
+    expect(leave).toEqual({ source: 'corehr', status: 'approved', start_local: '2024-12-02 12:00:00' });
+    const days = await queryRows<{ date: string; quantity: string; paid_type: number }>(workerDb.db, sql`select date::text, quantity::text, paid_type from attendance_days where instance_code = ${code} order by date`);
+    expect(days).toEqual([
+      { date: '2024-12-02', quantity: '0.500000', paid_type: 3 },
+      { date: '2024-12-03', quantity: '1.000000', paid_type: 2 },
+    ]);
+    const block = await until('its block, drained by the cron', async () => google.event(PEOPLE.bob.email, eventIdFor(code)) ?? (await cron(), undefined), log);
+    expect(block).toMatchObject({ status: 'confirmed', eventType: 'outOfOffice' });
+    expect(instantOf(block.start)).toBe(Date.parse('2024-12-02T12:00:00+08:00'));
+    const syncs = await queryRows<{ status: string; n: number }>(workerDb.db, sql`select status, count(*)::int as n from outbox where kind = 'corehr.sync' group by status`);
+    expect(syncs.every((r) => r.status === 'done')).toBe(true);
+    expect(feishu.corehr.queries.some((q) => q.user_id_type === 'user_id' && q.leave_update_time_max !== undefined)).toBe(true);
   });
 
   it('answers 503 when the database cannot be reached, so Feishu delivers the event again', async () => {
