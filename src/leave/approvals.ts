@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm';
 import { readConsistently, type Db, type Queryable, type Tx } from '../db/client.js';
 import { approvalTasks, attendanceDays, calendarBlocks, leaves, outbox } from '../db/schema.js';
-import { historyOf } from './queries.js';
+import { historyOf, paidTypeOf } from './queries.js';
 import { canonicalDecimal } from '../shared/decimal.js';
 import { TASK_STATUSES, type ApprovalKind } from './types.js';
 
@@ -117,7 +117,7 @@ async function readApproval(db: Tx, instanceCode: string) {
     date: d.date,
     quantity: canonicalDecimal(d.quantity),
     unit: d.unit,
-    paid_type: d.paidType,
+    ...paidTypeOf(d),
   });
   return {
     ...summary(record),

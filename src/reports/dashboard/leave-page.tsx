@@ -15,7 +15,7 @@ export function LeavePage(props: { leave: LeaveDetail; back: string }) {
   const l = props.leave;
   const total = l.days.reduce((acc, d) => acc + toMicro(d.quantity), 0n);
   // CoreHR gives each date a paid_type; Approval records have none
-  const paid = l.days.some((d) => d.paid_type !== null);
+  const paid = l.days.some((d) => d.paid_type !== undefined);
   return (
     <Layout
       title={`${l.instance_code} · leave-bridge`}
@@ -88,7 +88,7 @@ export function LeavePage(props: { leave: LeaveDetail; back: string }) {
                       <td class="num">
                         {d.quantity} {d.unit}
                       </td>
-                      {paid ? <td>{d.paid_type === null ? '—' : (PAID_TYPES[d.paid_type] ?? String(d.paid_type))}</td> : null}
+                      {paid ? <td>{d.paid_type === undefined ? '—' : (PAID_TYPES[d.paid_type] ?? String(d.paid_type))}</td> : null}
                     </tr>
                   ))}
                 </tbody>
