@@ -68,25 +68,29 @@ export const burstOf = (rate: number): number => Math.max(1, Math.min(Math.floor
  */
 export async function takeRequest(db: CorehrSyncDeps['db'], rate: number): Promise<number> {
   const burst = burstOf(rate);
-  const [row] = await queryRows<{ taken: boolean; tokens: string | number }>(
+  // The refill is computed from the row's own columns inside the UPDATE: a concurrent taker's
+  // UPDATE waits for this one and re-checks its condition against the row as committed, so two
+  // callers never both spend the last call.
+  const taken = await queryRows<{ ok: boolean }>(
     db,
-    sql`with cur as (
-          select least(${burst}::numeric, tokens + (extract(epoch from (now() - refilled_at))::numeric * ${rate}::numeric / 60)) as avail
-          from corehr_sync where name = ${SYNC_STATE}
-        ), upd as (
-          update corehr_sync set tokens = cur.avail - 1, refilled_at = now()
-          from cur where corehr_sync.name = ${SYNC_STATE} and cur.avail >= 1
-          returning corehr_sync.tokens
-        )
-        select exists (select 1 from upd) as taken, (select avail from cur) as tokens`,
+    sql`update corehr_sync
+        set tokens = least(${burst}::numeric, tokens + extract(epoch from (now() - refilled_at))::numeric * ${rate}::numeric / 60) - 1,
+            refilled_at = now()
+        where name = ${SYNC_STATE}
+          and least(${burst}::numeric, tokens + extract(epoch from (now() - refilled_at))::numeric * ${rate}::numeric / 60) >= 1
+        returning true as ok`,
+  );
+  if (taken.length > 0) return 0;
+  const [row] = await queryRows<{ avail: string | number }>(
+    db,
+    sql`select least(${burst}::numeric, tokens + extract(epoch from (now() - refilled_at))::numeric * ${rate}::numeric / 60) as avail
+        from corehr_sync where name = ${SYNC_STATE}`,
   );
   if (!row) {
     await ensureState(db, burst);
     return takeRequest(db, rate);
   }
-  if (row.taken) return 0;
-  const avail = Number(row.tokens);
-  return Math.max(10, Math.ceil(((1 - avail) * 60_000) / rate));
+  return Math.max(10, Math.ceil(((1 - Number(row.avail)) * 60_000) / rate));
 }
 
 /** Wait for a request from the shared bucket. */
