@@ -1,4 +1,5 @@
 import { raw } from 'hono/html';
+import { COREHR_SYNC_KIND } from '../../leave/types.js';
 import { addDays } from '../../shared/dates.js';
 import { monthOf, type Period } from '../period.js';
 import { formatAge, type DriftItem, type VerifyOptions } from '../reconciliation/index.js';
@@ -152,7 +153,8 @@ function OutboxPanel(props: { health: OutboxHealth }) {
                     #{m.id} <span class="badge error">{m.status}</span>
                   </td>
                   <td class="mono">
-                    <a href={leaveLink(m.key)}>{m.key}</a>
+                    {/* the CoreHR sync's rows are keyed `corehr`, not by a record */}
+                    {m.kind === COREHR_SYNC_KIND ? m.key : <a href={leaveLink(m.key)}>{m.key}</a>}
                   </td>
                   <td class="mono nowrap">{m.kind}</td>
                   <td>{m.lastError ?? ''}</td>
