@@ -28,7 +28,7 @@ export const inboxEvents = pgTable(
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     eventKey: text('event_key').notNull(),
     eventType: text('event_type').notNull(),
-    /** webhook | ws | backfill | replay */
+    /** webhook | ws | backfill | replay | corehr (a request the CoreHR sync read) */
     source: text('source').notNull(),
     instanceCode: text('instance_code'),
     /** applied | ignored | quarantined (a replayed row becomes applied or ignored; see history) */
@@ -152,9 +152,9 @@ export const outbox = pgTable(
   'outbox',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    /** ordering key: the instance_code */
+    /** ordering key: the instance_code (`corehr` for the CoreHR sync) */
     key: text('key').notNull(),
-    /** calendar.upsert | calendar.delete */
+    /** calendar.upsert | calendar.delete | corehr.sync */
     kind: text('kind').notNull(),
     payload: jsonb('payload').notNull().default({}),
     /** pending | running | done | dead | held */
