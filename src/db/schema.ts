@@ -3,11 +3,13 @@ import {
   bigserial,
   boolean,
   date,
+  doublePrecision,
   index,
   integer,
   jsonb,
   numeric,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -154,7 +156,7 @@ export const outbox = pgTable(
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     /** ordering key: the instance_code (`corehr` for the CoreHR sync) */
     key: text('key').notNull(),
-    /** calendar.upsert | calendar.delete | corehr.sync */
+    /** calendar.upsert | calendar.delete | corehr.sync | … */
     kind: text('kind').notNull(),
     payload: jsonb('payload').notNull().default({}),
     /** pending | running | done | dead | held */
@@ -235,6 +237,8 @@ export const employees = pgTable('employees', {
   email: text('email'),
   emailOverride: text('email_override'),
   timezone: text('timezone'),
+  /** open_department_ids the contact API gave when the employee was last looked up (department feeds) */
+  departmentIds: jsonb('department_ids').$type<string[]>(),
   fetchedAt: tz('fetched_at'),
   updatedAt: tz('updated_at').notNull().defaultNow(),
 });
@@ -318,6 +322,93 @@ export const authFailures = pgTable('auth_failures', {
 });
 
 /**
+ * What an approval of a kind and type does outside the database: its calendar block, the block's
+ * title, how it shows on the team calendar and in feeds, its payroll code, whether the dashboard
+ * counts it as leave (src/policies/resolve.ts). `*` in kind or leave_type is the default for every
+ * kind or every type; the most specific row wins, and no row at all is today's behaviour.
+ */
+export const leavePolicies = pgTable(
+  'leave_policies',
+  {
+    /** leave | out | trip | overtime | remedy | shift, or `*` for every kind */
+    kind: text('kind').notNull(),
+    /** the resolved type name (as in the export), or `*` for every type */
+    leaveType: text('leave_type').notNull(),
+    /** outOfOffice | busy | free | none */
+    calendar: text('calendar').notNull(),
+    /** outOfOffice only; null: CALENDAR_DECLINE_MODE */
+    declineMode: text('decline_mode'),
+    /** null: CALENDAR_EVENT_TITLE */
+    title: text('title'),
+    /** name_and_type | name_only | hidden */
+    visibility: text('visibility').notNull(),
+    payrollCode: text('payroll_code'),
+    /** null: the kind's default (leave counts, other kinds do not) */
+    countsAsLeave: boolean('counts_as_leave'),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'leave_policies_pk', columns: [t.kind, t.leaveType] })],
+);
+
+/**
+ * What we believe is on the shared team absence calendar (GOOGLE_TEAM_CALENDAR_ID): one event per
+ * absent person per record (src/leave/team.ts), apart from calendar_blocks, whose rows the personal
+ * sync reads as the record's blocks.
+ */
+export const teamCalendarEvents = pgTable(
+  'team_calendar_events',
+  {
+    instanceCode: text('instance_code').notNull(),
+    /** `team` for a record's requester, `team@<employee_id>` for a trip's peer */
+    teamKey: text('team_key').notNull(),
+    employeeId: text('employee_id'),
+    calendarId: text('calendar_id').notNull(),
+    eventId: text('event_id').notNull(),
+    title: text('title').notNull(),
+    allDay: boolean('all_day').notNull(),
+    /** present | deleted */
+    state: text('state').notNull(),
+    startAt: tz('start_at'),
+    endAt: tz('end_at'),
+    syncedAt: tz('synced_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('team_calendar_events_uq').on(t.instanceCode, t.teamKey)],
+);
+
+/**
+ * Read-only ICS feed subscriptions. The token is shown once, when the feed is created; only its
+ * SHA-256 is kept, so a copy of this table opens no feed. A revoked feed answers 404.
+ */
+export const feeds = pgTable(
+  'feeds',
+  {
+    id: text('id').primaryKey(),
+    /** team | employee | department */
+    scope: text('scope').notNull(),
+    /** the employee_id or open_department_id; null for the team feed */
+    targetId: text('target_id'),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: tz('created_at').notNull(),
+    createdBy: text('created_by'),
+    revokedAt: tz('revoked_at'),
+  },
+  (t) => [uniqueIndex('feeds_token_hash_uq').on(t.tokenHash)],
+);
+
+/**
+ * Token buckets pacing Google Calendar calls (src/outbox/pacing.ts), shared by every drainer
+ * process and Worker invocation: `project` and one `user:<email>` per calendar acted on. A bucket
+ * refills with time (its rate comes from the settings of whoever takes from it) and is taken from
+ * with one conditional upsert; `granted` is what the last take got.
+ */
+export const googleQuota = pgTable('google_quota', {
+  name: text('name').primaryKey(),
+  tokens: doublePrecision('tokens').notNull(),
+  granted: doublePrecision('granted').notNull().default(0),
+  refilledAt: tz('refilled_at').notNull(),
+});
+
+/**
  * The CoreHR leave sync's state, one row per sync (name `leave_requests`), shared by every process
  * and Worker isolate: the watermark (the `leave_update_time_max` of the last window read in full,
  * which survives restarts) and the pacing bucket that keeps every caller together under the
@@ -333,7 +424,7 @@ export const corehrSync = pgTable('corehr_sync', {
   lastSyncAt: tz('last_sync_at'),
   /** what the last sync read: {requests, pages, applied, quarantined, unchanged, window} */
   lastResult: jsonb('last_result'),
-  /** requests the bucket holds now (refilled at the configured rate per minute, up to that rate) */
+  /** requests the bucket holds now (refilled at the configured rate per minute, up to its burst) */
   tokens: numeric('tokens', { precision: 12, scale: 6, mode: 'number' }).notNull().default(0),
   refilledAt: tz('refilled_at').notNull().defaultNow(),
 });

@@ -6,6 +6,7 @@ import type { ApprovalKind } from '../leave/types.js';
 import { canonicalDecimal } from '../shared/decimal.js';
 import { fromMicro, toMicro } from '../shared/decimal.js';
 import { datesOf, type Period } from './period.js';
+import { payrollCodeColumn, type OptionalColumn } from '../policies/payroll-code.js';
 
 // ---------------------------------------------------------------------------------------------
 // Lines
@@ -24,6 +25,8 @@ export interface PayrollLine {
   instance_code: string;
   /** the approval's kind; in an export only when it was asked for kinds (`kinds=`) */
   kind?: ApprovalKind;
+  /** the policy's payroll code (src/policies/payroll-code.ts); in an export only with that column */
+  payroll_code?: string | null;
   /** CoreHR's paid_type of the date (1 not in payroll, 2 affects pay, 3 does not); JSON only, on CoreHR lines */
   paid_type?: number;
 }
@@ -267,6 +270,8 @@ export interface PayrollExport {
   adjustments?: AdjustmentLine[];
   /** the earlier exports the adjustments are relative to, when there are any */
   baseline?: BaselineExport[];
+  /** the optional columns every line carries (payroll_code), when there are any */
+  columns?: OptionalColumn[];
 }
 
 /**
@@ -277,7 +282,7 @@ export interface PayrollExport {
  */
 export async function exportPayroll(
   deps: { db: Queryable; clock: Clock },
-  input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode; kinds?: readonly ApprovalKind[] },
+  input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode; kinds?: readonly ApprovalKind[]; columns?: readonly OptionalColumn[] },
 ): Promise<PayrollExport> {
   const period = { from: input.from, to: input.to };
   const mode = input.adjustments ?? 'auto';
@@ -291,11 +296,16 @@ export async function exportPayroll(
       .values({ fromDate: period.from, toDate: period.to, format: input.format, lineCount: lines.length, lines, kinds: [...kinds], createdAt: exportedAt })
       .returning({ id: payrollExports.id });
     // Without `kinds`, an export is what it always was: leave lines, no kind field.
-    const shown = (l: PayrollLine): PayrollLine => (input.kinds ? l : withoutKind(l));
+    const code = await payrollCodeColumn(tx, input.columns?.includes('payroll_code') ?? false);
+    const shown = (l: PayrollLine): PayrollLine => {
+      const line = input.kinds ? l : withoutKind(l);
+      return code ? { ...line, payroll_code: code(l) } : line;
+    };
     const result: PayrollExport = { export_id: row!.id, exported_at: exportedAt.toISOString(), from: period.from, to: period.to, lines: lines.map(shown) };
     if (input.kinds) result.kinds = [...kinds];
     if (mode === 'include' || baseline.length > 0) result.baseline = baseline;
     if (mode === 'include' || adjustments.length > 0) result.adjustments = adjustments.map((a) => shown(a) as AdjustmentLine);
+    if (code) result.columns = ['payroll_code'];
     return result;
   });
 }
@@ -336,11 +346,13 @@ export function payrollCsv(exp: PayrollExport): string {
   const withAdjustments = exp.adjustments !== undefined;
   // asked for kinds: every row carries its kind, after all of the columns an export had before
   const kind = (l: PayrollLine) => (exp.kinds ? [l.kind ?? 'leave'] : []);
-  let out = csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : [])]);
+  // a policy's payroll code: after every other column
+  const optional = (l: PayrollLine) => (exp.columns ?? []).map((c) => l[c] ?? '');
+  let out = csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...(exp.columns ?? [])]);
   for (const l of exp.lines) {
     const fields = PAYROLL_COLUMNS.map((c) => l[c]);
-    out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l)]);
+    out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l), ...optional(l)]);
   }
-  for (const a of exp.adjustments ?? []) out += csvRow([...PAYROLL_COLUMNS.map((c) => a[c]), 'adjustment', a.reason, ...kind(a)]);
+  for (const a of exp.adjustments ?? []) out += csvRow([...PAYROLL_COLUMNS.map((c) => a[c]), 'adjustment', a.reason, ...kind(a), ...optional(a)]);
   return out;
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { exportPayroll, parseKinds, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
 import { periodErrorCode, withPeriod } from '../reports/period.js';
+import { parseColumns } from '../policies/payroll-code.js';
 import { reconcile, VerifyParam } from '../reports/reconciliation/index.js';
 import { query } from './validate.js';
 
@@ -25,17 +26,27 @@ const ExportQuery = withPeriod({
       ctx.addIssue({ code: 'custom', message: kinds.error });
       return z.NEVER;
     }),
+  columns: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const columns = parseColumns(v);
+      if (!('error' in columns)) return columns;
+      ctx.addIssue({ code: 'custom', message: columns.error });
+      return z.NEVER;
+    }),
 });
 
 const ReconciliationQuery = withPeriod({ verify: VerifyParam });
 
 /** GET /api/payroll/export, GET /api/reconciliation */
-export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>): Hono {
+export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>): Hono {
   const r = new Hono();
 
   r.get('/payroll/export', query(ExportQuery, periodErrorCode), async (c) => {
-    const { format, adjustments, kinds, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
-    const exp = await exportPayroll(deps, { from: period.from, to: period.to, format, adjustments, kinds });
+    const { format, adjustments, kinds, columns, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
+    const exp = await exportPayroll(deps, { from: period.from, to: period.to, format, adjustments, kinds, columns });
     c.header('x-payroll-export-id', String(exp.export_id));
     if (format === 'json') return c.json(exp);
     c.header('content-disposition', `attachment; filename="payroll_${period.from}_${period.to}.csv"`);

@@ -22,6 +22,9 @@
 -- * calendar.upsert is enqueued, for leave, out and trip only, with ON CONFLICT ... DO NOTHING on the pending (key, kind): one
 --   pending message per leave and kind is enough, because the drainer reads the leave's current
 --   state when it runs the message (src/outbox/enqueue.ts).
+-- * team_calendar.sync is enqueued too, under the key 'team:' || instance_code, for the same
+--   kinds when the approval says ev.teamCalendar (a team absence calendar is configured), unless
+--   the record is created pending (a pending request has no team event).
 -- * Rows are inserted in the order given, so their ids follow the deliveries' order.
 -- * Its source is the approval's (ev.source: corehr for a Feishu People leave request), else
 --   approval. A zone the approval names (ev.timezone: a CoreHR request's time_zone) is fixed on
@@ -64,6 +67,12 @@ BEGIN
       c.base_unit, 1, 'active', (d.value->>'paidType')::int
     FROM c CROSS JOIN LATERAL jsonb_array_elements(c.days) d
     ORDER BY c.ord
+  ), team_rows AS (
+    INSERT INTO outbox (key, kind)
+    SELECT 'team:' || (ev->>'instanceCode'), 'team_calendar.sync' FROM c
+    WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') AND coalesce((ev->>'teamCalendar')::boolean, false)
+      AND NOT coalesce((ev->>'pending')::boolean, false) ORDER BY ord
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING
   )
   INSERT INTO outbox (key, kind)
   SELECT ev->>'instanceCode', 'calendar.upsert' FROM c WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') ORDER BY ord

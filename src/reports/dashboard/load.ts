@@ -3,7 +3,8 @@ import { outbox } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { instantToLocalDate } from '../../shared/local-time.js';
-import { payrollLines } from '../payroll.js';
+import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
+import { EXPORT_KINDS, payrollLines, type PayrollLine } from '../payroll.js';
 import { datesOf, type Period } from '../period.js';
 import { leavesInPeriod, reconcile, type ReconciliationReport, type VerifyOptions } from '../reconciliation/index.js';
 
@@ -80,13 +81,19 @@ export async function loadDashboard(
   const now = deps.clock.now();
   const today = instantToLocalDate(now, deps.config.DEFAULT_TIMEZONE);
   const { period } = input;
-  const [lines, todayLines, scope, health, reconciliation] = await Promise.all([
-    payrollLines(deps.db, period),
-    payrollLines(deps.db, { from: today, to: today }),
+  const [allLines, allToday, scope, health, reconciliation, policies] = await Promise.all([
+    payrollLines(deps.db, period, EXPORT_KINDS),
+    payrollLines(deps.db, { from: today, to: today }, EXPORT_KINDS),
     leavesInPeriod(deps.db, period),
     outboxHealth(deps.db, now),
     reconcile(deps, { ...period, verify: input.verify }),
+    loadPolicies(deps.db, policyDefaults(deps.config)),
   ]);
+  // The "on leave" figures (days, chart, today) count what the policies say counts as leave: by
+  // default leaves, not outs, trips or overtime.
+  const counts = (l: PayrollLine) => policies.resolve(l.kind, l.leave_type).counts_as_leave;
+  const lines = allLines.filter(counts);
+  const todayLines = allToday.filter(counts);
 
   const dates = datesOf(period);
   const index = new Map(dates.map((d, i) => [d, i]));

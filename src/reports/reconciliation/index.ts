@@ -1,10 +1,12 @@
 import type { Deps } from '../../deps.js';
 import type { Period } from '../period.js';
-import { checkDuplicateSources, checkEmails, checkLeaves, checkQuarantined } from './checks.js';
+import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
+import { checkDuplicateSources, checkEmails, checkLeaves, checkQuarantined, checkUnmappedTypes } from './checks.js';
 import { loadFacts } from './facts.js';
 import { CATEGORIES, type Category, type DriftItem, type ReconciliationReport, type VerifyOptions } from './types.js';
 import { verifyFeishu } from './verify-feishu.js';
 import { verifyGoogle } from './verify-google.js';
+import { verifyTeamCalendar } from './verify-team.js';
 
 export { formatAge } from './checks.js';
 export { leavesInPeriod } from './facts.js';
@@ -17,7 +19,7 @@ export * from './types.js';
  * report itself.
  */
 export async function reconcile(
-  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>,
   input: Period & { verify?: VerifyOptions },
 ): Promise<ReconciliationReport> {
   const { db } = deps;
@@ -26,10 +28,12 @@ export async function reconcile(
   const items: DriftItem[] = [];
 
   const facts = await loadFacts(db, period);
+  const policies = await loadPolicies(db, policyDefaults(deps.config));
   const { scope, blockByCode, emailOf, messagesByKey } = facts;
-  checkLeaves(facts, now, items);
+  checkLeaves(facts, now, items, policies);
   checkEmails(facts, items);
   checkQuarantined(facts, items);
+  checkUnmappedTypes(facts, policies, items);
   checkDuplicateSources(facts, items);
 
   const verified = { google: false, feishu: false };
@@ -37,6 +41,8 @@ export async function reconcile(
     verified.google = true;
     await verifyGoogle(deps, period, scope, blockByCode, emailOf, messagesByKey, items);
   }
+  // the team absence calendar, when there is one: our records always, Google with verify=google
+  await verifyTeamCalendar(deps, period, scope, input.verify?.google === true, items);
   if (input.verify?.feishu) {
     verified.feishu = true;
     await verifyFeishu(deps, scope, items);

@@ -22,6 +22,8 @@ DECLARE
   new_revision int;
   emp_found boolean;
   read record;
+  team boolean := coalesce((ev->>'teamCalendar')::boolean, false);
+  team_changed boolean;
 BEGIN
   -- The caller holds the leave's lock (leave_bridge_apply below, or ingest). Each statement of
   -- this (volatile) function takes a fresh snapshot under READ COMMITTED, so this read sees
@@ -36,18 +38,6 @@ BEGIN
   emp_tz := read.timezone;
   emp_open := read.open_id;
   emp_found := read.found;
-
-  IF ev->>'kind' = 'doorbell' THEN
-    INSERT INTO outbox (key, kind, payload)
-    VALUES ('corehr', 'corehr.sync', jsonb_build_object('process_ids', jsonb_build_array(ev->>'processId')))
-    ON CONFLICT (key, kind) WHERE status = 'pending' DO UPDATE
-      SET payload = jsonb_build_object('process_ids',
-        (SELECT coalesce(jsonb_agg(DISTINCT p.id), '[]'::jsonb)
-         FROM jsonb_array_elements(coalesce(outbox.payload->'process_ids', '[]'::jsonb) || (excluded.payload->'process_ids')) AS p(id)
-         WHERE jsonb_typeof(p.id) = 'string')),
-        updated_at = now_ts;
-    RETURN jsonb_build_object('effect', 'sync_queued', 'outbox', true, 'ignored_reason', NULL);
-  END IF;
 
   IF ev->>'kind' = 'task' THEN
     INSERT INTO approval_tasks (instance_code, approval_code, task_id, user_id, open_id, status, operate_time, extra, created_at)
@@ -80,6 +70,10 @@ BEGIN
       UPDATE leaves SET status = 'approved', approved_at = op_time, updated_at = now_ts WHERE instance_code = code;
       INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
       ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      IF team THEN
+        INSERT INTO outbox (key, kind) VALUES ('team:' || code, 'team_calendar.sync')
+        ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      END IF;
       RETURN jsonb_build_object('effect', 'approved', 'outbox', true, 'ignored_reason', NULL);
     END IF;
     UPDATE leaves SET status = 'rejected', updated_at = now_ts WHERE instance_code = code;
@@ -109,6 +103,10 @@ BEGIN
     IF coalesce(ex.kind IN ('leave', 'out', 'trip'), true) THEN
       INSERT INTO outbox (key, kind, payload) VALUES (code, 'calendar.delete', jsonb_build_object('reason', ev->>'via'))
       ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      IF team THEN
+        INSERT INTO outbox (key, kind) VALUES ('team:' || code, 'team_calendar.sync')
+        ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      END IF;
       RETURN jsonb_build_object('effect', 'reverted', 'outbox', true, 'ignored_reason', NULL);
     END IF;
     RETURN jsonb_build_object('effect', 'reverted', 'outbox', false, 'ignored_reason', NULL);
@@ -129,9 +127,9 @@ BEGIN
     RETURN jsonb_build_object('effect', 'created', 'outbox', true, 'ignored_reason', NULL);
   END IF;
 
-  -- Precedence of detail: v2 = corehr (3) > v1 (1) > backfill (0) > request (-1); an equal rank replaces.
-  v_rank := CASE ev->>'variant' WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 WHEN 'corehr' THEN 3 END;
-  ex_rank := CASE ex.detail_source WHEN 'request' THEN -1 WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 WHEN 'corehr' THEN 3 END;
+  -- Precedence of detail: v2 (3) > v1 (1) > backfill (0) > request (-1); an equal rank replaces.
+  v_rank := CASE ev->>'variant' WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
+  ex_rank := CASE ex.detail_source WHEN 'request' THEN -1 WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
   replaces := ex.detail_source IS NULL OR coalesce(v_rank >= ex_rank, false);
   -- A name from either variant is better than none (V1 carries a plain name, V2 an i18n one).
   new_leave_type := CASE WHEN replaces THEN coalesce(ev->>'leaveType', ex.leave_type)
@@ -158,32 +156,11 @@ BEGIN
       segment_seconds = CASE WHEN replaces THEN ev->'segmentSeconds' ELSE segment_seconds END,
       extra = CASE WHEN replaces THEN ev->'extra' ELSE extra END,
       detail_source = CASE WHEN replaces THEN ev->>'variant' ELSE detail_source END,
-      source = CASE WHEN replaces THEN coalesce(ev->>'source', source) ELSE source END,
       leave_type = new_leave_type, has_v1 = new_has_v1, has_v2 = new_has_v2,
       timezone = coalesce(ex.timezone, emp_tz, default_tz), updated_at = now_ts
     WHERE instance_code = code;
     RETURN jsonb_build_object('effect', CASE WHEN ex.detail_source IS NULL THEN 'detail_after_revert' ELSE 'already_reverted' END,
       'outbox', false, 'ignored_reason', NULL);
-  END IF;
-
-  IF coalesce((ev->>'pending')::boolean, false) THEN
-    -- a CoreHR request still pending: only a pending record takes its new detail
-    IF ex.status <> 'pending' THEN
-      RETURN jsonb_build_object('effect', 'unchanged', 'outbox', false, 'ignored_reason', NULL);
-    END IF;
-    calendar_changed := ex.start_local IS DISTINCT FROM ev->>'startLocal' OR ex.end_local IS DISTINCT FROM ev->>'endLocal'
-      OR ex.employee_id IS DISTINCT FROM ev->>'employeeId';
-    UPDATE leaves SET kind = ev->>'approvalKind', employee_id = ev->>'employeeId', open_id = ev->>'openId', leave_type = new_leave_type,
-      leave_type_key = ev->>'leaveTypeKey', unit = ev->>'unit', interval_seconds = (ev->>'intervalSeconds')::int,
-      start_local = ev->>'startLocal', end_local = ev->>'endLocal', segments = ev->'segments', segments_source = ev->>'segmentsSource',
-      reason = ev->>'reason', extra = ev->'extra', detail_source = ev->>'variant', source = coalesce(ev->>'source', source),
-      updated_at = now_ts
-    WHERE instance_code = code;
-    IF calendar_changed THEN
-      INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
-      ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
-    END IF;
-    RETURN jsonb_build_object('effect', CASE WHEN calendar_changed THEN 'enriched' ELSE 'unchanged' END, 'outbox', calendar_changed, 'ignored_reason', NULL);
   END IF;
 
   IF NOT replaces THEN
@@ -195,18 +172,16 @@ BEGIN
   -- Re-allocation: a new revision only when the days (or the unit) differ.
   days_changed := ex.unit IS DISTINCT FROM ev->>'unit' OR EXISTS (
     SELECT 1
-    FROM (SELECT a.employee_id, a.date, a.quantity, a.paid_type FROM attendance_days a WHERE a.instance_code = code AND a.status = 'active') cur
+    FROM (SELECT a.employee_id, a.date, a.quantity FROM attendance_days a WHERE a.instance_code = code AND a.status = 'active') cur
     FULL JOIN (SELECT coalesce(d->>'employeeId', ev->>'employeeId') AS employee_id, (d->>'date')::date AS date,
-                 (d->>'quantity')::numeric AS quantity, (d->>'paidType')::int AS paid_type FROM jsonb_array_elements(days) d) nxt
+                 (d->>'quantity')::numeric AS quantity FROM jsonb_array_elements(days) d) nxt
       ON cur.employee_id = nxt.employee_id AND cur.date = nxt.date AND cur.quantity = nxt.quantity
-        AND cur.paid_type IS NOT DISTINCT FROM nxt.paid_type
     WHERE cur.date IS NULL OR nxt.date IS NULL);
   new_revision := ex.revision + CASE WHEN days_changed THEN 1 ELSE 0 END;
   IF days_changed THEN
     UPDATE attendance_days SET status = 'superseded', updated_at = now_ts WHERE instance_code = code AND status = 'active';
-    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status, paid_type)
-    SELECT code, coalesce(d->>'employeeId', ev->>'employeeId'), (d->>'date')::date, (d->>'quantity')::numeric, base_unit, new_revision, 'active',
-      (d->>'paidType')::int
+    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
+    SELECT code, coalesce(d->>'employeeId', ev->>'employeeId'), (d->>'date')::date, (d->>'quantity')::numeric, base_unit, new_revision, 'active'
     FROM jsonb_array_elements(days) d;
   END IF;
   calendar_changed := ex.start_local IS DISTINCT FROM ev->>'startLocal'
@@ -221,12 +196,19 @@ BEGIN
     leave_type_key = ev->>'leaveTypeKey', unit = ev->>'unit', interval_seconds = (ev->>'intervalSeconds')::int,
     start_local = ev->>'startLocal', end_local = ev->>'endLocal', segments = ev->'segments',
     segments_source = ev->>'segmentsSource', reason = ev->>'reason', peers = ev->'peers',
-    segment_seconds = ev->'segmentSeconds', extra = ev->'extra', detail_source = ev->>'variant', source = coalesce(ev->>'source', source),
+    segment_seconds = ev->'segmentSeconds', extra = ev->'extra', detail_source = ev->>'variant',
     has_v1 = new_has_v1, has_v2 = new_has_v2, revision = new_revision, updated_at = now_ts,
     status = 'approved', approved_at = CASE WHEN ex.status = 'pending' THEN now_ts ELSE approved_at END
   WHERE instance_code = code;
   IF calendar_changed THEN
     INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+  END IF;
+  -- the team event's title names the leave type: a new name re-syncs it too
+  team_changed := team AND ev->>'approvalKind' IN ('leave', 'out', 'trip')
+    AND (calendar_changed OR new_leave_type IS DISTINCT FROM ex.leave_type);
+  IF team_changed THEN
+    INSERT INTO outbox (key, kind) VALUES ('team:' || code, 'team_calendar.sync')
     ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
   END IF;
   RETURN jsonb_build_object(
@@ -249,21 +231,23 @@ BEGIN
   ), new_leaves AS (
     INSERT INTO leaves (instance_code, kind, approval_code, tenant_key, employee_id, open_id, leave_type, leave_type_key,
       unit, interval_seconds, start_local, end_local, segments, segments_source, reason, peers, segment_seconds, extra,
-      detail_source, source, has_v1, has_v2, timezone, status, approved_at, held, revision, created_at, updated_at)
+      detail_source, has_v1, has_v2, timezone, status, approved_at, revision, created_at, updated_at)
     SELECT ev->>'instanceCode', ev->>'approvalKind', ev->>'approvalCode', ev->>'tenantKey', ev->>'employeeId', ev->>'openId', ev->>'leaveType',
       ev->>'leaveTypeKey', ev->>'unit', (ev->>'intervalSeconds')::int, ev->>'startLocal', ev->>'endLocal',
       ev->'segments', ev->>'segmentsSource', ev->>'reason', ev->'peers', ev->'segmentSeconds', ev->'extra', ev->>'variant',
-      coalesce(ev->>'source', 'approval'), ev->>'variant' = 'v1', ev->>'variant' = 'v2', coalesce(ev->>'timezone', tz),
-      CASE WHEN coalesce((ev->>'pending')::boolean, false) THEN 'pending' ELSE 'approved' END,
-      CASE WHEN coalesce((ev->>'pending')::boolean, false) THEN NULL ELSE now_ts END,
-      coalesce((ev->>'pending')::boolean, false), 1, now_ts, now_ts
+      ev->>'variant' = 'v1', ev->>'variant' = 'v2', tz, 'approved', now_ts, 1, now_ts, now_ts
     FROM c ORDER BY ord
   ), new_days AS (
-    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status, paid_type)
+    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
     SELECT c.ev->>'instanceCode', coalesce(d.value->>'employeeId', c.ev->>'employeeId'), (d.value->>'date')::date, (d.value->>'quantity')::numeric,
-      c.base_unit, 1, 'active', (d.value->>'paidType')::int
+      c.base_unit, 1, 'active'
     FROM c CROSS JOIN LATERAL jsonb_array_elements(c.days) d
     ORDER BY c.ord
+  ), team_rows AS (
+    INSERT INTO outbox (key, kind)
+    SELECT 'team:' || (ev->>'instanceCode'), 'team_calendar.sync' FROM c
+    WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') AND coalesce((ev->>'teamCalendar')::boolean, false) ORDER BY ord
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING
   )
   INSERT INTO outbox (key, kind)
   SELECT ev->>'instanceCode', 'calendar.upsert' FROM c WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') ORDER BY ord
