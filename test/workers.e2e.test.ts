@@ -553,6 +553,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     await workerDb.db.execute(sql`update payroll_exports set created_at = created_at - interval '91 days'`);
     const before = await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from inbox_events where payload is not null`);
     expect(before[0]!.n).toBeGreaterThan(0);
+    expect((await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from payroll_export_lines where email like '%@%'`))[0]!.n).toBeGreaterThan(0);
     // the every-minute cron drains only
     await (await call(`/__scheduled?cron=${encodeURIComponent('* * * * *')}`)).text();
     expect((await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from inbox_events where payload is not null`))[0]!.n).toBe(before[0]!.n);
@@ -563,7 +564,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
       workerDb.db,
       sql`select (select count(*)::int from inbox_events where payload is not null) as payloads,
                  (select count(*)::int from inbox_events where payload_purged_at is not null) as purged,
-                 (select count(*)::int from payroll_exports where lines::text like '%@%') as emails`,
+                 (select count(*)::int from payroll_export_lines where email like '%@%') as emails`,
     );
     expect(after[0]).toEqual({ payloads: 0, purged: before[0]!.n, emails: 0 });
     // Feishu pushing a purged delivery again (encrypted and signed afresh) is still a duplicate

@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
-import { exportPayroll, parseKinds, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
 import { periodErrorCode, withPeriod } from '../reports/period.js';
-import { reconcile, VerifyParam } from '../reports/reconciliation/index.js';
+import { CATEGORIES, decodeCursor, DEFAULT_PAGE_ITEMS, MAX_PAGE_ITEMS, reconcile, VerifyParam } from '../reports/reconciliation/index.js';
+import { textStream } from '../shared/stream.js';
 import { query } from './validate.js';
 
 const ADJUSTMENTS: Record<string, AdjustmentsMode> = { '': 'auto', true: 'include', 1: 'include', false: 'omit', 0: 'omit' };
@@ -27,7 +28,20 @@ const ExportQuery = withPeriod({
     }),
 });
 
-const ReconciliationQuery = withPeriod({ verify: VerifyParam });
+const ReconciliationQuery = withPeriod({
+  verify: VerifyParam,
+  limit: z.coerce
+    .number({ error: `expected a whole number 1–${MAX_PAGE_ITEMS}` })
+    .int(`expected a whole number 1–${MAX_PAGE_ITEMS}`)
+    .min(1, `expected a whole number 1–${MAX_PAGE_ITEMS}`)
+    .max(MAX_PAGE_ITEMS, `at most ${MAX_PAGE_ITEMS}`)
+    .default(DEFAULT_PAGE_ITEMS),
+  cursor: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || decodeCursor(v) !== null, 'not a cursor this report gave (use next_cursor as it came)'),
+  category: z.enum(CATEGORIES, { error: `expected one of ${CATEGORIES.join(', ')}` }).optional(),
+});
 
 /** GET /api/payroll/export, GET /api/reconciliation */
 export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>): Hono {
@@ -35,16 +49,17 @@ export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'fei
 
   r.get('/payroll/export', query(ExportQuery, periodErrorCode), async (c) => {
     const { format, adjustments, kinds, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
-    const exp = await exportPayroll(deps, { from: period.from, to: period.to, format, adjustments, kinds });
+    // Recorded first (one transaction), then streamed from the record chunk by chunk.
+    const exp = await recordExport(deps, { from: period.from, to: period.to, format, adjustments, kinds });
     c.header('x-payroll-export-id', String(exp.export_id));
-    if (format === 'json') return c.json(exp);
+    if (format === 'json') return c.body(textStream(payrollJson(deps.db, exp)), 200, { 'content-type': 'application/json' });
     c.header('content-disposition', `attachment; filename="payroll_${period.from}_${period.to}.csv"`);
-    return c.body(payrollCsv(exp), 200, { 'content-type': 'text/csv; charset=utf-8; header=present' });
+    return c.body(textStream(payrollCsv(deps.db, exp)), 200, { 'content-type': 'text/csv; charset=utf-8; header=present' });
   });
 
   r.get('/reconciliation', query(ReconciliationQuery, periodErrorCode), async (c) => {
-    const { from, to, verify } = c.req.valid('query') as z.output<typeof ReconciliationQuery>;
-    return c.json(await reconcile(deps, { from, to, verify }));
+    const { from, to, verify, limit, cursor, category } = c.req.valid('query') as z.output<typeof ReconciliationQuery>;
+    return c.json(await reconcile(deps, { from, to, verify, limit, cursor, category }));
   });
 
   return r;

@@ -3,15 +3,18 @@ import { outbox } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { instantToLocalDate } from '../../shared/local-time.js';
-import { payrollLines } from '../payroll.js';
+import { queryRows } from '../../db/client.js';
 import { datesOf, type Period } from '../period.js';
-import { leavesInPeriod, reconcile, type ReconciliationReport, type VerifyOptions } from '../reconciliation/index.js';
+import { countLeavesInPeriod, driftOverview, type DriftOverview, type VerifyOptions } from '../reconciliation/index.js';
 
 /**
  * Hour- and minute-based leave is drawn in person-days at this many hours per day. Only the
  * chart converts; payroll keeps every unit as Feishu gave it.
  */
 export const CHART_HOURS_PER_DAY = 8;
+
+/** Drift items the dashboard shows per category; the rest are a link away (a page per category). */
+export const DASHBOARD_ITEMS_PER_CATEGORY = 10;
 
 export interface OutboxHealth {
   counts: Record<'pending' | 'running' | 'held' | 'dead' | 'done', number>;
@@ -36,7 +39,8 @@ export interface DashboardData {
   };
   chart: { dates: string[]; series: Array<{ label: string; values: number[] }>; converted: boolean };
   outbox: OutboxHealth;
-  reconciliation: ReconciliationReport;
+  /** counts per category, and the first items of each */
+  reconciliation: DriftOverview;
 }
 
 export async function outboxHealth(db: Deps['db'], now: Date): Promise<OutboxHealth> {
@@ -72,6 +76,31 @@ export async function outboxHealth(db: Deps['db'], now: Date): Promise<OutboxHea
   };
 }
 
+/**
+ * Approved leave per date, unit and type (leaves only, as the payroll export's default), summed by
+ * the database: the chart and the figures need totals, not lines.
+ */
+async function dailyTotals(db: Deps['db'], period: Period): Promise<Array<{ date: string; unit: string; label: string | null; total: string }>> {
+  return queryRows(
+    db,
+    sql`select a.date::text as date, a.unit, coalesce(l.leave_type, l.leave_type_key) as label, sum(a.quantity)::text as total
+        from attendance_days a join leaves l on l.instance_code = a.instance_code
+        where a.status = 'active' and l.status = 'approved' and l.kind = 'leave'
+          and a.date >= ${period.from}::date and a.date <= ${period.to}::date
+        group by 1, 2, 3`,
+  );
+}
+
+/** Who is on (approved) leave on a date. */
+async function peopleOn(db: Deps['db'], date: string): Promise<string[]> {
+  const rows = await queryRows<{ employee_id: string }>(
+    db,
+    sql`select distinct a.employee_id from attendance_days a join leaves l on l.instance_code = a.instance_code
+        where a.status = 'active' and l.status = 'approved' and l.kind = 'leave' and a.date = ${date}::date`,
+  );
+  return rows.map((r) => r.employee_id).sort();
+}
+
 /** Everything the page shows, read once. Google/Feishu are only asked when `verify` says so. */
 export async function loadDashboard(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'calendar' | 'feishu'>,
@@ -80,12 +109,12 @@ export async function loadDashboard(
   const now = deps.clock.now();
   const today = instantToLocalDate(now, deps.config.DEFAULT_TIMEZONE);
   const { period } = input;
-  const [lines, todayLines, scope, health, reconciliation] = await Promise.all([
-    payrollLines(deps.db, period),
-    payrollLines(deps.db, { from: today, to: today }),
-    leavesInPeriod(deps.db, period),
+  const [totalsByDay, peopleToday, statuses, health, reconciliation] = await Promise.all([
+    dailyTotals(deps.db, period),
+    peopleOn(deps.db, today),
+    countLeavesInPeriod(deps.db, period),
     outboxHealth(deps.db, now),
-    reconcile(deps, { ...period, verify: input.verify }),
+    driftOverview(deps, { ...period, verify: input.verify }, DASHBOARD_ITEMS_PER_CATEGORY),
   ]);
 
   const dates = datesOf(period);
@@ -93,14 +122,14 @@ export async function loadDashboard(
   const byType = new Map<string, number[]>();
   const totals = { day: 0n, hour: 0n, minute: 0n } as Record<string, bigint>;
   let converted = false;
-  for (const l of lines) {
-    totals[l.unit] = (totals[l.unit] ?? 0n) + toMicro(l.quantity);
-    const q = Number(l.quantity);
-    const personDays = l.unit === 'day' ? q : l.unit === 'hour' ? q / CHART_HOURS_PER_DAY : q / (CHART_HOURS_PER_DAY * 60);
-    if (l.unit !== 'day') converted = true;
-    const label = l.leave_type ?? 'Unnamed leave type';
+  for (const t of totalsByDay) {
+    totals[t.unit] = (totals[t.unit] ?? 0n) + toMicro(t.total);
+    const q = Number(t.total);
+    const personDays = t.unit === 'day' ? q : t.unit === 'hour' ? q / CHART_HOURS_PER_DAY : q / (CHART_HOURS_PER_DAY * 60);
+    if (t.unit !== 'day') converted = true;
+    const label = t.label ?? 'Unnamed leave type';
     const values = byType.get(label) ?? new Array<number>(dates.length).fill(0);
-    values[index.get(l.date)!]! += personDays;
+    values[index.get(t.date)!]! += personDays;
     byType.set(label, values);
   }
   // Biggest types first, so the colours of the main types stay put as the period changes.
@@ -109,14 +138,13 @@ export async function loadDashboard(
     .sort((a, b) => b.total - a.total || a.label.localeCompare(b.label))
     .map(({ label, values }) => ({ label, values }));
 
-  const peopleToday = [...new Set(todayLines.map((l) => l.employee_id))].sort();
   return {
     period,
     today,
     generatedAt: now,
     figures: {
-      leaves: scope.filter((l) => l.status === 'approved').length,
-      reverted: scope.filter((l) => l.status === 'reverted').length,
+      leaves: statuses.approved,
+      reverted: statuses.reverted,
       days: fromMicro(totals.day ?? 0n),
       hours: fromMicro(totals.hour ?? 0n),
       minutes: fromMicro(totals.minute ?? 0n),

@@ -1,7 +1,7 @@
 import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { UNIT_INFO, type LeaveUnit } from '../../leave/types.js';
 import { blockPlan } from '../../leave/blocks.js';
-import { blockId, type Facts, type LeaveRow } from './facts.js';
+import { blockId, type EmployeeRow, type Facts, type LeaveRow, type QuarantinedRow } from './facts.js';
 import { PENDING_WARN_MS, SINGLE_VARIANT_GRACE_MS, type DriftItem } from './types.js';
 
 /*
@@ -142,42 +142,53 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
   }
 }
 
-/** People whose approved leave has no address to put a block on: one item per person. */
-export function checkEmails(facts: Facts, items: DriftItem[]): void {
-  const { scope, messagesByKey, employeeById, emailOf } = facts;
+/**
+ * People whose approved leave has no address to put a block on: one item per person, however
+ * many pages of leaves they appear in (`add` each page, then `items`).
+ */
+export class EmailCheck {
   // One item per person, not per leave: the fix (an email) is per person. The drainer looks the
   // address up when it first needs it, so a person never looked up while their calendar work is
   // still queued is not a problem yet.
-  const withoutEmail = new Map<string, string[]>();
-  const lookupQueued = new Set<string>();
-  for (const leave of scope) {
-    // only the kinds with blocks need an address
-    if (leave.status !== 'approved' || blockPlan(leave).length === 0 || !leave.employeeId || emailOf(leave.employeeId)) continue;
-    withoutEmail.set(leave.employeeId, [...(withoutEmail.get(leave.employeeId) ?? []), leave.instanceCode]);
-    if ((messagesByKey.get(leave.instanceCode) ?? []).some((m) => m.status === 'pending' || m.status === 'running')) lookupQueued.add(leave.employeeId);
+  private readonly people = new Map<string, { leaveCodes: string[]; lookupQueued: boolean; employee: EmployeeRow | undefined }>();
+
+  add(facts: Facts): void {
+    const { scope, messagesByKey, employeeById, emailOf } = facts;
+    for (const leave of scope) {
+      // only the kinds with blocks need an address
+      if (leave.status !== 'approved' || blockPlan(leave).length === 0 || !leave.employeeId || emailOf(leave.employeeId)) continue;
+      const person = this.people.get(leave.employeeId) ?? { leaveCodes: [], lookupQueued: false, employee: employeeById.get(leave.employeeId) };
+      person.leaveCodes.push(leave.instanceCode);
+      if ((messagesByKey.get(leave.instanceCode) ?? []).some((m) => m.status === 'pending' || m.status === 'running')) person.lookupQueued = true;
+      this.people.set(leave.employeeId, person);
+    }
   }
-  for (const [employeeId, leaveCodes] of withoutEmail) {
-    const e = employeeById.get(employeeId);
-    if (!e?.fetchedAt && lookupQueued.has(employeeId)) continue;
-    items.push({
-      category: 'employee_without_email',
-      instance_code: leaveCodes[0]!,
-      employee_id: employeeId,
-      detail:
-        `${e?.name ? `${e.name} ` : ''}has no email ` +
-        (e?.fetchedAt ? `(the Feishu contact API returned none at ${e.fetchedAt.toISOString()})` : '(not looked up in Feishu yet)') +
-        `; affects ${leaveCodes.length} leave${leaveCodes.length === 1 ? '' : 's'}: ${leaveCodes.slice(0, 5).join(', ')}${leaveCodes.length > 5 ? ', …' : ''}`,
-      action:
-        'No calendar block and an empty email column in payroll until fixed: give the Feishu app the contact email permission, or set an email override for this employee.',
-      severity: 'warning',
-      data: { leaves: leaveCodes },
-    });
+
+  items(): DriftItem[] {
+    const items: DriftItem[] = [];
+    for (const [employeeId, { leaveCodes, lookupQueued, employee: e }] of this.people) {
+      if (!e?.fetchedAt && lookupQueued) continue;
+      items.push({
+        category: 'employee_without_email',
+        instance_code: leaveCodes[0]!,
+        employee_id: employeeId,
+        detail:
+          `${e?.name ? `${e.name} ` : ''}has no email ` +
+          (e?.fetchedAt ? `(the Feishu contact API returned none at ${e.fetchedAt.toISOString()})` : '(not looked up in Feishu yet)') +
+          `; affects ${leaveCodes.length} leave${leaveCodes.length === 1 ? '' : 's'}: ${leaveCodes.slice(0, 5).join(', ')}${leaveCodes.length > 5 ? ', …' : ''}`,
+        action:
+          'No calendar block and an empty email column in payroll until fixed: give the Feishu app the contact email permission, or set an email override for this employee.',
+        severity: 'warning',
+        data: { leaves: leaveCodes },
+      });
+    }
+    return items;
   }
 }
 
 /** Quarantined events, whatever their date: authentic, kept, waiting for a fix and a replay. */
-export function checkQuarantined(facts: Facts, items: DriftItem[]): void {
-  for (const q of facts.quarantined) {
+export function checkQuarantined(quarantined: QuarantinedRow[], items: DriftItem[]): void {
+  for (const q of quarantined) {
     items.push({
       category: 'quarantined_event',
       instance_code: q.instanceCode,

@@ -38,7 +38,7 @@ export async function verifyGoogle(
     });
     return;
   }
-  const verifier = new Verifier('google', items);
+  const verifier = new Verifier('google', (item) => items.push(item));
   // Every block the period's records describe, and the calendar each belongs on: where we put
   // it, else its owner's address now.
   const units = scope.flatMap((leave) => blockPlan(leave).map((p) => ({ leave, blockKey: p.blockKey, employeeId: p.employeeId, id: blockId(leave.instanceCode, p.blockKey) })));
