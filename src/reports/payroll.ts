@@ -356,7 +356,7 @@ const jsonLine = ({ line_type: _lineType, ...rest }: StoredRow) => rest;
  * document (members export_id, exported_at, from, to, lines, kinds, baseline, adjustments, in that
  * order), without ever building it.
  */
-export async function* payrollJson(db: Queryable, exp: RecordedExport, indent = 0): AsyncGenerator<string> {
+export async function* payrollJson(db: Queryable, exp: RecordedExport, indent = 0, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
   const nl = (depth: number) => (indent ? `\n${' '.repeat(indent * depth)}` : '');
   const value = (v: unknown, depth: number) => {
     const text = JSON.stringify(v, null, indent);
@@ -379,7 +379,7 @@ export async function* payrollJson(db: Queryable, exp: RecordedExport, indent = 
     return tail;
   };
   let linesClosed = false;
-  for await (const rows of exportChunks(db, exp)) {
+  for await (const rows of exportChunks(db, exp, chunkRows)) {
     for (const r of rows) {
       if (r.line_type === 'adjustment') {
         if (!linesClosed) {
@@ -426,12 +426,12 @@ const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvFi
  * (`line` | `adjustment`) and `adjustment_reason`; adjustment rows come after all lines, their
  * quantity signed. A plain export keeps exactly the eight contract columns.
  */
-export async function* payrollCsv(db: Queryable, exp: RecordedExport): AsyncGenerator<string> {
+export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
   const { withAdjustments } = exp;
   // asked for kinds: every row carries its kind, after all of the columns an export had before
   const kind = (l: PayrollLine) => (exp.kinds ? [l.kind ?? 'leave'] : []);
   yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : [])]);
-  for await (const rows of exportChunks(db, exp)) {
+  for await (const rows of exportChunks(db, exp, chunkRows)) {
     let out = '';
     for (const l of rows) {
       const fields = PAYROLL_COLUMNS.map((c) => l[c]);
