@@ -23,7 +23,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { installSignalHandlers, runCleanups } from './lib/cleanup.js';
 import { checkpoint, createDatabase, dropStaleDatabases, serverVersion } from './lib/db.js';
-import { freePort, MemorySampler, REPO_ROOT, round, spawnService, waitForHttp } from './lib/proc.js';
+import { freePort, memoryOf, MemorySampler, REPO_ROOT, round, spawnService, waitForHttp } from './lib/proc.js';
 
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123';
 const FROM = '2031-03-01';
@@ -130,6 +130,11 @@ async function runSize(employees: number, rounds: number, log: (s: string) => vo
   try {
     await waitForHttp(child, `${base}/readyz`, 30_000);
     const memory = new MemorySampler(child.pid).start(20);
+    const rss = () => {
+      const m = memoryOf(child.pid);
+      return m ? `service RSS ${round(m.rssKb / 1024)} MB, VmHWM ${round(m.hwmKb / 1024)} MB` : '';
+    };
+    log(`  ready: ${rss()}`);
     const expectedLines = employees * 3;
     const copy: number[] = [];
     const csv: number[] = [];
@@ -153,10 +158,11 @@ async function runSize(employees: number, rounds: number, log: (s: string) => vo
       if (j.status !== 200) checks.push(`export json answered ${j.status}`);
       json.push(j.ms);
       jsonBytes = j.bytes;
-      log(`  round ${r + 1}: COPY ${c.ms.toFixed(0)} ms, export CSV ${e.ms.toFixed(0)} ms, JSON ${j.ms.toFixed(0)} ms`);
+      log(`  round ${r + 1}: COPY ${c.ms.toFixed(0)} ms, export CSV ${e.ms.toFixed(0)} ms, JSON ${j.ms.toFixed(0)} ms; ${rss()}`);
     }
     const lineCheck = postgres(db.url, { max: 1, onnotice: () => {} });
-    const [{ n }] = await lineCheck<{ n: number }[]>`select line_count as n from payroll_exports order by id desc limit 1`;
+    const [row] = await lineCheck<{ n: number }[]>`select line_count as n from payroll_exports order by id desc limit 1`;
+    const n = row?.n;
     await lineCheck.end();
     if (Number(n) !== expectedLines) checks.push(`the export recorded ${n} lines, expected ${expectedLines}`);
 
@@ -164,7 +170,7 @@ async function runSize(employees: number, rounds: number, log: (s: string) => vo
     const report = JSON.parse(first.text ?? '{}') as { summary: { total: number; calendar_missing: number; leaves_checked: number }; items: unknown[]; next_cursor: string | null };
     if (first.status !== 200) checks.push(`reconciliation answered ${first.status}`);
     if (report.summary?.leaves_checked !== expectedLines) checks.push(`reconciliation checked ${report.summary?.leaves_checked} leaves, expected ${expectedLines}`);
-    log(`  reconciliation first page ${first.ms.toFixed(0)} ms, ${first.bytes} bytes, ${report.summary?.total} items`);
+    log(`  reconciliation first page ${first.ms.toFixed(0)} ms, ${first.bytes} bytes, ${report.summary?.total} items; ${rss()}`);
     let cursor: string | null = null;
     let pages = 0;
     let seen = 0;
@@ -178,7 +184,7 @@ async function runSize(employees: number, rounds: number, log: (s: string) => vo
     } while (cursor);
     const allPagesMs = performance.now() - allStarted;
     if (seen !== report.summary.total) checks.push(`the pages listed ${seen} items, the summary counts ${report.summary.total}`);
-    log(`  reconciliation, every page at limit=5000: ${pages} pages in ${allPagesMs.toFixed(0)} ms`);
+    log(`  reconciliation, every page at limit=5000: ${pages} pages in ${allPagesMs.toFixed(0)} ms; ${rss()}`);
 
     await get(base, `/dashboard?from=${FROM}&to=${TO}`); // warm (templates, plans)
     const dashboards: Array<{ ms: number; bytes: number }> = [];
@@ -188,7 +194,7 @@ async function runSize(employees: number, rounds: number, log: (s: string) => vo
       dashboards.push({ ms: d.ms, bytes: d.bytes });
     }
     const dashboard = { ms: median(dashboards.map((d) => d.ms)), bytes: dashboards[0]!.bytes };
-    log(`  dashboard ${dashboard.ms.toFixed(0)} ms, ${dashboard.bytes} bytes`);
+    log(`  dashboard ${dashboard.ms.toFixed(0)} ms, ${dashboard.bytes} bytes; ${rss()}`);
     const mem = memory.stop();
     return {
       employees,

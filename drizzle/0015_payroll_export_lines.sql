@@ -18,5 +18,4 @@ CREATE TABLE "payroll_export_lines" (
 	CONSTRAINT "payroll_export_lines_export_id_seq_pk" PRIMARY KEY("export_id","seq")
 );
 --> statement-breakpoint
-ALTER TABLE "payroll_exports" ALTER COLUMN "lines" DROP NOT NULL;--> statement-breakpoint
-ALTER TABLE "payroll_export_lines" ADD CONSTRAINT "payroll_export_lines_export_id_payroll_exports_id_fk" FOREIGN KEY ("export_id") REFERENCES "public"."payroll_exports"("id") ON DELETE cascade ON UPDATE no action;
+ALTER TABLE "payroll_exports" ALTER COLUMN "lines" DROP NOT NULL;

@@ -150,15 +150,15 @@ export class EmailCheck {
   // One item per person, not per leave: the fix (an email) is per person. The drainer looks the
   // address up when it first needs it, so a person never looked up while their calendar work is
   // still queued is not a problem yet.
-  private readonly people = new Map<string, { leaveCodes: string[]; lookupQueued: boolean; employee: EmployeeRow | undefined }>();
+  private readonly people = new Map<string, { leaves: Array<{ code: string; start: string }>; lookupQueued: boolean; employee: EmployeeRow | undefined }>();
 
   add(facts: Facts): void {
     const { scope, messagesByKey, employeeById, emailOf } = facts;
     for (const leave of scope) {
       // only the kinds with blocks need an address
       if (leave.status !== 'approved' || blockPlan(leave).length === 0 || !leave.employeeId || emailOf(leave.employeeId)) continue;
-      const person = this.people.get(leave.employeeId) ?? { leaveCodes: [], lookupQueued: false, employee: employeeById.get(leave.employeeId) };
-      person.leaveCodes.push(leave.instanceCode);
+      const person = this.people.get(leave.employeeId) ?? { leaves: [], lookupQueued: false, employee: employeeById.get(leave.employeeId) };
+      person.leaves.push({ code: leave.instanceCode, start: leave.startLocal ?? '' });
       if ((messagesByKey.get(leave.instanceCode) ?? []).some((m) => m.status === 'pending' || m.status === 'running')) person.lookupQueued = true;
       this.people.set(leave.employeeId, person);
     }
@@ -166,8 +166,12 @@ export class EmailCheck {
 
   items(): DriftItem[] {
     const items: DriftItem[] = [];
-    for (const [employeeId, { leaveCodes, lookupQueued, employee: e }] of this.people) {
+    // a person's leaves in the order they start (pages come in instance code order)
+    const byStart = (a: { code: string; start: string }, b: { code: string; start: string }) =>
+      a.start < b.start ? -1 : a.start > b.start ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+    for (const [employeeId, { leaves, lookupQueued, employee: e }] of this.people) {
       if (!e?.fetchedAt && lookupQueued) continue;
+      const leaveCodes = leaves.sort(byStart).map((l) => l.code);
       items.push({
         category: 'employee_without_email',
         instance_code: leaveCodes[0]!,
