@@ -297,18 +297,22 @@ export const EXPORT_CHUNK_ROWS = 2_000;
 type StoredRow = PayrollLine & { line_type: string } & Partial<Omit<AdjustmentLine, keyof PayrollLine>>;
 
 /**
- * The recorded rows of an export, lines then adjustments, in chunks: keyset pagination on
- * (export_id, seq), which every client reads alike (PGlite, postgres.js, Hyperdrive) and which
- * holds no transaction or cursor open between chunks.
+ * The recorded rows of an export, lines then adjustments, in chunks: ranges of `seq` (numbered
+ * 1…n when recorded, so each range is known in advance), which every client reads alike (PGlite,
+ * postgres.js, Hyperdrive) and which hold no transaction or cursor open between chunks. The next
+ * chunk is asked for while the caller renders this one: at most two are held.
  */
-export async function* exportChunks(db: Queryable, exp: Pick<RecordedExport, 'export_id' | 'kinds'>, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<StoredRow[]> {
+export async function* exportChunks(
+  db: Queryable,
+  exp: Pick<RecordedExport, 'export_id' | 'kinds' | 'lineCount' | 'adjustmentCount'>,
+  chunkRows = EXPORT_CHUNK_ROWS,
+): AsyncGenerator<StoredRow[]> {
   // Without `kinds`, an export is what it always was: leave lines, no kind field.
   const withKind = exp.kinds !== undefined;
-  let after = 0;
-  for (;;) {
-    const rows = await db
+  const total = exp.lineCount + exp.adjustmentCount;
+  const read = (after: number) =>
+    db
       .select({
-        seq: payrollExportLines.seq,
         lineType: payrollExportLines.lineType,
         employeeId: payrollExportLines.employeeId,
         openId: payrollExportLines.openId,
@@ -325,10 +329,16 @@ export async function* exportChunks(db: Queryable, exp: Pick<RecordedExport, 'ex
         previousExportId: payrollExportLines.previousExportId,
       })
       .from(payrollExportLines)
-      .where(and(eq(payrollExportLines.exportId, exp.export_id), gt(payrollExportLines.seq, after)))
+      .where(and(eq(payrollExportLines.exportId, exp.export_id), gt(payrollExportLines.seq, after), lte(payrollExportLines.seq, after + chunkRows)))
       .orderBy(asc(payrollExportLines.seq))
-      .limit(chunkRows);
-    if (rows.length === 0) return;
+      // a promise, run once (a query builder runs again on every `then`)
+      .then((rows) => rows);
+  let next = total > 0 ? read(0) : null;
+  for (let after = 0; next; after += chunkRows) {
+    const rows = await next;
+    next = after + chunkRows < total ? read(after + chunkRows) : null;
+    // a client that stops reading leaves no query unawaited
+    next?.catch(() => {});
     yield rows.map((r) => {
       // the members in the order the export has always had them
       const line: StoredRow = {
@@ -351,8 +361,6 @@ export async function* exportChunks(db: Queryable, exp: Pick<RecordedExport, 'ex
       }
       return line;
     });
-    if (rows.length < chunkRows) return;
-    after = rows.at(-1)!.seq;
   }
 }
 

@@ -3,8 +3,41 @@ import type { Queryable } from '../../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../../db/schema.js';
 import type { Period } from '../period.js';
 
-export type LeaveRow = typeof leaves.$inferSelect;
-export type OutboxRow = typeof outbox.$inferSelect;
+/**
+ * What the report reads of a leave: the columns its checks use, not the whole row (the reason,
+ * the form's extra fields), which would be most of what a page of leaves weighs.
+ */
+const SCOPE_COLUMNS = {
+  instanceCode: leaves.instanceCode,
+  kind: leaves.kind,
+  employeeId: leaves.employeeId,
+  unit: leaves.unit,
+  intervalSeconds: leaves.intervalSeconds,
+  startLocal: leaves.startLocal,
+  endLocal: leaves.endLocal,
+  segments: leaves.segments,
+  peers: leaves.peers,
+  status: leaves.status,
+  detailSource: leaves.detailSource,
+  hasV1: leaves.hasV1,
+  hasV2: leaves.hasV2,
+  revertedAt: leaves.revertedAt,
+  createdAt: leaves.createdAt,
+};
+export type LeaveRow = Pick<typeof leaves.$inferSelect, keyof typeof SCOPE_COLUMNS>;
+/** What the report reads of an outbox message (not its payload). */
+const MESSAGE_COLUMNS = {
+  id: outbox.id,
+  key: outbox.key,
+  kind: outbox.kind,
+  status: outbox.status,
+  attempts: outbox.attempts,
+  lastError: outbox.lastError,
+  runAfter: outbox.runAfter,
+  createdAt: outbox.createdAt,
+  updatedAt: outbox.updatedAt,
+};
+export type OutboxRow = Pick<typeof outbox.$inferSelect, keyof typeof MESSAGE_COLUMNS>;
 export type BlockRow = typeof calendarBlocks.$inferSelect;
 
 /**
@@ -37,7 +70,7 @@ const inPeriod = (period: Period) =>
  */
 export async function leavesInPeriodPage(db: Queryable, period: Period, after: string | null, limit: number): Promise<LeaveRow[]> {
   return db
-    .select()
+    .select(SCOPE_COLUMNS)
     .from(leaves)
     .where(and(inPeriod(period), after === null ? undefined : gt(leaves.instanceCode, after)))
     .orderBy(asc(leaves.instanceCode))
@@ -105,7 +138,7 @@ export async function loadFacts(db: Queryable, scope: LeaveRow[]): Promise<Facts
   const employeeIds = [...new Set(scope.flatMap((l) => [l.employeeId, ...(l.peers ?? [])]).filter((e): e is string => e !== null))];
 
   const [messages, blocks, sums, people] = await Promise.all([
-    codes.length ? db.select().from(outbox).where(oneOf(outbox.key, codes)).orderBy(asc(outbox.id)) : Promise.resolve([] as OutboxRow[]),
+    codes.length ? db.select(MESSAGE_COLUMNS).from(outbox).where(oneOf(outbox.key, codes)).orderBy(asc(outbox.id)) : Promise.resolve([] as OutboxRow[]),
     codes.length ? db.select().from(calendarBlocks).where(oneOf(calendarBlocks.instanceCode, codes)) : Promise.resolve([] as BlockRow[]),
     codes.length
       ? db
