@@ -448,6 +448,20 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
         expect.objectContaining({ category: 'feishu_status_mismatch', instance_code: B }),
       ]),
     );
+
+    // a page at a time in the Worker: every item once, the summary whole on every page
+    const whole = (await (await admin(`/api/reconciliation?${period}&verify=google,feishu`)).json()) as { items: unknown[]; summary: unknown };
+    const paged: unknown[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (await (await admin(`/api/reconciliation?${period}&verify=google,feishu&limit=1${cursor ? `&cursor=${cursor}` : ''}`)).json()) as { items: unknown[]; summary: unknown; next_cursor: string | null };
+      expect(page.items.length).toBeLessThanOrEqual(1);
+      expect(page.summary).toEqual(whole.summary);
+      paged.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(stable(paged)).toEqual(stable(whole.items));
+    expect(paged.length).toBeGreaterThan(1);
   });
 
   it('a trip with a peer (2.0 schema): a block on each calendar and days for both; overtime in the export of kinds', async () => {
