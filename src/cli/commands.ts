@@ -3,6 +3,7 @@ import { approvalsCommand } from './approvals.js';
 import { backfillCommand } from './backfill.js';
 import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
+import { reconcileCommand } from './reconcile.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
 import { purgeCommand } from './purge.js';
@@ -25,6 +26,7 @@ export const commands: Record<string, Command> = {
   trigger: (config, args) => triggerCommand(config, args),
   purge: (config, args) => purgeCommand(config, args),
   approvals: approvalsCommand,
+  reconcile: reconcileCommand,
 };
 
 /** A command that reads the environment itself; a number is its exit code. */

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
 import { periodErrorCode, withPeriod } from '../reports/period.js';
-import { CATEGORIES, decodeCursor, DEFAULT_PAGE_ITEMS, MAX_PAGE_ITEMS, reconcile, VerifyParam } from '../reports/reconciliation/index.js';
+import { reconcile } from '../reports/reconciliation/index.js';
+import { ReconciliationQuery } from '../reports/reconciliation/query.js';
 import { textStream } from '../shared/stream.js';
 import { query } from './validate.js';
 
@@ -28,20 +29,6 @@ const ExportQuery = withPeriod({
     }),
 });
 
-const ReconciliationQuery = withPeriod({
-  verify: VerifyParam,
-  limit: z.coerce
-    .number({ error: `expected a whole number 1–${MAX_PAGE_ITEMS}` })
-    .int(`expected a whole number 1–${MAX_PAGE_ITEMS}`)
-    .min(1, `expected a whole number 1–${MAX_PAGE_ITEMS}`)
-    .max(MAX_PAGE_ITEMS, `at most ${MAX_PAGE_ITEMS}`)
-    .default(DEFAULT_PAGE_ITEMS),
-  cursor: z
-    .string()
-    .optional()
-    .refine((v) => v === undefined || decodeCursor(v) !== null, 'not a cursor this report gave (use next_cursor as it came)'),
-  category: z.enum(CATEGORIES, { error: `expected one of ${CATEGORIES.join(', ')}` }).optional(),
-});
 
 /** GET /api/payroll/export, GET /api/reconciliation */
 export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>): Hono {

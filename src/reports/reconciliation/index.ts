@@ -3,6 +3,7 @@ import type { Period } from '../period.js';
 import { checkLeaves, checkQuarantined, EmailCheck } from './checks.js';
 import { leavesInPeriodPage, loadFacts, mergeFacts, quarantinedPage, type Facts } from './facts.js';
 import { decodeCursor, encodeCursor, PageSelector, type ItemKey, type Phase } from './paging.js';
+import { DEFAULT_PAGE_ITEMS } from './query.js';
 import { CATEGORIES, type Category, type DriftItem, type ReconciliationReport, type Severity, type VerifyOptions } from './types.js';
 import { feishuVerification } from './verify-feishu.js';
 import { verifyGoogle } from './verify-google.js';
@@ -10,6 +11,7 @@ import { verifyGoogle } from './verify-google.js';
 export { formatAge } from './checks.js';
 export { countLeavesInPeriod } from './facts.js';
 export { decodeCursor } from './paging.js';
+export { DEFAULT_PAGE_ITEMS, MAX_PAGE_ITEMS, ReconciliationQuery } from './query.js';
 export * from './types.js';
 
 /** Leaves judged together: one read of their outbox rows, blocks, sums and people. */
@@ -107,10 +109,6 @@ export async function scanDrift(
 
   return { summary: { ...counts, total, leaves_checked: leavesChecked }, by_severity: bySeverity, verified };
 }
-
-/** Items a page holds when the request does not say, and at most. */
-export const DEFAULT_PAGE_ITEMS = 500;
-export const MAX_PAGE_ITEMS = 5_000;
 
 /**
  * The report, a page of items at a time: the summary always counts every item of the period
