@@ -12,7 +12,7 @@ import { BACKENDS, type TestDatabase } from '../support/db.js';
 
 const FROM = '2038-06-01';
 const TO = '2038-06-30';
-const LEAVES = LEAVES_PER_CHUNK * 2 + 137;
+const LEAVES = LEAVES_PER_CHUNK + 137;
 
 async function seed(db: TestDatabase, from: number, count: number, prefix = 'PG'): Promise<void> {
   // codes in an order unrelated to the start dates, so the chunks (by start) and the report (by code) differ
