@@ -15,7 +15,7 @@ export { DEFAULT_PAGE_ITEMS, MAX_PAGE_ITEMS, ReconciliationQuery } from './query
 export * from './types.js';
 
 /** Leaves judged together: one read of their outbox rows, blocks, sums and people. */
-export const LEAVES_PER_CHUNK = 2_500;
+export const LEAVES_PER_CHUNK = 1_000;
 
 export interface DriftTotals {
   summary: ReconciliationReport['summary'];
