@@ -46,7 +46,7 @@ export interface OutboxRow {
   ratio: number;
 }
 
-interface Leave {
+export interface Leave {
   instanceCode: string;
   employeeId: string;
   email: string;
@@ -72,7 +72,7 @@ function makeLeaves(n: number, employees: number): Leave[] {
   });
 }
 
-async function seedOutbox(url: string, leaves: Leave[]): Promise<void> {
+export async function seedOutbox(url: string, leaves: Leave[]): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const emp = new Map(leaves.map((l) => [l.employeeId, l.email]));
@@ -99,7 +99,7 @@ async function seedOutbox(url: string, leaves: Leave[]): Promise<void> {
   }
 }
 
-async function seedGraphile(url: string, leaves: Leave[]): Promise<void> {
+export async function seedGraphile(url: string, leaves: Leave[]): Promise<void> {
   await runMigrations({ connectionString: url, logger: undefined });
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
@@ -135,11 +135,11 @@ function checkGoogle(fake: FakeGoogle, leaves: Leave[]): { ok: boolean; detail: 
   return { ok: problems.length === 0, detail: problems.join('; ') || `${leaves.length} out-of-office events, one insert each` };
 }
 
-function profileArgs(opts: OutboxOptions, name: string): string[] {
+export function profileArgs(opts: Pick<OutboxOptions, 'cpuProfDir'>, name: string): string[] {
   return opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProfDir, name)}`] : [];
 }
 
-function parseChild(output: string[], label: string, all: string): Record<string, unknown> {
+export function parseChild(output: string[], label: string, all: string): Record<string, unknown> {
   const line = output.findLast((l) => l.startsWith('{'));
   if (!line) throw new Error(`${label} printed no result:\n${all}`);
   return JSON.parse(line) as Record<string, unknown>;

@@ -4,7 +4,10 @@
  * table on stdout, progress on stderr. See bench/README.md.
  *
  *   --smoke                 tiny sizes (also BENCH_SMOKE=1): checks the harness end to end quickly
- *   --only=ingest|outbox    one of the two
+ *   --only=ingest|outbox|backlog  one of the three
+ *   --backlog-rows=20000    backlog: rows due at once      --backlog-latencies=50,200
+ *   --backlog-quota=15000   the fake's project quota per minute (user quota: 6% of it)
+ *   --backlog-share=0.97    GOOGLE_QUOTA_SHARE of the drainer   --backlog-concurrency=64
  *   --concurrency=1,16,64   ingest concurrencies          --duration=10  --warmup=1  (seconds)
  *   --max-rate=6000         ingest bodies prepared per second of load
  *   --no-pgbench            skip baseline (a′)
@@ -26,6 +29,7 @@ import { installSignalHandlers, runCleanups } from './lib/cleanup.js';
 import { dropStaleDatabases, serverVersion } from './lib/db.js';
 import { REPO_ROOT } from './lib/proc.js';
 import { evaluateTargets, renderMarkdown, type Report } from './lib/report.js';
+import { runBacklog, type BacklogOptions } from './backlog.js';
 import { runOutbox, type OutboxOptions } from './outbox.js';
 
 function parseArgs(argv: string[]): Map<string, string> {
@@ -67,7 +71,7 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const smoke = args.has('smoke') || process.env.BENCH_SMOKE === '1';
   const only = args.get('only');
-  if (only !== undefined && only !== 'ingest' && only !== 'outbox') throw new Error('--only must be ingest or outbox');
+  if (only !== undefined && only !== 'ingest' && only !== 'outbox' && only !== 'backlog') throw new Error('--only must be ingest, outbox or backlog');
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const defaults = ConfigSchema.parse({});
   const started = new Date();
@@ -90,9 +94,20 @@ async function main(): Promise<number> {
     rows: number(args, 'rows', smoke ? 200 : 20_000),
     employees,
     latenciesMs: args.has('latencies') ? list(args.get('latencies')!) : [0, 50],
-    concurrency: number(args, 'outbox-concurrency', defaults.OUTBOX_CONCURRENCY),
+    concurrency: number(args, 'outbox-concurrency', 8),
     batchSize: number(args, 'outbox-batch', defaults.OUTBOX_BATCH_SIZE),
     timeoutS: smoke ? 120 : 1800,
+    cpuProfDir: args.has('cpu-prof') ? `${base}-profiles` : null,
+    log,
+  };
+
+  const backlogOpts: BacklogOptions = {
+    rows: number(args, 'backlog-rows', smoke ? 300 : 20_000),
+    latenciesMs: args.has('backlog-latencies') ? list(args.get('backlog-latencies')!) : [50, 200],
+    concurrency: number(args, 'backlog-concurrency', 64),
+    batchSize: number(args, 'outbox-batch', defaults.OUTBOX_BATCH_SIZE),
+    quotaPerMinute: number(args, 'backlog-quota', smoke ? 1500 : 15_000),
+    share: number(args, 'backlog-share', 0.97),
     cpuProfDir: args.has('cpu-prof') ? `${base}-profiles` : null,
     log,
   };
@@ -103,14 +118,17 @@ async function main(): Promise<number> {
   const loadBefore = os.loadavg();
   let ingest = null;
   let outbox = null;
+  let backlog = null;
   try {
-    if (only !== 'outbox') ingest = await runIngest(ingestOpts);
-    if (only !== 'ingest') outbox = await runOutbox(outboxOpts);
+    if (only === undefined || only === 'ingest') ingest = await runIngest(ingestOpts);
+    if (only === undefined || only === 'outbox') outbox = await runOutbox(outboxOpts);
+    if (only === undefined || only === 'backlog') backlog = await runBacklog(backlogOpts);
   } finally {
     await runCleanups();
   }
   const { log: _log, ...ingestShown } = ingestOpts;
   const { log: _log2, ...outboxShown } = outboxOpts;
+  const { log: _log3, ...backlogShown } = backlogOpts;
   const report: Report = {
     meta: {
       startedAt: started.toISOString(),
@@ -122,14 +140,16 @@ async function main(): Promise<number> {
       cpus: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}`,
       loadBefore,
       loadAfter: os.loadavg(),
-      options: { ...(ingest ? { ingest: ingestShown } : {}), ...(outbox ? { outbox: outboxShown } : {}) },
+      options: { ...(ingest ? { ingest: ingestShown } : {}), ...(outbox ? { outbox: outboxShown } : {}), ...(backlog ? { backlog: backlogShown } : {}) },
     },
     ingest,
     outbox,
-    targets: evaluateTargets(ingest, outbox),
+    backlog,
+    targets: evaluateTargets(ingest, outbox, backlog),
     ok:
       (ingest ?? []).every((r) => r.leaveBridge.check.ok && r.sdk.check.ok && r.sdkAfter.check.ok && r.commitPool.check.ok && (r.commitPgbench?.check.ok ?? true)) &&
-      (outbox ?? []).every((r) => r.leaveBridge.check.ok && r.graphile.check.ok),
+      (outbox ?? []).every((r) => r.leaveBridge.check.ok && r.graphile.check.ok) &&
+      (backlog ?? []).every((r) => r.leaveBridge.check.ok && r.graphile.check.ok),
   };
   const markdown = renderMarkdown(report);
   writeFileSync(`${base}.md`, markdown);

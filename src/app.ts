@@ -9,10 +9,12 @@ import { ADMIN_WRITE_LIMIT, limitBody, SMALL_BODY_LIMIT } from './routes/body-li
 import { dashboardRoutes } from './routes/dashboard.js';
 import { employeeRoutes } from './routes/employees.js';
 import { eventRoutes } from './routes/events.js';
+import { feedAdminRoutes, feedRoutes } from './routes/feeds.js';
 import { healthRoutes } from './routes/health.js';
 import { leaveRoutes } from './routes/leaves.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { outboxRoutes } from './routes/outbox.js';
+import { policyRoutes } from './routes/policies.js';
 import { reportRoutes } from './routes/reports.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { webhookRoutes } from './routes/webhook.js';
@@ -52,6 +54,7 @@ export function createApp(deps: AppDeps): Hono {
   app.use('*', async (c, next) => (c.req.path === '/webhook/feishu' ? next() : bodyLimits(c, next)));
   app.route('/', healthRoutes(deps));
   app.route('/webhook', webhookRoutes(deps));
+  app.route('/feeds', feedRoutes(deps));
 
   const api = new Hono();
   api.use('*', adminHeaders, adminAuth(deps, { writes: 'json' }));
@@ -61,8 +64,10 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/events', eventRoutes(deps));
   api.route('/outbox', outboxRoutes(deps));
   api.route('/employees', employeeRoutes(deps));
+  api.route('/policies', policyRoutes(deps));
   api.route('/audit', auditRoutes(deps));
   api.route('/sessions', sessionRoutes(deps));
+  api.route('/feeds', feedAdminRoutes(deps));
   api.route('/', reportRoutes(deps));
   app.route('/api', api);
   app.route('/dashboard', dashboardRoutes(deps));

@@ -120,6 +120,11 @@ export const ConfigSchema = z
     GOOGLE_SERVICE_ACCOUNT_JSON: optionalString,
     GOOGLE_SERVICE_ACCOUNT_FILE: optionalString,
     GOOGLE_CALENDAR_BASE_URL: z.string().url().default('https://www.googleapis.com/'),
+    /** Calendar API quota of the Google Cloud project, and of each user acted as (Cloud console → Quotas). */
+    GOOGLE_QUOTA_PER_MINUTE: positiveInt(10_000),
+    GOOGLE_USER_QUOTA_PER_MINUTE: positiveInt(600),
+    /** The part of each quota calendar sync uses (the rest is headroom for other clients of the project). */
+    GOOGLE_QUOTA_SHARE: z.coerce.number().gt(0).max(1).default(0.9),
     DEFAULT_TIMEZONE: TimeZone.default('Asia/Shanghai'),
     ADMIN_TOKEN: optionalString.pipe(
       z.string().min(ADMIN_TOKEN_MIN_LENGTH, `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (e.g. openssl rand -hex 24)`).optional(),
@@ -156,11 +161,22 @@ export const ConfigSchema = z
     CALENDAR_HOLD_TITLE: z.string().min(1).default('Leave requested'),
     /** How a hold shows: transparent (free) by default, so it never makes anyone look busy before approval. */
     CALENDAR_HOLD_TRANSPARENCY: z.enum(['transparent', 'opaque']).default('transparent'),
+    /** A shared "who's out" calendar (a calendar id), written as GOOGLE_TEAM_CALENDAR_OWNER; off when unset. */
+    GOOGLE_TEAM_CALENDAR_ID: optionalString,
+    /** The Workspace user the service account acts as (domain-wide delegation) to write the team calendar. */
+    GOOGLE_TEAM_CALENDAR_OWNER: optionalString.pipe(z.string().email('must be an email address').optional()),
+    /** ICS feeds: how far back and ahead of today their absences reach (days). */
+    FEED_WINDOW_PAST_DAYS: nonNegativeInt(30),
+    FEED_WINDOW_FUTURE_DAYS: positiveInt(365),
     /** Outbox: attempts before a transiently failing message goes dead. */
     OUTBOX_MAX_ATTEMPTS: positiveInt(12),
     OUTBOX_BATCH_SIZE: positiveInt(16),
-    /** 0: `serve` does not drain (an ingest-only process; another process drains) */
-    OUTBOX_CONCURRENCY: nonNegativeInt(8),
+    /**
+     * The most rows one process runs at once (the drainer adapts below it, src/outbox/aimd.ts). High
+     * enough to keep Google's quota busy at its latency: 150 calls a second at 200 ms is 30 in flight.
+     * 0: `serve` does not drain (an ingest-only process; another process drains).
+     */
+    OUTBOX_CONCURRENCY: nonNegativeInt(64),
     OUTBOX_LEASE_SECONDS: positiveInt(60),
     OUTBOX_POLL_MS: positiveInt(1000),
     /** Periodic backfill inside `serve` (off by default), e.g. 1h. Needs BACKFILL_APPROVAL_CODES. */
@@ -201,6 +217,13 @@ export const ConfigSchema = z
       if (c.PUBLIC_URL === undefined) {
         ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: `required with ${which} (the sign-in's redirect URI is PUBLIC_URL/dashboard/oauth/callback)` });
       }
+    }
+    if ((c.GOOGLE_TEAM_CALENDAR_ID === undefined) !== (c.GOOGLE_TEAM_CALENDAR_OWNER === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.GOOGLE_TEAM_CALENDAR_ID === undefined ? 'GOOGLE_TEAM_CALENDAR_ID' : 'GOOGLE_TEAM_CALENDAR_OWNER'],
+        message: 'GOOGLE_TEAM_CALENDAR_ID and GOOGLE_TEAM_CALENDAR_OWNER go together (the calendar, and the user it is written as)',
+      });
     }
     if (c.GOOGLE_SERVICE_ACCOUNT_JSON !== undefined && c.GOOGLE_SERVICE_ACCOUNT_FILE !== undefined) {
       ctx.addIssue({

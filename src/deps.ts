@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { Pacer } from './outbox/pacing.js';
 import type { CalendarPort, FeishuPort, FeishuSignInPort } from './ports.js';
 
 export interface Clock {
@@ -28,6 +29,11 @@ export interface Deps {
   onOutboxWritten?: (keys: string[]) => void;
   /** Google Calendar; absent when no service account is configured (calendar sync off). */
   calendar?: CalendarPort;
+  /**
+   * The quota pacing the calendar's calls go through (src/outbox/pacing.ts): the drainer gives
+   * its unused tokens back when it stops. Absent: calls are not paced.
+   */
+  pacer?: Pacer;
   /** Feishu Open API; absent without FEISHU_APP_ID/SECRET. */
   feishu?: FeishuPort;
   /** Feishu sign-in for the dashboard (the same app credentials); absent without them. */

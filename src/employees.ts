@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, ne, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/client.js';
 import { calendarBlocks, employees, leaves } from './db/schema.js';
@@ -6,6 +6,7 @@ import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
 import { enqueue } from './outbox/enqueue.js';
 import { lockKey, releaseHeld } from './outbox/queries.js';
+import type { FeishuUser } from './ports.js';
 
 /** What resolveEmail needs of a stored employee row. */
 export interface StoredEmail {
@@ -42,22 +43,8 @@ export async function resolveEmail(
       reason: `no email known for employee ${employeeId} and no Feishu app credentials (FEISHU_APP_ID/FEISHU_APP_SECRET) to look it up; set one with: leave-bridge employee set ${employeeId} --email <address>`,
     };
   }
-  const user = await deps.feishu.getUser(employeeId);
-  const now = deps.clock.now();
+  const user = await lookUpEmployee({ ...deps, feishu: deps.feishu }, employeeId);
   const email = user?.email || user?.enterpriseEmail || null;
-  await deps.db
-    .insert(employees)
-    .values({ employeeId, openId: user?.openId ?? null, name: user?.name ?? null, email, fetchedAt: now, updatedAt: now })
-    .onConflictDoUpdate({
-      target: employees.employeeId,
-      set: {
-        openId: sql`coalesce(excluded.open_id, ${employees.openId})`,
-        name: sql`coalesce(excluded.name, ${employees.name})`,
-        email: sql`coalesce(excluded.email, ${employees.email})`,
-        fetchedAt: now,
-        updatedAt: now,
-      },
-    });
   if (email) return { email, source: 'feishu' };
   return {
     email: null,
@@ -65,6 +52,54 @@ export async function resolveEmail(
       ? `Feishu user ${employeeId} has neither email nor enterprise_email; set one with: leave-bridge employee set ${employeeId} --email <address>`
       : `Feishu has no user ${employeeId}; set an email with: leave-bridge employee set ${employeeId} --email <address>`,
   };
+}
+
+/**
+ * Ask the contact API about an employee and cache what it says (name, open_id, address, direct
+ * departments) without overwriting what it does not say.
+ */
+async function lookUpEmployee(deps: Pick<Deps, 'db' | 'clock'> & { feishu: NonNullable<Deps['feishu']> }, employeeId: string): Promise<FeishuUser | null> {
+  const user = await deps.feishu.getUser(employeeId);
+  const now = deps.clock.now();
+  const email = user?.email || user?.enterpriseEmail || null;
+  const departmentIds = user?.departmentIds ?? null;
+  await deps.db
+    .insert(employees)
+    .values({ employeeId, openId: user?.openId ?? null, name: user?.name ?? null, email, departmentIds, fetchedAt: now, updatedAt: now })
+    .onConflictDoUpdate({
+      target: employees.employeeId,
+      set: {
+        openId: sql`coalesce(excluded.open_id, ${employees.openId})`,
+        name: sql`coalesce(excluded.name, ${employees.name})`,
+        email: sql`coalesce(excluded.email, ${employees.email})`,
+        departmentIds: sql`coalesce(excluded.department_ids, ${employees.departmentIds})`,
+        fetchedAt: now,
+        updatedAt: now,
+      },
+    });
+  return user;
+}
+
+/**
+ * Display names of employees for the team calendar: the stored name, else (once per employee,
+ * with Feishu credentials) the contact API's, else null (the title then shows the employee id).
+ * Feishu failures propagate with their class: the team event waits rather than showing an id.
+ */
+export async function employeeNames(deps: Pick<Deps, 'db' | 'feishu' | 'clock'>, ids: string[]): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  if (ids.length === 0) return out;
+  const rows = await deps.db
+    .select({ employeeId: employees.employeeId, name: employees.name, fetchedAt: employees.fetchedAt })
+    .from(employees)
+    .where(inArray(employees.employeeId, ids));
+  const byId = new Map(rows.map((r) => [r.employeeId, r]));
+  for (const id of ids) {
+    const row = byId.get(id);
+    if (row?.name) out.set(id, row.name);
+    else if (deps.feishu && !row?.fetchedAt) out.set(id, (await lookUpEmployee({ ...deps, feishu: deps.feishu }, id))?.name ?? null);
+    else out.set(id, null);
+  }
+  return out;
 }
 
 const isTimeZone = (zone: string) => {

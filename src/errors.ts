@@ -36,6 +36,8 @@ const STATUS_OF = {
   event_not_found: 404,
   outbox_not_found: 404,
   session_not_found: 404,
+  policy_not_found: 404,
+  feed_not_found: 404,
   // 409: not in a state that allows it
   not_retryable: 409,
   not_quarantined: 409,

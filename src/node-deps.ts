@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import type { CalendarPort, FeishuPort, FeishuSignInPort } from './ports.js';
 import { loadServiceAccountKey, type ServiceAccountKey } from './google/auth.js';
+import { createPacer, quotaSettings, type Pacer } from './outbox/pacing.js';
 
 /** The logger, scrubbing every configured secret (and the private key of a key file, once read). */
 export function loggerFor(config: Config, extraSecrets: Array<string | undefined> = []): Logger {
@@ -35,16 +36,20 @@ export async function buildNodeRuntime(config: Config, opts: { migrate?: boolean
   // _JSON variable is.
   const key = await loadServiceAccountKey(config);
   const logger = opts.logger ?? loggerFor(config, [key?.private_key]);
-  const calendar = await calendarFor(key, config);
   const database = await openDatabase(config, logger, opts);
+  const metrics = new Metrics();
+  // One pacer per process: calls made side by side share its round trips to the quota table.
+  const pacer = key ? createPacer({ db: database.db, logger, metrics }, quotaSettings(config)) : undefined;
+  const calendar = await calendarFor(key, config, pacer);
   const deps: Deps = {
     config,
     db: database.db,
     dbKind: database.kind,
     clock: systemClock,
     logger,
-    metrics: new Metrics(),
+    metrics,
     calendar,
+    ...(pacer ? { pacer } : {}),
   };
   const feishu = await feishuFor(config, logger);
   deps.feishu = feishu;
@@ -65,9 +70,13 @@ export async function feishuFor(config: Config, logger: Logger): Promise<(Feishu
  * rows are then held with that reason). A key that cannot be used stops the start with a ConfigError
  * (loadServiceAccountKey).
  */
-export async function calendarFor(key: ServiceAccountKey | null, config: Config): Promise<CalendarPort | undefined> {
+export async function calendarFor(
+  key: ServiceAccountKey | null,
+  config: Config,
+  pacer?: Pacer,
+): Promise<CalendarPort | undefined> {
   if (!key) return undefined;
   // Imported only when configured (googleapis and gaxios are heavy to load).
   const [{ createGoogleCalendar }, { nodeFetch }] = await Promise.all([import('./google/calendar.js'), import('./google/node-fetch.js')]);
-  return createGoogleCalendar({ key, baseUrl: config.GOOGLE_CALENDAR_BASE_URL, fetch: nodeFetch });
+  return createGoogleCalendar({ key, baseUrl: config.GOOGLE_CALENDAR_BASE_URL, fetch: nodeFetch, ...(pacer ? { pacer } : {}) });
 }

@@ -6,12 +6,19 @@ const USAGE = `usage: leave-bridge <command>
   migrate                                 apply database migrations
   subscribe <approval_code>…              subscribe the app to approval definitions
   backfill --approval <code> --from <date> --to <date> [--format table|json]
-  export --from <date> --to <date> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip]
+  export --from <date> --to <date> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip] [--columns payroll_code]
   approvals list [--kind <kind>] [--status <status>] [--json]
   reconcile --from <date> --to <date> [--verify google,feishu] [--category <c>] [--limit <n>] [--cursor <c>]
   outbox list [--status <status>] [--key <instance_code>] [--limit <n>] [--json]
   outbox retry <id> | outbox sync <instance_code>
   employee list [--json]
+  policy list [--json] | policy import <file.json>
+  policy set <leave_type|*> --calendar <effect> --visibility <visibility> [--kind <kind>] [--decline-mode <mode>]
+             [--title <text>] [--payroll-code <code>] [--counts-as-leave true|false]
+  policy delete <leave_type|*> [--kind <kind>]
+  feed create team | employee <employee_id> | department <open_department_id>
+  feed list [--revoked] [--json] | feed revoke <feed id>
+                                          read-only ICS feed URLs (the token is shown once, at create)
   employee set <employee_id> [--email <address>|--clear-email] [--timezone <zone>|--clear-timezone]
   trigger <scenario> [--employee <user_id>] [--peer <user_id>] [--from <date>] [--to <date>] [--url <webhook>]
                                           post a scenario's Feishu events to a running service (leave-bridge trigger alone lists them)

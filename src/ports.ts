@@ -4,8 +4,12 @@
  * @larksuiteoapi/node-sdk). Tests hand in the same implementations pointed at fake servers.
  */
 
-/** How an outbound failure is handled by the outbox (docs/architecture.md). */
-export type FailureClass = 'transient' | 'permanent' | 'configuration';
+/**
+ * How an outbound failure is handled by the outbox (docs/architecture.md). `rate_limited`: the
+ * service refused the call for going over its quota; the call is delayed, never counted as a
+ * failed attempt.
+ */
+export type FailureClass = 'transient' | 'permanent' | 'configuration' | 'rate_limited';
 
 export class ExternalError extends Error {
   constructor(
@@ -13,6 +17,8 @@ export class ExternalError extends Error {
     message: string,
     readonly status?: number,
     readonly reason?: string,
+    /** how long the service asked us to wait (its Retry-After), when it said */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ExternalError';
@@ -50,6 +56,11 @@ export interface WantedBlock {
    * reuse it.
    */
   hold?: { transparency: 'transparent' | 'opaque' };
+  /**
+   * A block its policy shows as busy (opaque) or free (transparent): a default event that declines
+   * nothing, under its own id (block key `plain…`), for the same reason as a hold.
+   */
+  plain?: { transparency: 'transparent' | 'opaque' };
 }
 
 export interface BlockState {
@@ -73,6 +84,31 @@ export interface GoogleEventSummary {
   end: Date | null;
 }
 
+/**
+ * One event on the shared team absence calendar: a default, transparent event (it must not make
+ * the calendar's owner look busy), all-day (`dates`, end exclusive) or timed.
+ */
+export interface WantedTeamEvent {
+  instanceCode: string;
+  /** `team` or `team@<employee_id>` (src/leave/team.ts): the event id is the block's */
+  teamKey: string;
+  calendarId: string;
+  /** the Workspace user the service account acts as */
+  subject: string;
+  summary: string;
+  /** whole local days [first, afterLast), or null for a timed event */
+  dates: { first: string; afterLast: string } | null;
+  start: Date;
+  end: Date;
+  timeZone: string;
+}
+
+export interface TeamEventState {
+  eventId: string;
+  start: Date;
+  end: Date;
+}
+
 export interface CalendarPort {
   /** Create or bring to the wanted state (idempotent: deterministic id, 409 understood). */
   upsertBlock(block: WantedBlock): Promise<BlockState>;
@@ -81,6 +117,16 @@ export interface CalendarPort {
   getBlock(calendarId: string, instanceCode: string, blockKey?: string): Promise<GoogleEventSummary | null>;
   /** Events on the calendar carrying our private marker, overlapping [timeMin, timeMax). */
   listMarkedEvents(calendarId: string, timeMin: Date, timeMax: Date): Promise<GoogleEventSummary[]>;
+  /** The team calendar's event of an absence: created or brought to the wanted state (idempotent like upsertBlock). */
+  upsertTeamEvent(event: WantedTeamEvent): Promise<TeamEventState>;
+  deleteTeamEvent(calendarId: string, subject: string, instanceCode: string, teamKey: string): Promise<'deleted' | 'already_gone'>;
+  /** Our marked events on another user's calendar (the team calendar), acting as `subject`. */
+  listMarkedEventsAs(subject: string, calendarId: string, timeMin: Date, timeMax: Date): Promise<GoogleTeamEventSummary[]>;
+}
+
+export interface GoogleTeamEventSummary extends GoogleEventSummary {
+  summary: string;
+  allDay: boolean;
 }
 
 export interface FeishuUser {
@@ -89,6 +135,8 @@ export interface FeishuUser {
   name: string | null;
   email: string | null;
   enterpriseEmail: string | null;
+  /** open_department_ids of the departments the user is a direct member of; null when not given */
+  departmentIds?: string[] | null;
 }
 
 export interface FeishuInstance {

@@ -29,6 +29,7 @@ import { createGoogleCalendar } from './google/calendar.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createDrainer, drainerOptions, type DrainSummary } from './outbox/drain.js';
+import { createPacer, quotaSettings } from './outbox/pacing.js';
 import { registerOutboxMetrics, releaseHeld } from './outbox/queries.js';
 import { purgeExpired } from './retention/purge.js';
 import {
@@ -89,6 +90,9 @@ function invocation(isolate: Isolate): Invocation {
     config.FEISHU_APP_ID && config.FEISHU_APP_SECRET
       ? createFeishuClient({ appId: config.FEISHU_APP_ID, appSecret: config.FEISHU_APP_SECRET, baseUrl: config.FEISHU_BASE_URL, logger })
       : undefined;
+  const metrics = new Metrics();
+  // Per invocation, on its own connection; the quota table is what the invocations share.
+  const pacer = isolate.serviceAccountKey ? createPacer({ db: database.db, logger, metrics }, quotaSettings(config)) : undefined;
   const deps: Deps = {
     config,
     db: database.db,
@@ -98,11 +102,12 @@ function invocation(isolate: Isolate): Invocation {
     // Per invocation: counters of one isolate are not a series Prometheus can use (a scrape lands
     // on any isolate, and isolates come and go); /metrics here serves the database-derived outbox
     // gauges. Request counts and errors come from Workers observability.
-    metrics: new Metrics(),
+    metrics,
     onOutboxWritten: (keys) => keys.forEach((k) => touched.add(k)),
-    calendar: isolate.serviceAccountKey
-      ? createGoogleCalendar({ key: isolate.serviceAccountKey, baseUrl: config.GOOGLE_CALENDAR_BASE_URL })
+    calendar: pacer && isolate.serviceAccountKey
+      ? createGoogleCalendar({ key: isolate.serviceAccountKey, baseUrl: config.GOOGLE_CALENDAR_BASE_URL, pacer })
       : undefined,
+    ...(pacer ? { pacer } : {}),
     feishu,
     feishuSignIn: feishu,
   };

@@ -11,7 +11,9 @@
  *      does for the same events (run in-process on a second database, against a second fake Google);
  *   5. a person signs in with Feishu (the fake's authorize page), the session opens the API and the
  *      dashboard, sign-out ends it; failed authentication is throttled through the database;
- *   6. the hourly cron purges payloads and export emails past their retention.
+ *   6. the hourly cron purges payloads and export emails past their retention;
+ *   7. the team absence calendar gets its event through waitUntil, and an ICS feed is created and fetched
+ *      from the Worker (read back with ical.js), with 304 for an unchanged feed.
  *
  * wrangler dev runs on a snapshot of the sources in a temp dir: it rebuilds when files change, and
  * edits made in the tree while this runs must not swap the Worker under the test.
@@ -23,6 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
+import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wranglerCommand } from '../scripts/tools-node.js';
 import { queryRows } from '../src/db/client.js';
@@ -50,6 +53,9 @@ const C = 'E2E-WORKER-C-0003';
 const TRIP = 'E2E-WORKER-TRIP-0005';
 const WORK = 'E2E-WORKER-WORK-0006';
 const PENDING = 'E2E-WORKER-PENDING-0007';
+const POLICY = 'E2E-WORKER-POLICY-0008';
+const TEAM_CALENDAR = 'team-absences@group.calendar.google.com';
+const TEAM_OWNER = 'calendar-admin@example.com';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -266,6 +272,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
       startFakeGoogle(),
     ]);
     for (const p of Object.values(PEOPLE)) feishu.addUser(p);
+    google.share(TEAM_CALENDAR, TEAM_OWNER);
 
     const common = {
       FEISHU_VERIFICATION_TOKEN: DOC_TOKEN,
@@ -294,6 +301,8 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
           PUBLIC_URL: `http://127.0.0.1:${workerPort}`,
           ADMIN_FEISHU_USERS: 'u_op',
           AUTH_FAILURE_LIMIT: '3',
+          GOOGLE_TEAM_CALENDAR_ID: TEAM_CALENDAR,
+          GOOGLE_TEAM_CALENDAR_OWNER: TEAM_OWNER,
         },
       }),
       startWranglerDev({ vars: { ...common, DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/nothing_listens_here`, LOG_LEVEL: 'silent' } }),
@@ -339,6 +348,9 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     await until('the outbox of A to settle', async () => (await outboxOf(workerDb, A)).every((r) => r.status === 'done'), log);
     // V1 and V2 are one leave: one event on the calendar
     expect(google.events(PEOPLE.alice.email).filter((e) => e.status !== 'cancelled')).toHaveLength(1);
+    // the call took its tokens from the quota buckets every invocation shares
+    const buckets = await queryRows<{ name: string }>(workerDb.db, sql`select name from google_quota order by name`);
+    expect(buckets.map((b) => b.name)).toEqual(expect.arrayContaining(['project', `user:${PEOPLE.alice.email.toLowerCase()}`]));
   });
 
   it('leaves a failing sync to backoff and completes it in the scheduled handler (/__scheduled)', async () => {
@@ -374,6 +386,42 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     }, log);
     expect(row!.attempts).toBe(1);
     expect(google.calls.filter((c) => c.op === 'insert' && c.calendarId === PEOPLE.bob.email && c.status === 503).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('writes the team calendar event and serves an ICS feed with its own token, 304 when unchanged', async () => {
+    // A (whole days, approved above) is on the team calendar, written as its owner by waitUntil
+    const team = await until('the team event of A', () => google.event(TEAM_CALENDAR, blockEventIdFor(A, 'team')), log);
+    expect(team).toMatchObject({ status: 'confirmed', start: { date: '2024-09-05' }, end: { date: '2024-09-07' }, transparency: 'transparent' });
+    expect(google.calls.filter((c) => c.calendarId === TEAM_CALENDAR).every((c) => c.subject === TEAM_OWNER)).toBe(true);
+
+    const created = await call('/api/feeds', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'employee', id: PEOPLE.alice.user_id }),
+    });
+    expect(created.status).toBe(201);
+    const { url } = (await created.json()) as { url: string };
+    expect(url.startsWith(`${worker.url}/feeds/employees/u_alice.ics?token=`)).toBe(true);
+    // the feed's window is around today: a whole-day leave of Alice's tomorrow
+    const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+    const soon = 'E2E-WORKER-FEED-0008';
+    const approved = await post(
+      await encryptedRequest(leaveApprovalV1({ instanceCode: soon, employeeId: PEOPLE.alice.user_id, openId: PEOPLE.alice.open_id, start: `${day(1)} 00:00:00`, end: `${day(2)} 00:00:00` })),
+    );
+    expect(approved.status).toBe(200);
+    const feed = await call(new URL(url).pathname + new URL(url).search);
+    expect(feed.status).toBe(200);
+    expect(feed.headers.get('content-type')).toBe('text/calendar; charset=utf-8');
+    const cal = new ICAL.Component(ICAL.parse(await feed.text()));
+    expect(cal.getFirstPropertyValue('x-wr-calname')).toBe('Absences of u_alice');
+    const events = cal.getAllSubcomponents('vevent').map((v) => new ICAL.Event(v));
+    expect(events.map((e) => [e.uid, e.summary, e.startDate.isDate, e.startDate.toString()])).toEqual([
+      [`${blockEventIdFor(soon, 'team')}@leave-bridge`, 'u_alice — away', true, day(1)],
+    ]);
+    const again = await call(new URL(url).pathname + new URL(url).search, { headers: { 'if-none-match': feed.headers.get('etag')! } });
+    expect(again.status).toBe(304);
+    expect((await call('/feeds/employees/u_alice.ics?token=not-the-token')).status).toBe(404);
+    expect((await call('/feeds/team.ics?token=%3Cscript%3E')).status).toBe(400);
   });
 
   it('removes the block when the leave is reverted', async () => {
@@ -531,6 +579,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     const text = await (await fetch(`${worker.url}/metrics`)).text();
     expect(text).toMatch(/^leave_bridge_outbox_messages\{status="done"\} [1-9]/m);
     expect(text).toMatch(/^leave_bridge_outbox_messages\{status="pending"\} 0$/m);
+    expect(text).toMatch(/^leave_bridge_google_quota_tokens\{bucket="project"\} [\d.]+$/m);
   });
 
   it('signs a person in with Feishu: the session opens the API and the dashboard, sign-out ends it', async () => {
@@ -583,6 +632,24 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     expect(after[0]).toEqual({ payloads: 0, purged: before[0]!.n, emails: 0 });
     // Feishu pushing a purged delivery again (encrypted and signed afresh) is still a duplicate
     expect((await post(await encryptedRequest(late))).body).toEqual({ code: 0, status: 'duplicate' });
+  });
+
+  it('a policy stored through the Worker turns a future out-of-office block into a busy one', async () => {
+    const spec = { instanceCode: POLICY, employeeId: PEOPLE.bob.user_id, openId: PEOPLE.bob.open_id, leaveName: 'Training', start: '2099-05-04 00:00:00', end: '2099-05-05 00:00:00', interval: 86400 };
+    expect((await post(await encryptedRequest(leaveApprovalV2(spec)))).body).toEqual({ code: 0, status: 'applied' });
+    await until('the out-of-office block of the training', () => google.event(PEOPLE.bob.email, eventIdFor(POLICY)), log);
+    const put = await call('/api/policies/Training?kind=leave', {
+      method: 'PUT',
+      body: JSON.stringify({ calendar: 'busy', title: 'Training', visibility: 'name_and_type' }),
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ policy: { kind: 'leave', leave_type: 'Training', calendar: 'busy' }, resynced: 1 });
+    // drained by the PUT's own waitUntil
+    const busy = await until('the busy block', () => google.event(PEOPLE.bob.email, blockEventIdFor(POLICY, 'plain')), log);
+    expect(busy).toMatchObject({ status: 'confirmed', eventType: 'default', summary: 'Training' });
+    expect(busy.transparency ?? 'opaque').toBe('opaque');
+    expect(google.event(PEOPLE.bob.email, eventIdFor(POLICY))).toMatchObject({ status: 'cancelled' });
   });
 
   it('throttles failed authentication through the database: 429 after AUTH_FAILURE_LIMIT failures', async () => {

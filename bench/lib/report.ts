@@ -1,4 +1,5 @@
 import type { IngestRow } from '../ingest.js';
+import type { BacklogRow } from '../backlog.js';
 import type { OutboxRow } from '../outbox.js';
 
 export interface Meta {
@@ -24,6 +25,7 @@ export interface Report {
   meta: Meta;
   ingest: IngestRow[] | null;
   outbox: OutboxRow[] | null;
+  backlog?: BacklogRow[] | null;
   targets: Target[];
   /** every correctness check passed */
   ok: boolean;
@@ -34,8 +36,14 @@ const n = (v: number | null | undefined, digits = 0) =>
 const x = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${n(v, 2)}×`);
 const mark = (ok: boolean) => (ok ? 'ok' : '**FAILED**');
 
-export function evaluateTargets(ingest: IngestRow[] | null, outbox: OutboxRow[] | null): Target[] {
+export function evaluateTargets(ingest: IngestRow[] | null, outbox: OutboxRow[] | null, backlog: BacklogRow[] | null = null): Target[] {
   const targets: Target[] = [];
+  for (const row of backlog ?? []) {
+    const lb = row.leaveBridge;
+    targets.push({ target: `backlog at ${row.latencyMs} ms: drain ≥ 95% of ideal`, measured: `${n(lb.ofIdeal * 100, 1)}% (${n(lb.elapsedS, 1)} s, ideal ${n(row.idealS, 1)} s)`, met: lb.ofIdeal >= 0.95 });
+    targets.push({ target: `backlog at ${row.latencyMs} ms: ≤ 1% of calls refused`, measured: `${n(lb.refusedShare * 100, 2)}% (${n(lb.refused)} of ${n(lb.calls)})`, met: lb.refusedShare <= 0.01 });
+    targets.push({ target: `backlog at ${row.latencyMs} ms: no attempt burnt`, measured: n(lb.attemptsBurnt), met: lb.attemptsBurnt === 0 });
+  }
   const c64 = ingest?.find((r) => r.concurrency === 64);
   if (c64) {
     const lb = c64.leaveBridge;
@@ -130,6 +138,23 @@ export function renderMarkdown(r: Report): string {
       out.push(
         `| ${row.latencyMs} ms | ${row.concurrency} | ${n(lb.opsPerS)} | ${n(gw.opsPerS)} | ${x(row.ratio)} | ${n(lb.cpuMs / 1000, 1)} (${n(lb.cpuMsPer1k)}) | ${n(gw.cpuMs / 1000, 1)} (${n(gw.cpuMsPer1k)}) | ${n(lb.peakRssMb, 0)} / ${n(gw.peakRssMb, 0)} | lb ${mark(lb.check.ok)} ${lb.check.detail}; gw ${mark(gw.check.ok)} ${gw.check.detail} |`,
       );
+    }
+  }
+
+  if (r.backlog) {
+    out.push('');
+    out.push(
+      '## Backlog (due calendar.upsert rows at once; fake Google enforcing a project and a per-user quota over a sliding minute; same concurrency both sides)',
+    );
+    out.push('');
+    out.push('| added latency | concurrency | quota / user quota per min (share) | ideal s | side | drain s | of ideal | calls | refused | attempts burnt | quota statements per call | CPU s | peak RSS MB | check |');
+    out.push('|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const row of r.backlog) {
+      for (const [name, side] of [['leave-bridge', row.leaveBridge], ['graphile-worker', row.graphile]] as const) {
+        out.push(
+          `| ${row.latencyMs} ms | ${row.concurrency} | ${n(row.quotaPerMinute)} / ${n(row.userQuotaPerMinute)} (${name === 'leave-bridge' ? row.share : 'none'}) | ${n(row.idealS, 1)} | ${name} | ${side.finished ? n(side.elapsedS, 1) : `unfinished at ${n(side.elapsedS, 0)} (${n(side.completed)} done)`} | ${side.finished ? `${n(side.ofIdeal * 100, 1)}%` : '—'} | ${n(side.calls)} | ${n(side.refused)} (${n(side.refusedShare * 100, 2)}%) | ${n(side.attemptsBurnt)} | ${side.statementsPerCall === undefined ? '—' : n(side.statementsPerCall, 3)} | ${n(side.cpuMs / 1000, 1)} | ${n(side.peakRssMb, 0)} | ${mark(side.check.ok)} ${side.check.detail} |`,
+        );
+      }
     }
   }
 

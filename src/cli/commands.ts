@@ -4,8 +4,10 @@ import { backfillCommand } from './backfill.js';
 import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
 import { reconcileCommand } from './reconcile.js';
+import { feedCommand } from './feed.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
+import { policyCommand } from './policy.js';
 import { purgeCommand } from './purge.js';
 import { serve } from './serve.js';
 import { subscribeCommand } from './subscribe.js';
@@ -27,6 +29,8 @@ export const commands: Record<string, Command> = {
   purge: (config, args) => purgeCommand(config, args),
   approvals: approvalsCommand,
   reconcile: reconcileCommand,
+  policy: policyCommand,
+  feed: feedCommand,
 };
 
 /** A command that reads the environment itself; a number is its exit code. */

@@ -7,8 +7,9 @@ import { audited } from './audit.js';
 import type { ApprovalKind } from '../leave/types.js';
 import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
 import { parsePeriod } from '../reports/period.js';
+import { parseColumns, type OptionalColumn } from '../policies/payroll-code.js';
 
-export const EXPORT_USAGE = 'usage: leave-bridge export --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip]';
+export const EXPORT_USAGE = 'usage: leave-bridge export --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip] [--columns payroll_code]';
 
 export interface ExportIo {
   /** the export itself (stdout): nothing else is written there, so it can be piped to a file; a promise makes the export wait (a full pipe) */
@@ -30,11 +31,13 @@ export interface ExportArgs {
   adjustments: AdjustmentsMode;
   /** absent: leaves only, without a kind column (as before kinds existed) */
   kinds?: ApprovalKind[];
+  /** optional columns asked for (payroll_code) */
+  columns?: OptionalColumn[];
 }
 
 /** Parse and check the arguments before anything opens the database. */
 export function parseExportArgs(args: string[]): ExportArgs | { error: string } {
-  let values: { from?: string; to?: string; format?: string; adjustments?: boolean; 'no-adjustments'?: boolean; kinds?: string };
+  let values: { from?: string; to?: string; format?: string; adjustments?: boolean; 'no-adjustments'?: boolean; kinds?: string; columns?: string };
   try {
     ({ values } = parseArgs({
       args,
@@ -45,6 +48,7 @@ export function parseExportArgs(args: string[]): ExportArgs | { error: string } 
         adjustments: { type: 'boolean' },
         'no-adjustments': { type: 'boolean' },
         kinds: { type: 'string' },
+        columns: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -57,9 +61,11 @@ export function parseExportArgs(args: string[]): ExportArgs | { error: string } 
   if (values.adjustments && values['no-adjustments']) return { error: '--adjustments and --no-adjustments exclude each other' };
   const kinds = values.kinds === undefined ? undefined : parseKinds(values.kinds);
   if (kinds && 'error' in kinds) return { error: `--kinds: ${kinds.error}` };
+  const columns = values.columns === undefined ? undefined : parseColumns(values.columns);
+  if (columns && 'error' in columns) return { error: `--columns: ${columns.error}` };
   try {
     const period = parsePeriod(values.from, values.to);
-    return { ...period, format, adjustments: values.adjustments ? 'include' : values['no-adjustments'] ? 'omit' : 'auto', ...(kinds ? { kinds } : {}) };
+    return { ...period, format, adjustments: values.adjustments ? 'include' : values['no-adjustments'] ? 'omit' : 'auto', ...(kinds ? { kinds } : {}), ...(columns ? { columns } : {}) };
   } catch (err) {
     if (err instanceof AppError) return { error: err.message.replace(/^(from|to):/, '--$1:') };
     throw err;

@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   date,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -233,6 +234,8 @@ export const employees = pgTable('employees', {
   email: text('email'),
   emailOverride: text('email_override'),
   timezone: text('timezone'),
+  /** open_department_ids the contact API gave when the employee was last looked up (department feeds) */
+  departmentIds: jsonb('department_ids').$type<string[]>(),
   fetchedAt: tz('fetched_at'),
   updatedAt: tz('updated_at').notNull().defaultNow(),
 });
@@ -353,4 +356,91 @@ export const authFailures = pgTable('auth_failures', {
   address: text('address').primaryKey(),
   failures: integer('failures').notNull(),
   windowStartedAt: tz('window_started_at').notNull(),
+});
+
+/**
+ * What an approval of a kind and type does outside the database: its calendar block, the block's
+ * title, how it shows on the team calendar and in feeds, its payroll code, whether the dashboard
+ * counts it as leave (src/policies/resolve.ts). `*` in kind or leave_type is the default for every
+ * kind or every type; the most specific row wins, and no row at all is today's behaviour.
+ */
+export const leavePolicies = pgTable(
+  'leave_policies',
+  {
+    /** leave | out | trip | overtime | remedy | shift, or `*` for every kind */
+    kind: text('kind').notNull(),
+    /** the resolved type name (as in the export), or `*` for every type */
+    leaveType: text('leave_type').notNull(),
+    /** outOfOffice | busy | free | none */
+    calendar: text('calendar').notNull(),
+    /** outOfOffice only; null: CALENDAR_DECLINE_MODE */
+    declineMode: text('decline_mode'),
+    /** null: CALENDAR_EVENT_TITLE */
+    title: text('title'),
+    /** name_and_type | name_only | hidden */
+    visibility: text('visibility').notNull(),
+    payrollCode: text('payroll_code'),
+    /** null: the kind's default (leave counts, other kinds do not) */
+    countsAsLeave: boolean('counts_as_leave'),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'leave_policies_pk', columns: [t.kind, t.leaveType] })],
+);
+
+/**
+ * What we believe is on the shared team absence calendar (GOOGLE_TEAM_CALENDAR_ID): one event per
+ * absent person per record (src/leave/team.ts), apart from calendar_blocks, whose rows the personal
+ * sync reads as the record's blocks.
+ */
+export const teamCalendarEvents = pgTable(
+  'team_calendar_events',
+  {
+    instanceCode: text('instance_code').notNull(),
+    /** `team` for a record's requester, `team@<employee_id>` for a trip's peer */
+    teamKey: text('team_key').notNull(),
+    employeeId: text('employee_id'),
+    calendarId: text('calendar_id').notNull(),
+    eventId: text('event_id').notNull(),
+    title: text('title').notNull(),
+    allDay: boolean('all_day').notNull(),
+    /** present | deleted */
+    state: text('state').notNull(),
+    startAt: tz('start_at'),
+    endAt: tz('end_at'),
+    syncedAt: tz('synced_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('team_calendar_events_uq').on(t.instanceCode, t.teamKey)],
+);
+
+/**
+ * Read-only ICS feed subscriptions. The token is shown once, when the feed is created; only its
+ * SHA-256 is kept, so a copy of this table opens no feed. A revoked feed answers 404.
+ */
+export const feeds = pgTable(
+  'feeds',
+  {
+    id: text('id').primaryKey(),
+    /** team | employee | department */
+    scope: text('scope').notNull(),
+    /** the employee_id or open_department_id; null for the team feed */
+    targetId: text('target_id'),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: tz('created_at').notNull(),
+    createdBy: text('created_by'),
+    revokedAt: tz('revoked_at'),
+  },
+  (t) => [uniqueIndex('feeds_token_hash_uq').on(t.tokenHash)],
+);
+
+/**
+ * Token buckets pacing Google Calendar calls (src/outbox/pacing.ts), shared by every drainer
+ * process and Worker invocation: `project` and one `user:<email>` per calendar acted on. A bucket
+ * refills with time (its rate comes from the settings of whoever takes from it) and is taken from
+ * with one conditional upsert; `granted` is what the last take got.
+ */
+export const googleQuota = pgTable('google_quota', {
+  name: text('name').primaryKey(),
+  tokens: doublePrecision('tokens').notNull(),
+  granted: doublePrecision('granted').notNull().default(0),
+  refilledAt: tz('refilled_at').notNull(),
 });

@@ -354,7 +354,10 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
       const data = await orNull(
         FEISHU_CODES.userNotFound,
         call('contact.v3.user.get', () =>
-          sdk.contact.v3.user.get({ path: { user_id: pathSegment('user id', userId) }, params: { user_id_type: 'user_id' } }),
+          sdk.contact.v3.user.get({
+            path: { user_id: pathSegment('user id', userId) },
+            params: { user_id_type: 'user_id', department_id_type: 'open_department_id' },
+          }),
         ),
       );
       const user = data?.user as Record<string, unknown> | undefined;
@@ -365,6 +368,7 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
         name: str(user.name),
         email: str(user.email),
         enterpriseEmail: str(user.enterprise_email),
+        departmentIds: Array.isArray(user.department_ids) ? user.department_ids.filter((d): d is string => typeof d === 'string' && d !== '') : null,
       };
     },
 

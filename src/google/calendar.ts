@@ -20,7 +20,10 @@ import {
   type BlockState,
   type CalendarPort,
   type GoogleEventSummary,
+  type GoogleTeamEventSummary,
+  type TeamEventState,
   type WantedBlock,
+  type WantedTeamEvent,
 } from '../ports.js';
 import { createServiceAccountAuth, describeNetworkError, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
 import { base32hex, blockEventIdFor, blockFromEventId } from './ids.js';
@@ -42,6 +45,20 @@ export interface GoogleCalendarOptions {
   auth?: AccessTokenSource;
   /** clock for token expiry (tests) */
   now?: () => number;
+  /** paces every Calendar API call to the quota (src/outbox/pacing.ts); none: unpaced */
+  pacer?: CallPacer;
+}
+
+/** Who a Google quota refusal was about: the whole project, or the one user acted as. */
+export type QuotaScope = 'project' | 'user';
+
+/**
+ * Takes a token of the project's and of the user's quota before each Calendar API call, and hears
+ * when Google refused one anyway (another client of the project, or a quota lower than configured).
+ */
+export interface CallPacer {
+  take(subject: string): Promise<void>;
+  refused(subject: string, scope: QuotaScope, retryAfterMs: number | undefined): Promise<void>;
 }
 
 /** Google's error details, kept apart from our wording so refusal detection reads only Google's. */
@@ -52,12 +69,20 @@ class GoogleApiError extends ExternalError {
     status: number | undefined,
     reason: string | undefined,
     readonly googleMessage: string,
+    retryAfter?: number,
   ) {
-    super(failure, message, status, reason);
+    super(failure, message, status, reason, retryAfter);
   }
 }
 
-const TRANSIENT_403 = new Set(['ratelimitexceeded', 'userratelimitexceeded', 'quotaexceeded', 'dailylimitexceeded']);
+/**
+ * Over the per-minute quota of the project or of the user: a delay, not a failure
+ * (https://developers.google.com/workspace/calendar/api/guides/errors#403_rate_limit_exceeded,
+ * https://developers.google.com/workspace/calendar/api/guides/quota).
+ */
+const RATE_LIMIT_403 = new Set(['ratelimitexceeded', 'userratelimitexceeded']);
+/** Calendar usage limits and the daily quota: they last hours, retried on the durable backoff. */
+const TRANSIENT_403 = new Set(['quotaexceeded', 'dailylimitexceeded']);
 /** The Calendar API is off in the project, or the token lacks the scope: fix the setup, not retry. */
 const CONFIGURATION_403 = new Set(['accessnotconfigured', 'servicedisabled', 'insufficientpermissions']);
 
@@ -72,9 +97,29 @@ interface ErrorBody {
   };
 }
 
+/**
+ * Retry-After is either a number of seconds or an HTTP date
+ * (https://www.rfc-editor.org/rfc/rfc9110#field.retry-after). gaxios hands the response headers
+ * as a fetch Headers object.
+ */
+export function retryAfterMs(headers: unknown, now = Date.now()): number | undefined {
+  const h = headers as { get?: (name: string) => string | null } & Record<string, unknown>;
+  const raw = typeof h?.get === 'function' ? h.get('retry-after') : h?.['retry-after'];
+  if (typeof raw !== 'string' || raw.trim() === '') return undefined;
+  const text = raw.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Whose quota a rate-limit answer is about: userRateLimitExceeded names the user, anything else the project. */
+export function quotaScopeOf(err: ExternalError): QuotaScope {
+  return norm(err.reason) === 'userratelimitexceeded' ? 'user' : 'project';
+}
+
 function classify(err: unknown, what: string): ExternalError {
   if (err instanceof ExternalError) return err;
-  const response = (err as { response?: { status?: unknown; data?: unknown } } | null)?.response;
+  const response = (err as { response?: { status?: unknown; data?: unknown; headers?: unknown } } | null)?.response;
   const status = typeof response?.status === 'number' ? response.status : undefined;
   if (status === undefined) {
     // gaxios wraps every fetch failure (refused, reset, TimeoutError) in a GaxiosError carrying
@@ -91,11 +136,13 @@ function classify(err: unknown, what: string): ExternalError {
   const message = `${what}: ${status}${reason ? ` ${reason}` : ''}${googleMessage ? `: ${googleMessage}` : ''}`;
   let failure: ExternalError['failure'];
   if (status === 401) failure = 'configuration';
-  else if (status === 408 || status === 429 || status >= 500) failure = 'transient';
+  else if (status === 429 || (status === 403 && RATE_LIMIT_403.has(norm(reason)))) failure = 'rate_limited';
+  else if (status === 408 || status >= 500) failure = 'transient';
   else if (status === 403 && TRANSIENT_403.has(norm(reason))) failure = 'transient';
   else if (status === 403 && CONFIGURATION_403.has(norm(reason))) failure = 'configuration';
   else failure = 'permanent';
-  return new GoogleApiError(failure, message, status, reason, googleMessage);
+  const wait = failure === 'rate_limited' ? retryAfterMs(response?.headers) : undefined;
+  return new GoogleApiError(failure, message, status, reason, googleMessage, wait);
 }
 
 const hasStatus = (err: unknown, ...statuses: number[]) =>
@@ -110,11 +157,15 @@ function isEventTypeRefusal(err: unknown): err is GoogleApiError {
     err instanceof GoogleApiError &&
     (err.status === 400 || err.status === 403) &&
     !TRANSIENT_403.has(norm(err.reason)) &&
+    !RATE_LIMIT_403.has(norm(err.reason)) &&
     /event ?type|out ?of ?office|out-of-office/i.test(`${err.reason ?? ''} ${err.googleMessage}`)
   );
 }
 
 type BlockType = BlockState['eventType'];
+
+/** A hold or a plain (busy, free) block: a default event from the start, with this look. */
+const defaultLook = (block: WantedBlock) => block.hold ?? block.plain;
 
 function eventBody(block: WantedBlock, id: string, type: BlockType): Event {
   const event: Event = {
@@ -134,7 +185,7 @@ function fields(block: WantedBlock, type: BlockType): Event {
     summary: block.summary,
     start: { dateTime: block.start.toISOString(), timeZone: block.timeZone },
     end: { dateTime: block.end.toISOString(), timeZone: block.timeZone },
-    transparency: block.hold?.transparency ?? 'opaque',
+    transparency: defaultLook(block)?.transparency ?? 'opaque',
     extendedProperties: { private: markerOf(block) },
   };
   if (type === 'outOfOffice') {
@@ -167,7 +218,7 @@ function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
     event.end?.timeZone === block.timeZone &&
     (event.summary ?? '') === block.summary &&
     // Google leaves transparency out of responses when it is the default, "opaque".
-    (event.transparency ?? 'opaque') === (block.hold?.transparency ?? 'opaque') &&
+    (event.transparency ?? 'opaque') === (defaultLook(block)?.transparency ?? 'opaque') &&
     priv[MARKER_KEY] === MARKER_VALUE &&
     priv.instanceCode === block.instanceCode &&
     (priv.blockKey ?? '') === (block.blockKey ?? '') &&
@@ -183,7 +234,7 @@ function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null
     eventId: event.id ?? blockEventIdFor(block.instanceCode, block.blockKey ?? ''),
     eventType,
     fallbackReason:
-      eventType === 'default' && !block.hold
+      eventType === 'default' && !defaultLook(block)
         ? fallbackReason ?? 'Google stored a default event although an out-of-office event was requested'
         : null,
     start: instant(event.start) ?? block.start,
@@ -205,6 +256,46 @@ function summaryOf(event: Event): GoogleEventSummary {
     end: instant(event.end),
   };
 }
+
+/**
+ * A team calendar event: default and transparent (the calendar's owner is not the one away), no
+ * reminders, all-day dates or times in the absence's zone, and our marker with the record and key.
+ */
+function teamFields(event: WantedTeamEvent): Event {
+  return {
+    summary: event.summary,
+    start: event.dates ? { date: event.dates.first } : { dateTime: event.start.toISOString(), timeZone: event.timeZone },
+    end: event.dates ? { date: event.dates.afterLast } : { dateTime: event.end.toISOString(), timeZone: event.timeZone },
+    transparency: 'transparent',
+    reminders: { useDefault: false, overrides: [] },
+    extendedProperties: { private: { [MARKER_KEY]: MARKER_VALUE, instanceCode: event.instanceCode, blockKey: event.teamKey } },
+  };
+}
+
+function isWantedTeam(existing: Event, event: WantedTeamEvent): boolean {
+  const priv = existing.extendedProperties?.private ?? {};
+  const sameTimes = event.dates
+    ? existing.start?.date === event.dates.first && existing.end?.date === event.dates.afterLast && !existing.start?.dateTime
+    : instant(existing.start)?.getTime() === event.start.getTime() &&
+      instant(existing.end)?.getTime() === event.end.getTime() &&
+      existing.start?.timeZone === event.timeZone &&
+      !existing.start?.date;
+  return (
+    existing.status === 'confirmed' &&
+    sameTimes &&
+    (existing.summary ?? '') === event.summary &&
+    existing.transparency === 'transparent' &&
+    priv[MARKER_KEY] === MARKER_VALUE &&
+    priv.instanceCode === event.instanceCode &&
+    priv.blockKey === event.teamKey
+  );
+}
+
+const teamStateOf = (existing: Event, event: WantedTeamEvent, id: string): TeamEventState => ({
+  eventId: existing.id ?? id,
+  start: instant(existing.start) ?? event.start,
+  end: instant(existing.end) ?? event.end,
+});
 
 /** A record's single block has no key worth saying. */
 const blockKeyOf = (key: string): { blockKey?: string } => (key === '' ? {} : { blockKey: key });
@@ -233,6 +324,7 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
   const auth = opts.auth ?? createServiceAccountAuth(opts.key, { fetch: doFetch, timeoutMs, now: opts.now });
   const api = calendarApi({ version: 'v3', retry: false, timeout: timeoutMs, fetchImplementation: doFetch });
   const rootUrl = opts.baseUrl;
+  const pacer = opts.pacer;
 
   /**
    * One API call as `subject`. A 401 means our cached token went bad early (revoked, key rotated):
@@ -246,11 +338,13 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const token = await auth.token(subject);
+      await pacer?.take(subject);
       try {
         const res = await send({ rootUrl, headers: { authorization: `Bearer ${token}` } });
         return res.data;
       } catch (err) {
         const failure = classify(err, what);
+        if (failure.failure === 'rate_limited' && pacer) await pacer.refused(subject, quotaScopeOf(failure), failure.retryAfterMs);
         if (failure.status === 401) {
           auth.invalidate(subject, token);
           if (attempt === 1) continue;
@@ -297,7 +391,7 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       );
     }
     const fallbackReason =
-      type === 'outOfOffice' || block.hold
+      type === 'outOfOffice' || defaultLook(block)
         ? null
         : knownFallback ??
           `event ${id} already exists as a default event (Google refused out-of-office earlier); an event's type cannot change after creation`;
@@ -346,8 +440,8 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
 
     async upsertBlock(block) {
       const id = blockEventIdFor(block.instanceCode, block.blockKey ?? '');
-      if (block.hold) {
-        // a hold is a default event from the start: it must never decline anything
+      if (defaultLook(block)) {
+        // a hold, or a busy or free block, is a default event from the start: it never declines anything
         try {
           return stateOf(await insert(block, id, 'default'), block, null);
         } catch (err) {
@@ -369,6 +463,79 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
       } catch (err) {
         if (hasStatus(err, 409)) return bringExisting(block, id, fallbackReason);
         throw err;
+      }
+    },
+
+    async upsertTeamEvent(event) {
+      const id = blockEventIdFor(event.instanceCode, event.teamKey);
+      const where = `team event ${id} on ${event.calendarId}`;
+      try {
+        const created = await call(event.subject, `insert ${where}`, (o) =>
+          api.events.insert({ calendarId: event.calendarId, requestBody: { id, eventType: 'default', status: 'confirmed', ...teamFields(event) }, sendUpdates: 'none' }, o),
+        );
+        return teamStateOf(created, event, id);
+      } catch (err) {
+        if (!hasStatus(err, 409)) throw err;
+      }
+      // It exists (an earlier attempt committed, or a reverted absence approved again: a deleted
+      // event lives on as cancelled and keeps its id): a patch brings it back to the wanted state.
+      let existing: Event;
+      try {
+        existing = await call(event.subject, `get ${where}`, (o) => api.events.get({ calendarId: event.calendarId, eventId: id }, o));
+      } catch (err) {
+        if (hasStatus(err, 404, 410)) throw new ExternalError('transient', `${where} answered 409 duplicate on insert but is not found`, 404);
+        throw err;
+      }
+      if (isWantedTeam(existing, event)) return teamStateOf(existing, event, id);
+      // all-day and timed are exclusive: a patch must clear the other form, which null does
+      const times = event.dates
+        ? { start: { date: event.dates.first, dateTime: null, timeZone: null }, end: { date: event.dates.afterLast, dateTime: null, timeZone: null } }
+        : { start: { date: null, dateTime: event.start.toISOString(), timeZone: event.timeZone }, end: { date: null, dateTime: event.end.toISOString(), timeZone: event.timeZone } };
+      const patched = await call(event.subject, `patch ${where}`, (o) =>
+        api.events.patch(
+          { calendarId: event.calendarId, eventId: id, sendUpdates: 'none', requestBody: { ...teamFields(event), ...times, status: 'confirmed' } },
+          o,
+        ),
+      );
+      return teamStateOf(patched, event, id);
+    },
+
+    async deleteTeamEvent(calendarId, subject, instanceCode, teamKey) {
+      const id = blockEventIdFor(instanceCode, teamKey);
+      try {
+        await call(subject, `delete team event ${id} on ${calendarId}`, (o) => api.events.delete({ calendarId, eventId: id, sendUpdates: 'none' }, o));
+        return 'deleted';
+      } catch (err) {
+        if (hasStatus(err, 404, 410)) return 'already_gone';
+        throw err;
+      }
+    },
+
+    async listMarkedEventsAs(subject, calendarId, timeMin, timeMax) {
+      const out: GoogleTeamEventSummary[] = [];
+      let pageToken: string | undefined;
+      for (let page = 1; ; page++) {
+        if (page > MAX_PAGES) throw new ExternalError('permanent', `list events on ${calendarId}: more than ${MAX_PAGES} pages`);
+        const data = await call(subject, `list events on ${calendarId}`, (o) =>
+          api.events.list(
+            {
+              calendarId,
+              privateExtendedProperty: [`${MARKER_KEY}=${MARKER_VALUE}`],
+              timeMin: timeMin.toISOString(),
+              timeMax: timeMax.toISOString(),
+              singleEvents: true,
+              showDeleted: false,
+              maxResults: 250,
+              pageToken,
+            },
+            o,
+          ),
+        );
+        for (const event of data.items ?? []) {
+          out.push({ ...summaryOf(event), summary: event.summary ?? '', allDay: typeof event.start?.date === 'string' && !event.start?.dateTime });
+        }
+        pageToken = data.nextPageToken ?? undefined;
+        if (!pageToken) return out;
       }
     },
 

@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { baseUnitOf, daysOf } from './days.js';
 import type { Effect, IngestRow } from './ingest-statement.js';
 import type { AppliedEvent } from './plan.js';
+import { teamCalendarOn } from './team.js';
 import type { DayQuantity } from './types.js';
 
 export interface Applied {
@@ -26,7 +27,7 @@ export async function applyLeaveEvent(
   const allocation = event.kind === 'approve' ? (days ?? daysOf(event)) : [];
   const [row] = await queryRows<{ r: IngestRow }>(
     tx,
-    sql`select leave_bridge_apply(${JSON.stringify(event)}::jsonb, ${JSON.stringify(allocation)}::jsonb,
+    sql`select leave_bridge_apply(${JSON.stringify(teamCalendarOn(deps.config) ? { ...event, teamCalendar: true } : event)}::jsonb, ${JSON.stringify(allocation)}::jsonb,
       ${event.kind === 'approve' ? baseUnitOf(event) : null}::text, ${deps.clock.now().toISOString()}::timestamptz,
       ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
   );

@@ -1,4 +1,5 @@
 import { BLOCKING_KINDS, type ApprovalKind } from './types.js';
+import type { CalendarEffect } from '../policies/body.js';
 
 /** One calendar block a record describes: whose calendar, which wall-clock span, under which key. */
 export interface PlannedBlock {
@@ -48,3 +49,25 @@ export const holdKeyOf = (blockKey: string): string => (blockKey === '' ? 'hold'
 export const isHoldKey = (key: string): boolean => key === 'hold' || key.startsWith('hold:');
 /** the block a hold stands for */
 export const blockOfHold = (key: string): string => (key === 'hold' ? '' : key.slice('hold:'.length));
+
+/**
+ * A block its policy shows as a plain (default) event, busy or free, rather than out-of-office:
+ * `plain` for a record's single block, `plain:<key>` for a trip's. It has its own event id for
+ * the same reason a hold has: Google never changes an event's type, so a policy that turns
+ * out-of-office into busy (or back) replaces the event rather than patching it.
+ */
+export const plainKeyOf = (blockKey: string): string => (blockKey === '' ? 'plain' : `plain:${blockKey}`);
+export const isPlainKey = (key: string): boolean => key === 'plain' || key.startsWith('plain:');
+/** the block a key stands for: a hold's or a plain event's block, else the key itself */
+export const baseKeyOf = (key: string): string =>
+  isHoldKey(key) ? blockOfHold(key) : key === 'plain' ? '' : key.startsWith('plain:') ? key.slice('plain:'.length) : key;
+
+/**
+ * The blocks a record's policy places (src/policies/resolve.ts): out-of-office blocks under the
+ * plan's keys, busy and free ones under their plain keys, none at all for `none`.
+ */
+export function placedPlan(plan: PlannedBlock[], calendar: CalendarEffect): PlannedBlock[] {
+  if (calendar === 'none') return [];
+  if (calendar === 'outOfOffice') return plan;
+  return plan.map((p) => ({ ...p, blockKey: plainKeyOf(p.blockKey) }));
+}

@@ -34,7 +34,8 @@ export type Effect =
 /** One delivery as leave_bridge_ingest and leave_bridge_ingest_batch (src/db/sql/) take it. */
 export interface IngestCall {
   inbox: Record<string, unknown>;
-  ev: LeaveEvent | null;
+  /** teamCalendar: also enqueue the team absence calendar's sync (src/db/sql/leave_bridge_apply_locked.sql) */
+  ev: (LeaveEvent & { teamCalendar?: true }) | null;
   days: DayQuantity[] | null;
   baseUnit: string | null;
   now: string;
@@ -56,7 +57,7 @@ export interface IngestRow {
  * event with its days. (Exported for the benchmarks and the batch equivalence test, which call
  * the SQL functions directly.)
  */
-export function ingestCall(delivery: Delivery, planned: Planned, now: Date, defaultTz: string): IngestCall {
+export function ingestCall(delivery: Delivery, planned: Planned, now: Date, defaultTz: string, teamCalendar = false): IngestCall {
   const applied = planned.status === 'applied';
   return {
     inbox: {
@@ -68,7 +69,7 @@ export function ingestCall(delivery: Delivery, planned: Planned, now: Date, defa
       reason: applied ? null : storable(planned.reason),
       payload: storable(delivery.payload) ?? {},
     },
-    ev: applied ? planned.event : null,
+    ev: applied ? (teamCalendar ? { ...planned.event, teamCalendar: true } : planned.event) : null,
     days: applied ? (planned.days ?? []) : null,
     baseUnit: applied && planned.event.kind === 'approve' ? baseUnitOf(planned.event) : null,
     now: now.toISOString(),

@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import { storable } from '../shared/storable.js';
 import { daysOf } from './days.js';
 import { ingestCall, submitIngest, type Delivery, type Effect } from './ingest-statement.js';
+import { teamCalendarOn, withTeamKeys } from './team.js';
 import { instanceCodeOf, withHoldsPolicy, type Planned } from './plan.js';
 import type { LeaveApproval, LeaveRevert } from './types.js';
 
@@ -31,7 +32,7 @@ export async function ingest(deps: IngestDeps, delivery: Delivery, given: Planne
   const planned = withHoldsPolicy(given, deps.config.CALENDAR_TENTATIVE_HOLDS);
   const instanceCode = instanceCodeOf(planned);
   const committed = await withCommitDeadline(() =>
-    submitIngest(deps.db, deps.logger, ingestCall(delivery, planned, deps.clock.now(), deps.config.DEFAULT_TIMEZONE)),
+    submitIngest(deps.db, deps.logger, ingestCall(delivery, planned, deps.clock.now(), deps.config.DEFAULT_TIMEZONE, teamCalendarOn(deps.config))),
   );
   const r = committed.value;
   if (committed.batchSize > 1) {
@@ -52,7 +53,7 @@ export async function ingest(deps: IngestDeps, delivery: Delivery, given: Planne
           outboxKeys: r.outbox && instanceCode ? [instanceCode] : [],
         };
   deps.metrics.inc('leave_bridge_events_total', 'Feishu events by outcome', { source: delivery.source, status: result.status });
-  if (result.outboxKeys.length > 0) deps.onOutboxWritten?.(result.outboxKeys);
+  if (result.outboxKeys.length > 0) deps.onOutboxWritten?.(withTeamKeys(deps.config, result.outboxKeys));
   return result;
 }
 

@@ -6,6 +6,7 @@ import { storable } from '../shared/storable.js';
 import { applyLeaveEvent } from './apply.js';
 import type { IngestResult } from './ingest.js';
 import { plan, withHoldsPolicy, type Reading } from './plan.js';
+import { withTeamKeys } from './team.js';
 
 /** How the source's adapter reads a stored delivery's event again (Feishu: src/feishu/inbound.ts). */
 export type ReadEvent = (eventType: string, event: unknown) => Reading;
@@ -96,6 +97,6 @@ export async function replayQuarantined(
     };
   });
   if ('stillUnusable' in replayed) throw new AppError('still_unusable', replayed.stillUnusable);
-  if (replayed.result.outboxKeys.length > 0) deps.onOutboxWritten?.(replayed.result.outboxKeys);
+  if (replayed.result.outboxKeys.length > 0) deps.onOutboxWritten?.(withTeamKeys(deps.config, replayed.result.outboxKeys));
   return replayed.result;
 }

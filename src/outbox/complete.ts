@@ -8,6 +8,7 @@ import type { Claimed } from './claim.js';
 import { enqueue } from './enqueue.js';
 import { recordsCtes, type BlockRecord, type HandlerDeps, type HandlerOutcome } from './handlers.js';
 import { lockKey, requeue } from './queries.js';
+import { TEAM_OUTBOX_KIND } from '../leave/team.js';
 
 export type CompletionDeps = Pick<HandlerDeps, 'db' | 'logger'> & Pick<Deps, 'metrics' | 'onOutboxWritten'>;
 
@@ -151,7 +152,9 @@ export function createCompletions(deps: CompletionDeps, opts: { leaseMs: number;
       try {
         await deps.db.transaction(async (tx) => {
           await lockKey(tx, row.key);
-          await enqueue(tx, row.key, 'calendar.upsert', { repair: `lease of message ${row.id} lost` });
+          // a team calendar row repairs with its own kind, under its own key
+          const kind = row.kind === TEAM_OUTBOX_KIND ? TEAM_OUTBOX_KIND : 'calendar.upsert';
+          await enqueue(tx, row.key, kind, { repair: `lease of message ${row.id} lost` });
         });
         deps.onOutboxWritten?.([row.key]);
       } catch (err) {

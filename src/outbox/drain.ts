@@ -1,4 +1,5 @@
 import { isConnectionError } from '../db/connection-errors.js';
+import { createAimd } from './aimd.js';
 import { claimDue, type Claimed } from './claim.js';
 import { createCompletions } from './complete.js';
 import { createHeartbeat } from './lease.js';
@@ -35,6 +36,14 @@ export interface Drainer {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const INITIAL_CONCURRENCY = 8;
+
+/** The calendar a claimed row's call will most likely act on (its block's, else its employee's). */
+function calendarOf(row: Claimed): string | null {
+  const s = row.state;
+  if (!s) return null;
+  return s.block?.calendarId ?? s.stored.emailOverride ?? s.stored.email;
+}
 
 export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drainer {
   const opts = resolveDrainerOptions(options);
@@ -48,6 +57,17 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
    * attempt, like a run's.
    */
   const lookahead = Math.min(opts.batchSize, Math.max(1, opts.concurrency));
+  /**
+   * How many rows run at once: adapted to what Google takes (aimd.ts), OUTBOX_CONCURRENCY at most.
+   * It starts where a fixed concurrency of 8 did and grows from there while calls succeed.
+   */
+  const concurrency = createAimd(Math.max(1, opts.concurrency), {
+    start: INITIAL_CONCURRENCY,
+    onChange: (n) => setConcurrencyGauge(n),
+  });
+  const setConcurrencyGauge = (n: number) =>
+    deps.metrics.set('leave_bridge_outbox_concurrency', 'Rows the drainer lets run at once now (adaptive, OUTBOX_CONCURRENCY at most)', { worker: workerId }, n);
+  setConcurrencyGauge(concurrency.limit());
   const waiting: Claimed[] = [];
   const runs = new Set<Promise<unknown>>();
   /** keys a wake-up named that no claim has looked at yet */
@@ -74,14 +94,19 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
   const count = (kind: string, outcome: Outcome) =>
     deps.metrics.inc('leave_bridge_outbox_handled_total', 'Outbox messages handled, by kind and outcome', { kind, outcome });
 
-  const claim = (limit: number, keys?: string[]) =>
-    claimDue(deps, { token: `${workerId}#${++batchSeq}`, limit, leaseSeconds: opts.leaseSeconds, ...(keys ? { keys } : {}) });
+  const claim = async (limit: number, keys?: string[]) => {
+    const rows = await claimDue(deps, { token: `${workerId}#${++batchSeq}`, limit, leaseSeconds: opts.leaseSeconds, ...(keys ? { keys } : {}) });
+    // their Google calls are next: take the quota tokens of the whole claim in one statement
+    if (deps.pacer && rows.length > 0) deps.pacer.expect(rows.flatMap((r) => calendarOf(r) ?? []));
+    return rows;
+  };
 
   async function runOne(row: Claimed, summary: DrainSummary): Promise<Outcome> {
     const entry: InFlight = { row, ctl: new AbortController(), abandoned: false };
     inFlight.set(row.id, entry);
     heartbeat.ensure();
     let outcome: Outcome;
+    const full = inFlight.size >= concurrency.limit();
     try {
       outcome = await runClaimed(ctx, entry);
     } catch (err) {
@@ -93,6 +118,8 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       if (inFlight.size === 0) heartbeat.stop();
     }
     summary[outcome === 'retry' ? 'retried' : outcome]++;
+    if (outcome === 'throttled') concurrency.limited();
+    else if (outcome === 'done') concurrency.succeeded(full);
     // a run released by stop() was counted there (it may never come back)
     if (!entry.abandoned || outcome !== 'released') count(row.kind, outcome);
     return outcome;
@@ -100,7 +127,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
 
   /** Start waiting rows while slots are free; each finished run wakes the loop again. */
   function launchWaiting(summary: DrainSummary): void {
-    while (waiting.length > 0 && inFlight.size < opts.concurrency && running && !stopping) {
+    while (waiting.length > 0 && inFlight.size < concurrency.limit() && running && !stopping) {
       const row = waiting.shift()!;
       const run = runOne(row, summary).finally(() => {
         runs.delete(run);
@@ -138,7 +165,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
           launchWaiting(summary);
         }
         if (waiting.length > lookahead / 2) return;
-        const limit = Math.min(opts.batchSize, opts.concurrency - inFlight.size + lookahead - waiting.length);
+        const limit = Math.min(opts.batchSize, concurrency.limit() - inFlight.size + lookahead - waiting.length);
         if (limit <= 0) return;
         const claimed = await claim(limit);
         if (databaseFailures > 0) deps.logger.info('outbox: database reachable again', { failures: databaseFailures });
@@ -245,6 +272,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       deps.logger.info('outbox: stopped with runs unfinished; their rows were released', { count: left.length });
     }
     heartbeat.stop();
+    await deps.pacer?.release();
     running = false;
     stopping = false;
   }
@@ -265,7 +293,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       let claimed: Claimed[];
       try {
         // an explicit drain (the Worker, tests) runs even where the loop is off (OUTBOX_CONCURRENCY=0)
-        claimed = await claim(Math.min(opts.batchSize, Math.max(1, opts.concurrency)), o.keys);
+        claimed = await claim(Math.min(opts.batchSize, concurrency.limit()), o.keys);
       } catch (err) {
         if (!isConnectionError(err)) throw err;
         summary.databaseUnavailable = true;
@@ -275,6 +303,7 @@ export function createDrainer(deps: DrainerDeps, options: DrainerOptions): Drain
       summary.claimed += claimed.length;
       await Promise.all(claimed.map((row) => runOne(row, summary)));
     }
+    await deps.pacer?.release();
     return summary;
   }
 

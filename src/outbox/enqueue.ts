@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.js';
 import { outbox } from '../db/schema.js';
 
-export type OutboxKind = 'calendar.upsert' | 'calendar.delete';
+export type OutboxKind = 'calendar.upsert' | 'calendar.delete' | 'team_calendar.sync';
 
 /**
  * Add a message inside the caller's transaction. At most one PENDING message per (key, kind)

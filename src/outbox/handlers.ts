@@ -1,11 +1,14 @@
-import { and, asc, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { calendarBlocks, employees, leaves } from '../db/schema.js';
+import { calendarBlocks, employees, leavePolicies, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { resolveEmail, type StoredEmail } from '../employees.js';
 import { approvalFromInstance, LeaveFormError } from '../feishu/form.js';
-import { blockOfHold, blockPlan, holdKeyOf, isHoldKey, type PlannedBlock } from '../leave/blocks.js';
+import { baseKeyOf, blockPlan, holdKeyOf, isPlainKey, placedPlan, type PlannedBlock } from '../leave/blocks.js';
+import { effectivePolicy, policyDefaults, resolvePolicy, type EffectivePolicy, type StoredPolicy } from '../policies/resolve.js';
 import { lockKey } from './queries.js';
+import { syncTeamCalendar } from './team-calendar.js';
+import { TEAM_OUTBOX_KIND } from '../leave/team.js';
 import { toInstant } from '../shared/local-time.js';
 import { ExternalError, type CalendarPort, type WantedBlock } from '../ports.js';
 
@@ -35,7 +38,7 @@ export interface HandlerResult {
   blocks?: Array<HandlerResult & { block_key: string; employee_id: string | null }>;
 }
 
-export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete'] as const;
+export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete', 'team_calendar.sync'] as const;
 
 /** One block as Google holds it after a run. */
 export interface PresentBlock {
@@ -123,9 +126,15 @@ export function recordsCtes(records: BlockRecord[]): SQL | null {
  */
 export interface SyncState {
   leave: LeaveRow;
-  /** the record's single block (key ''); a trip's blocks are read when its run starts */
+  /**
+   * the record's single block: its plain one (key `plain`, a busy or free policy) if it has one,
+   * else its out-of-office one (key ''); a trip's blocks, and both of a record that has a plain
+   * block, are read when its run starts
+   */
   block: BlockRow | null;
   stored: StoredEmail;
+  /** the most specific policy row of the record's kind and type (src/policies/resolve.ts), or none */
+  policy: StoredPolicy | null;
 }
 
 /**
@@ -141,14 +150,15 @@ export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage, state
   if (!(HANDLED_KINDS as readonly string[]).includes(msg.kind)) {
     throw new ExternalError('permanent', `unknown outbox kind ${JSON.stringify(msg.kind)}`);
   }
+  if (msg.kind === TEAM_OUTBOX_KIND) return syncTeamCalendar(deps, msg.key);
   return syncLeaveCalendar(deps, msg.key, state);
 }
 
 type LeaveRow = typeof leaves.$inferSelect;
 type BlockRow = typeof calendarBlocks.$inferSelect;
 
-type JoinedState = { leave: LeaveRow; block: BlockRow | null; email: string | null; emailOverride: string | null };
-const toState = (j: JoinedState): SyncState => ({ leave: j.leave, block: j.block, stored: { email: j.email, emailOverride: j.emailOverride } });
+type JoinedState = { leave: LeaveRow; block: BlockRow | null; email: string | null; emailOverride: string | null; policy: StoredPolicy | null };
+const toState = (j: JoinedState): SyncState => ({ leave: j.leave, block: j.block, stored: { email: j.email, emailOverride: j.emailOverride }, policy: j.policy });
 
 /**
  * One leave's state in one round trip, built once per database with drizzle's prepare() (building
@@ -161,9 +171,23 @@ function joinedState(db: Db) {
   const block = db
     .select()
     .from(calendarBlocks)
-    .where(and(eq(calendarBlocks.instanceCode, leaves.instanceCode), eq(calendarBlocks.blockKey, '')))
+    .where(and(eq(calendarBlocks.instanceCode, leaves.instanceCode), inArray(calendarBlocks.blockKey, ['', 'plain'])))
+    .orderBy(desc(calendarBlocks.blockKey))
     .limit(1)
     .as('b');
+  // The policy row resolvePolicy would pick, most specific first: the type before the kind.
+  const policy = db
+    .select()
+    .from(leavePolicies)
+    .where(
+      and(
+        sql`${leavePolicies.kind} in (coalesce(${leaves.kind}, 'leave'), '*')`,
+        sql`${leavePolicies.leaveType} in (coalesce(${leaves.leaveType}, ${leaves.leaveTypeKey}, '*'), '*')`,
+      ),
+    )
+    .orderBy(sql`${leavePolicies.leaveType} = '*'`, sql`${leavePolicies.kind} = '*'`)
+    .limit(1)
+    .as('p');
   const employee = db
     .select({ email: employees.email, emailOverride: employees.emailOverride })
     .from(employees)
@@ -174,11 +198,15 @@ function joinedState(db: Db) {
   const blockColumns = Object.fromEntries(
     Object.keys(getTableColumns(calendarBlocks)).map((k) => [k, block[k as keyof typeof block]]),
   ) as typeof block._.selectedFields;
+  const policyColumns = Object.fromEntries(
+    Object.keys(getTableColumns(leavePolicies)).map((k) => [k, policy[k as keyof typeof policy]]),
+  ) as typeof policy._.selectedFields;
   return db
-    .select({ leave: leaves, block: blockColumns, email: employee.email, emailOverride: employee.emailOverride })
+    .select({ leave: leaves, block: blockColumns, email: employee.email, emailOverride: employee.emailOverride, policy: policyColumns })
     .from(leaves)
     .leftJoinLateral(block, sql`true`)
-    .leftJoinLateral(employee, sql`true`);
+    .leftJoinLateral(employee, sql`true`)
+    .leftJoinLateral(policy, sql`true`);
 }
 
 function buildReadStates(db: Db) {
@@ -213,33 +241,43 @@ export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string,
     if (typeof request === 'string') return { result: { action: 'nothing', detail: request }, record: null };
     leave = request;
   }
+  const defaults = policyDefaults(deps.config);
+  const policy: EffectivePolicy | null = !leave
+    ? null
+    : leave !== state?.leave
+      ? await resolvePolicy(deps.db, defaults, leave.kind, leave.leaveType ?? leave.leaveTypeKey)
+      : effectivePolicy(state.policy, leave.kind, defaults);
   // A message's record always exists (the outbox row is written in the record's transaction); the
-  // block-only read covers a record removed by hand, so its blocks still get cleaned up.
-  const single = leave !== undefined && leave.kind !== 'trip' && !leave.held && leave.status !== 'pending';
+  // block-only read covers a record removed by hand, so its blocks still get cleaned up. The
+  // single-block read finds a plain block first: then both of its blocks are read.
+  const single = leave !== undefined && leave.kind !== 'trip' && !leave.held && leave.status !== 'pending' && !(state?.block && isPlainKey(state.block.blockKey));
   const recorded = single
     ? state!.block
       ? [state!.block]
       : []
     : await deps.db.select().from(calendarBlocks).where(eq(calendarBlocks.instanceCode, instanceCode)).orderBy(asc(calendarBlocks.blockKey));
   const plan = leave ? blockPlan(leave) : [];
+  // what the policy places: out-of-office blocks, plain (busy, free) ones, or none; a type
+  // without a block gets no hold either
+  const placed = policy ? placedPlan(plan, policy.calendar) : plan;
   const pending = leave?.status === 'pending';
   const wanted: Wanted[] =
     leave?.status === 'approved'
-      ? plan.map((p) => ({ ...p, hold: false }))
-      : pending && holds
+      ? placed.map((p) => ({ ...p, hold: false }))
+      : pending && holds && policy?.calendar !== 'none'
         ? plan.map((p) => ({ ...p, blockKey: holdKeyOf(p.blockKey), hold: true }))
         : [];
   // Holds that may exist without a record (the process can die between Google's answer and the
   // record): those its plan implies, once the record was held.
   const impliedHolds = leave?.held ? plan.map((p) => holdKeyOf(p.blockKey)) : [];
   const byKey = new Map(recorded.map((b) => [b.blockKey, b]));
-  const keys = [...new Set([...(pending ? [] : plan.map((b) => b.blockKey)), ...impliedHolds, ...recorded.map((b) => b.blockKey), ...wanted.map((w) => w.blockKey)])].sort();
+  const keys = [...new Set([...(pending ? [] : placed.map((b) => b.blockKey)), ...impliedHolds, ...recorded.map((b) => b.blockKey), ...wanted.map((w) => w.blockKey)])].sort();
   if (keys.length === 0) return { result: { action: 'nothing', detail: 'no block was ever created (no address known)' }, record: null };
 
   const record: BlockRecord = { instanceCode, syncedAt: deps.clock.now(), present: [], deleted: [] };
   const results: NonNullable<HandlerResult['blocks']> = [];
   const employeeOf = (key: string) => {
-    const real = isHoldKey(key) ? blockOfHold(key) : key;
+    const real = baseKeyOf(key);
     return plan.find((b) => b.blockKey === real)?.employeeId ?? byKey.get(key)?.employeeId ?? leave?.employeeId ?? null;
   };
   // the requester's address was read with the record; a trip's peers read theirs
@@ -255,13 +293,13 @@ export async function syncLeaveCalendar(deps: HandlerDeps, instanceCode: string,
     results.push({ block_key: key, employee_id: employeeId, ...outcome.result });
   }
   for (const want of wanted) {
-    const outcome = await placeBlock(deps, leave!, want, byKey.get(want.blockKey), storedOf(want.employeeId));
+    const outcome = await placeBlock(deps, leave!, want, byKey.get(want.blockKey), storedOf(want.employeeId), policy!);
     if (outcome.present) record.present.push(outcome.present);
     results.push({ block_key: want.blockKey, employee_id: want.employeeId, ...outcome.result });
   }
   results.sort((a, b) => (a.block_key < b.block_key ? -1 : a.block_key > b.block_key ? 1 : 0));
   const hasRecord = record.present.length > 0 || record.deleted.length > 0;
-  if (keys.length === 1 && keys[0] === '') {
+  if (keys.length === 1 && (keys[0] === '' || keys[0] === 'plain')) {
     // a record's single block: the result is the block's own, as it always was
     const { block_key: _key, employee_id: _employee, ...only } = results[0]!;
     return { result: only, record: hasRecord ? record : null };
@@ -355,6 +393,7 @@ async function placeBlock(
   planned: Wanted,
   block: BlockRow | undefined,
   stored: StoredEmail | null | undefined,
+  policy: EffectivePolicy,
 ): Promise<BlockOutcome> {
   const calendar = requireCalendar(deps);
   const resolved = await resolveEmail(deps, planned.employeeId, stored === undefined ? {} : { stored });
@@ -387,11 +426,15 @@ async function placeBlock(
     start,
     end,
     timeZone: zone,
-    summary: planned.hold ? deps.config.CALENDAR_HOLD_TITLE : deps.config.CALENDAR_EVENT_TITLE,
-    declineMode: deps.config.CALENDAR_DECLINE_MODE,
+    summary: planned.hold ? deps.config.CALENDAR_HOLD_TITLE : policy.title,
+    declineMode: policy.decline_mode ?? deps.config.CALENDAR_DECLINE_MODE,
     declineMessage: deps.config.CALENDAR_DECLINE_MESSAGE,
-    // the hold's look is one setting for every kind for now; a per-type policy would choose it here
-    ...(planned.hold ? { hold: { transparency: deps.config.CALENDAR_HOLD_TRANSPARENCY } } : {}),
+    // a hold looks the same for every type (CALENDAR_HOLD_TRANSPARENCY); a placed block as its policy says
+    ...(planned.hold
+      ? { hold: { transparency: deps.config.CALENDAR_HOLD_TRANSPARENCY } }
+      : policy.calendar === 'busy' || policy.calendar === 'free'
+        ? { plain: { transparency: policy.calendar === 'free' ? ('transparent' as const) : ('opaque' as const) } }
+        : {}),
   };
   const state = await calendar.upsertBlock(want);
   if (state.fallbackReason) {

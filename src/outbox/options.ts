@@ -58,13 +58,15 @@ export interface DrainSummary {
   /** fenced out: another drainer holds the row now */
   lost: number;
   released: number;
+  /** refused by Google for the quota: pending again later, attempts untouched */
+  throttled: number;
   databaseUnavailable: boolean;
   budgetExhausted: boolean;
 }
 
 export function emptySummary(): DrainSummary {
-  return { claimed: 0, done: 0, retried: 0, dead: 0, held: 0, lost: 0, released: 0, databaseUnavailable: false, budgetExhausted: false };
+  return { claimed: 0, done: 0, retried: 0, dead: 0, held: 0, lost: 0, released: 0, throttled: 0, databaseUnavailable: false, budgetExhausted: false };
 }
 
 /** How a run of one claimed row ended. */
-export type Outcome = 'done' | 'retry' | 'dead' | 'held' | 'lost' | 'released';
+export type Outcome = 'done' | 'retry' | 'dead' | 'held' | 'lost' | 'released' | 'throttled';

@@ -3,6 +3,7 @@ import type { Db, Queryable, Tx } from '../db/client.js';
 import { queryRows } from '../db/client.js';
 import { leaves, outbox } from '../db/schema.js';
 import { enqueue } from './enqueue.js';
+import { recordOfOutboxKey, teamCalendarOn, teamOutboxKey } from '../leave/team.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 
@@ -19,7 +20,8 @@ export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
  * partial unique index `outbox_pending_uq` (one pending row per key+kind) from ever firing.
  */
 export async function lockKey(tx: Tx, key: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+  // a team calendar row ('team:<code>') is enqueued under its record's lock, so it moves under it too
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${recordOfOutboxKey(key)}, 0))`);
 }
 
 export interface RequeueTarget {
@@ -250,13 +252,16 @@ export interface SyncRequest {
  * it writes the block of an approved leave and removes the block of a reverted one. Re-delivering
  * an event cannot do this: it is a duplicate, and an unchanged approval queues nothing.
  */
-export async function requestSync(deps: Pick<Deps, 'db' | 'onOutboxWritten'>, instanceCode: string): Promise<SyncRequest | null> {
+export async function requestSync(deps: Pick<Deps, 'db' | 'onOutboxWritten'> & { config?: Deps['config'] }, instanceCode: string): Promise<SyncRequest | null> {
   const [record] = await deps.db.select({ code: leaves.instanceCode }).from(leaves).where(eq(leaves.instanceCode, instanceCode)).limit(1);
   if (!record) return null;
+  const team = deps.config !== undefined && teamCalendarOn(deps.config);
   const queued = await deps.db.transaction(async (tx) => {
     await lockKey(tx, instanceCode);
+    // the team calendar's event too, when there is one
+    if (team) await enqueue(tx, teamOutboxKey(instanceCode), 'team_calendar.sync', { reason: 'operator sync' });
     return enqueue(tx, instanceCode, 'calendar.upsert', { reason: 'operator sync' });
   });
-  deps.onOutboxWritten?.([instanceCode]);
+  deps.onOutboxWritten?.(team ? [instanceCode, teamOutboxKey(instanceCode)] : [instanceCode]);
   return { instance_code: instanceCode, queued };
 }

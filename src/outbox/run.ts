@@ -8,7 +8,7 @@ import type { Completions } from './complete.js';
 import { handleMessage, type HandlerDeps, type HandlerOutcome, type OutboxMessage } from './handlers.js';
 import type { Outcome, ResolvedDrainerOptions } from './options.js';
 
-export type DrainerDeps = HandlerDeps & Pick<Deps, 'metrics' | 'onOutboxWritten'>;
+export type DrainerDeps = HandlerDeps & Pick<Deps, 'metrics' | 'onOutboxWritten' | 'pacer'>;
 
 /** A claimed row being run. */
 export interface InFlight {
@@ -78,7 +78,8 @@ function withDeadline<T>(p: Promise<T>, ms: number, ctl: AbortController): Promi
  * transient failures, under the run deadline; then the completion its outcome calls for. Failure
  * classes decide the row's fate: transient → durable retry with backoff, dead after maxAttempts;
  * permanent → dead at once; configuration → held, no attempt burned; database → released, no
- * attempt burned. A completion the fence refuses means another drainer owns the row.
+ * attempt burned; rate_limited → pending again after Retry-After (or a backoff step), no attempt
+ * burned. A completion the fence refuses means another drainer owns the row.
  */
 export async function runClaimed(ctx: RunContext, entry: InFlight): Promise<Outcome> {
   const { deps, opts, completions } = ctx;
@@ -138,6 +139,21 @@ async function fail(ctx: RunContext, entry: InFlight, err: unknown): Promise<Out
     // Not the message's fault: hand it back without burning an attempt.
     deps.logger.warn('outbox: database unavailable during a run; releasing the row', log);
     return (await completions.requeue(row, Math.max(opts.pollMs, 1000), row.attempts, undefined)) ? 'released' : lostLease(ctx, row);
+  }
+  if (cls === 'rate_limited') {
+    // Over Google's quota: a delay, not a failure. The attempt count stays as it was, so no
+    // number of rate limits ever moves a row towards dead. Retry-After when Google gave one
+    // (https://developers.google.com/workspace/calendar/api/guides/errors#429_too_many_requests).
+    const retryAfter = err instanceof ExternalError ? err.retryAfterMs : undefined;
+    const delay = retryAfter ?? backoffDelayMs(1, opts.backoff);
+    const status = err instanceof ExternalError ? String(err.status ?? '') : '';
+    const reasonLabel = err instanceof ExternalError ? (err.reason ?? '') : '';
+    deps.metrics.inc('leave_bridge_google_throttled_total', 'Google calls refused for the quota (429, 403 rateLimitExceeded / userRateLimitExceeded)', {
+      status,
+      reason: reasonLabel,
+    });
+    deps.logger.info('outbox: rate limited by Google, running later', { ...log, delay_ms: delay, retry_after_ms: retryAfter });
+    return (await completions.requeue(row, delay, row.attempts, reason)) ? 'throttled' : lostLease(ctx, row);
   }
   if (cls === 'configuration') {
     deps.logger.warn('outbox: held until the configuration is fixed', log);

@@ -5,6 +5,7 @@ import type { Clock } from '../deps.js';
 import type { ApprovalKind } from '../leave/types.js';
 import { canonicalDecimal } from '../shared/decimal.js';
 import { datesOf, type Period } from './period.js';
+import { payrollCodeColumn, type OptionalColumn } from '../policies/payroll-code.js';
 
 // ---------------------------------------------------------------------------------------------
 // Lines
@@ -23,6 +24,8 @@ export interface PayrollLine {
   instance_code: string;
   /** the approval's kind; in an export only when it was asked for kinds (`kinds=`) */
   kind?: ApprovalKind;
+  /** the policy's payroll code (src/policies/payroll-code.ts); in an export only with that column */
+  payroll_code?: string | null;
 }
 
 /** What an export covers when it does not say: leaves, as every export did before kinds. */
@@ -229,6 +232,8 @@ export interface PayrollExport {
   adjustments?: AdjustmentLine[];
   /** the earlier exports the adjustments are relative to, when there are any */
   baseline?: BaselineExport[];
+  /** the optional columns every line carries (payroll_code), when there are any */
+  columns?: OptionalColumn[];
 }
 
 /** A recorded export without its rows: what is needed to stream them. */
@@ -243,6 +248,10 @@ export interface RecordedExport {
   withAdjustments: boolean;
   lineCount: number;
   adjustmentCount: number;
+  /** the optional columns every line carries (payroll_code), when there are any */
+  columns?: OptionalColumn[];
+  /** each line's payroll code, from the policies read with the export (with the payroll_code column) */
+  payrollCode?: (line: { kind?: string | null; leave_type: string | null }) => string | null;
 }
 
 /** work_mem of an export's transaction: the sort of 150,000 lines (50,000 people × a month) fits. */
@@ -256,7 +265,7 @@ const EXPORT_SORT_MEMORY_MB = 64;
  */
 export async function recordExport(
   deps: { db: Queryable; clock: Clock },
-  input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode; kinds?: readonly ApprovalKind[] },
+  input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode; kinds?: readonly ApprovalKind[]; columns?: readonly OptionalColumn[] },
 ): Promise<RecordedExport> {
   const period = { from: input.from, to: input.to };
   const mode = input.adjustments ?? 'auto';
@@ -276,6 +285,8 @@ export async function recordExport(
     const lineCount = await recordLines(tx, exportId, period, kinds);
     const adjustmentCount = baseline.used.length > 0 ? await recordAdjustments(tx, exportId, lineCount, baseline) : 0;
     await tx.update(payrollExports).set({ lineCount }).where(eq(payrollExports.id, exportId));
+    // the policies are read with the export; each line's code is resolved as it is streamed
+    const code = await payrollCodeColumn(tx, input.columns?.includes('payroll_code') ?? false);
     const result: RecordedExport = {
       export_id: exportId,
       exported_at: exportedAt.toISOString(),
@@ -287,6 +298,10 @@ export async function recordExport(
     };
     if (input.kinds) result.kinds = [...kinds];
     if (mode === 'include' || baseline.used.length > 0) result.baseline = baseline.used;
+    if (code) {
+      result.columns = ['payroll_code'];
+      result.payrollCode = code;
+    }
     return result;
   });
 }
@@ -304,7 +319,7 @@ type StoredRow = PayrollLine & { line_type: string } & Partial<Omit<AdjustmentLi
  */
 export async function* exportChunks(
   db: Queryable,
-  exp: Pick<RecordedExport, 'export_id' | 'kinds' | 'lineCount' | 'adjustmentCount'>,
+  exp: Pick<RecordedExport, 'export_id' | 'kinds' | 'lineCount' | 'adjustmentCount' | 'payrollCode'>,
   chunkRows = EXPORT_CHUNK_ROWS,
 ): AsyncGenerator<StoredRow[]> {
   // Without `kinds`, an export is what it always was: leave lines, no kind field.
@@ -359,6 +374,8 @@ export async function* exportChunks(
         line.current_quantity = canonicalDecimal(r.currentQuantity ?? '0');
         line.previous_export_id = r.previousExportId!;
       }
+      // last, after every other member, as the column comes after every other column
+      if (exp.payrollCode) line.payroll_code = exp.payrollCode({ kind: r.kind ?? 'leave', leave_type: r.leaveType });
       return line;
     });
   }
@@ -368,8 +385,8 @@ const jsonLine = ({ line_type: _lineType, ...rest }: StoredRow) => rest;
 
 /**
  * The export as JSON, piece by piece: exactly `JSON.stringify(export, null, indent)` of the whole
- * document (members export_id, exported_at, from, to, lines, kinds, baseline, adjustments, in that
- * order), without ever building it.
+ * document (members export_id, exported_at, from, to, lines, kinds, baseline, adjustments,
+ * columns, in that order), without ever building it.
  */
 export async function* payrollJson(db: Queryable, exp: RecordedExport, indent = 0, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
   const nl = (depth: number) => (indent ? `\n${' '.repeat(indent * depth)}` : '');
@@ -411,6 +428,7 @@ export async function* payrollJson(db: Queryable, exp: RecordedExport, indent = 
   }
   if (!linesClosed) out += afterLines();
   if (exp.withAdjustments) out += `${adjustments ? nl(1) : ''}]`;
+  if (exp.columns) out += `${member(false, 'columns')}${value(exp.columns, 1)}`;
   yield `${out}${nl(0)}}`;
 }
 
@@ -445,13 +463,15 @@ export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows 
   const { withAdjustments } = exp;
   // asked for kinds: every row carries its kind, after all of the columns an export had before
   const kind = (l: PayrollLine) => (exp.kinds ? [l.kind ?? 'leave'] : []);
-  yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : [])]);
+  // a policy's payroll code: after every other column
+  const optional = (l: PayrollLine) => (exp.columns ?? []).map((c) => l[c] ?? '');
+  yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...(exp.columns ?? [])]);
   for await (const rows of exportChunks(db, exp, chunkRows)) {
     let out = '';
     for (const l of rows) {
       const fields = PAYROLL_COLUMNS.map((c) => l[c]);
-      if (l.line_type === 'adjustment') out += csvRow([...fields, 'adjustment', l.reason, ...kind(l)]);
-      else out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l)]);
+      if (l.line_type === 'adjustment') out += csvRow([...fields, 'adjustment', l.reason, ...kind(l), ...optional(l)]);
+      else out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l), ...optional(l)]);
     }
     yield out;
   }

@@ -29,7 +29,7 @@ export function auditRoutes(deps: Pick<Deps, 'db'>): Hono {
 }
 
 interface Audited {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** the route under /api */
   path: string;
   action: string;
@@ -47,6 +47,19 @@ const jsonKeys = async (c: Context): Promise<string[]> => {
   }
 };
 
+/** A policy body's `kind`, which a PUT may give instead of `?kind=`. */
+const bodyKind = async (c: Context): Promise<{ kind?: string }> => {
+  try {
+    const body = (await c.req.json()) as { kind?: unknown } | null;
+    return typeof body?.kind === 'string' ? { kind: body.kind.slice(0, 20) } : {};
+  } catch {
+    return {};
+  }
+};
+
+/** `kind/leave_type` of a policy route (the kind from the query, else `*`; a PUT's body may say otherwise: see the detail). */
+const policyTarget = (c: Context) => `${c.req.query('kind') ?? '*'}/${c.req.param('leave_type')}`;
+
 /**
  * Every admin action the API offers, recorded in the audit log with who, from where and what came
  * of it. Adding a write route means adding it here (a test fails for an unlisted one).
@@ -63,7 +76,11 @@ export const AUDITED: Audited[] = [
     action: 'payroll.export',
     detail: (c) => ({ from: c.req.query('from'), to: c.req.query('to'), format: c.req.query('format') ?? 'csv', export_id: c.res.headers.get('x-payroll-export-id') }),
   },
+  { method: 'PUT', path: '/policies/:leave_type', action: 'policy.set', target: (c) => policyTarget(c), detail: async (c) => ({ fields: await jsonKeys(c), ...(await bodyKind(c)) }) },
+  { method: 'DELETE', path: '/policies/:leave_type', action: 'policy.delete', target: (c) => policyTarget(c) },
   { method: 'POST', path: '/sessions/:id/revoke', action: 'session.revoke', target: (c) => c.req.param('id') },
+  { method: 'POST', path: '/feeds', action: 'feed.create', target: (c) => c.res.headers.get('x-feed-id') ?? undefined, detail: async (c) => ({ fields: await jsonKeys(c) }) },
+  { method: 'DELETE', path: '/feeds/:id', action: 'feed.revoke', target: (c) => c.req.param('id') },
 ];
 
 function audited(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'logger'>, a: Audited): MiddlewareHandler {

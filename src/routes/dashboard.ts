@@ -29,6 +29,10 @@ import { renderHtml } from '../reports/dashboard/layout.js';
 import { LeavePage } from '../reports/dashboard/leave-page.js';
 import { loadDashboard } from '../reports/dashboard/load.js';
 import { LoginPage } from '../reports/dashboard/login-page.js';
+import { formValuesOf, PoliciesPage, type PolicyFormValues } from '../reports/dashboard/policies-page.js';
+import { ANY, LeaveTypeSchema, PolicyBody, PolicyKindSchema } from '../policies/body.js';
+import { deletePolicy, listPolicies, setPolicy } from '../policies/store.js';
+import { firstIssue } from '../shared/zod-issue.js';
 import type { SessionView } from '../reports/dashboard/session-bar.js';
 import { monthOf, periodErrorCode, withOptionalPeriod } from '../reports/period.js';
 import { CATEGORIES, decodeCursor, reconcile, VerifyParam } from '../reports/reconciliation/index.js';
@@ -62,6 +66,21 @@ const ApprovalsFilter = z.object({
 });
 const LoginForm = z.object({ token: z.string().default(''), next: z.string().optional() });
 const LogoutForm = z.object({ csrf: z.string().optional() });
+// The policy form's fields as the browser sends them (strings, '' for "default"); PolicyBody checks them.
+const formText = z.string().max(1000).optional();
+const PolicyForm = z.object({
+  csrf: formText,
+  kind: formText,
+  leave_type: formText,
+  calendar: formText,
+  decline_mode: formText,
+  title: formText,
+  visibility: formText,
+  payroll_code: formText,
+  counts_as_leave: formText,
+});
+const PolicyDeleteForm = z.object({ csrf: formText, kind: formText, leave_type: formText });
+const PolicyEditQuery = z.object({ kind: z.string().max(20).optional(), leave_type: z.string().max(1000).optional(), saved: z.string().max(300).optional() });
 const StartQuery = z.object({ next: z.string().optional() });
 /** Feishu comes back with code and state, or with error (the person declined). */
 const CallbackQuery = z.object({ code: z.string().max(1000).optional(), state: z.string().max(200).optional(), error: z.string().max(200).optional() });
@@ -87,7 +106,7 @@ const whoIs = (a: Pick<AdminActor, 'kind' | 'id' | 'name'>) => (a.kind === 'toke
  * Feishu sign-in is not configured, the admin-token form), or the bearer token. A person without
  * one gets the sign-in page (401) instead of a JSON error.
  */
-export function dashboardRoutes(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'calendar' | 'feishu' | 'feishuSignIn' | 'logger'>): Hono {
+export function dashboardRoutes(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'calendar' | 'feishu' | 'feishuSignIn' | 'logger' | 'onOutboxWritten'>): Hono {
   const r = new Hono();
   const { config } = deps;
   const feishu = feishuSignInEnabled(config);
@@ -255,6 +274,77 @@ export function dashboardRoutes(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'ca
     const q = c.req.valid('query') as z.output<typeof ApprovalsFilter>;
     const items = await listApprovals(deps.db, { kind: q.kind || undefined, status: q.status || undefined, limit: 500 });
     return html(c, ApprovalsPage({ items, kind: q.kind || undefined, status: q.status || undefined }));
+  });
+
+  /**
+   * A form's write with the session cookie carries the session's CSRF token (the pages run no
+   * script, so a token in the form is the way); the bearer token needs none.
+   */
+  const checkCsrf = async (c: Context, csrf: string | undefined) => {
+    const session = c.get('session');
+    if (session && (!csrf || !(await constantTimeEqual(csrf, await csrfTokenFor(session.id))))) {
+      throw new AppError('cross_site_request', 'use the form on this service’s own page');
+    }
+  };
+  const policiesPage = async (c: Context, form: PolicyFormValues, status: Status = 200, message: { error?: string; saved?: string } = {}) =>
+    html(c, PoliciesPage({ items: await listPolicies(deps.db), form, session: await sessionView(c), ...message }), status);
+
+  r.get('/policies', signedIn, query(PolicyEditQuery), async (c) => {
+    const q = c.req.valid('query') as z.output<typeof PolicyEditQuery>;
+    const items = await listPolicies(deps.db);
+    const editing = items.find((p) => p.kind === (q.kind ?? ANY) && p.leave_type === q.leave_type) ?? null;
+    const form = editing ? formValuesOf(editing) : { ...formValuesOf(null), leave_type: q.leave_type ?? '', kind: q.kind ?? ANY };
+    return policiesPage(c, form, 200, q.saved ? { saved: q.saved } : {});
+  });
+
+  r.post('/policies', signedIn, form(PolicyForm), async (c) => {
+    const input = c.req.valid('form') as z.output<typeof PolicyForm>;
+    await checkCsrf(c, input.csrf);
+    const values: PolicyFormValues = {
+      kind: input.kind ?? ANY,
+      leave_type: input.leave_type ?? '',
+      calendar: input.calendar ?? '',
+      decline_mode: input.decline_mode ?? '',
+      title: input.title ?? '',
+      visibility: input.visibility ?? '',
+      payroll_code: input.payroll_code ?? '',
+      counts_as_leave: input.counts_as_leave ?? '',
+    };
+    const target = `${values.kind}/${values.leave_type}`;
+    const refuse = async (message: string) => {
+      await audit(c, { actor: c.get('admin'), action: 'policy.set', target, outcome: 'failed', detail: { via: 'dashboard', error: 'invalid_body' } });
+      return policiesPage(c, values, 400, { error: message });
+    };
+    const kind = PolicyKindSchema.safeParse(values.kind);
+    if (!kind.success) return refuse(`kind: ${kind.error.issues[0]!.message}`);
+    const type = LeaveTypeSchema.safeParse(values.leave_type);
+    if (!type.success) return refuse(`leave_type: ${type.error.issues[0]!.message}`);
+    const body = PolicyBody.safeParse({
+      calendar: values.calendar,
+      visibility: values.visibility,
+      ...(values.decline_mode !== '' ? { decline_mode: values.decline_mode } : {}),
+      ...(values.title !== '' ? { title: values.title } : {}),
+      ...(values.payroll_code !== '' ? { payroll_code: values.payroll_code } : {}),
+      ...(values.counts_as_leave !== '' ? { counts_as_leave: values.counts_as_leave === 'true' ? true : values.counts_as_leave === 'false' ? false : values.counts_as_leave } : {}),
+    });
+    if (!body.success) return refuse(firstIssue(body.error, 'form'));
+    const change = await setPolicy(deps, kind.data, type.data, body.data);
+    await audit(c, { actor: c.get('admin'), action: 'policy.set', target, outcome: 'ok', detail: { via: 'dashboard', resynced: change.resynced } });
+    const saved = `Saved ${target}; ${change.resynced} future block${change.resynced === 1 ? '' : 's'} queued for a calendar sync.`;
+    return c.redirect(`/dashboard/policies?${new URLSearchParams({ kind: kind.data, leave_type: type.data, saved }).toString()}`, 303);
+  });
+
+  r.post('/policies/delete', signedIn, form(PolicyDeleteForm), async (c) => {
+    const input = c.req.valid('form') as z.output<typeof PolicyDeleteForm>;
+    await checkCsrf(c, input.csrf);
+    const kind = PolicyKindSchema.safeParse(input.kind ?? ANY);
+    const type = LeaveTypeSchema.safeParse(input.leave_type ?? '');
+    if (!kind.success || !type.success) return policiesPage(c, formValuesOf(null), 400, { error: kind.success ? 'leave_type: not a leave type' : 'kind: unknown kind' });
+    const target = `${kind.data}/${type.data}`;
+    const change = await deletePolicy(deps, kind.data, type.data);
+    await audit(c, { actor: c.get('admin'), action: 'policy.delete', target, outcome: change ? 'ok' : 'failed', detail: { via: 'dashboard', ...(change ? { resynced: change.resynced } : { error: 'policy_not_found' }) } });
+    if (!change) return policiesPage(c, formValuesOf(null), 404, { error: `No policy ${target} to delete.` });
+    return c.redirect(`/dashboard/policies?${new URLSearchParams({ saved: `Deleted ${target}; ${change.resynced} future block${change.resynced === 1 ? '' : 's'} queued for a calendar sync.` }).toString()}`, 303);
   });
 
   r.get('/approvals/:instance_code', signedIn, async (c) => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
 import { periodErrorCode, withPeriod } from '../reports/period.js';
+import { parseColumns } from '../policies/payroll-code.js';
 import { reconcile } from '../reports/reconciliation/index.js';
 import { ReconciliationQuery } from '../reports/reconciliation/query.js';
 import { textStream } from '../shared/stream.js';
@@ -27,17 +28,26 @@ const ExportQuery = withPeriod({
       ctx.addIssue({ code: 'custom', message: kinds.error });
       return z.NEVER;
     }),
+  columns: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const columns = parseColumns(v);
+      if (!('error' in columns)) return columns;
+      ctx.addIssue({ code: 'custom', message: columns.error });
+      return z.NEVER;
+    }),
 });
 
-
 /** GET /api/payroll/export, GET /api/reconciliation */
-export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>): Hono {
+export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>): Hono {
   const r = new Hono();
 
   r.get('/payroll/export', query(ExportQuery, periodErrorCode), async (c) => {
-    const { format, adjustments, kinds, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
+    const { format, adjustments, kinds, columns, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
     // Recorded first (one transaction), then streamed from the record chunk by chunk.
-    const exp = await recordExport(deps, { from: period.from, to: period.to, format, adjustments, kinds });
+    const exp = await recordExport(deps, { from: period.from, to: period.to, format, adjustments, kinds, columns });
     c.header('x-payroll-export-id', String(exp.export_id));
     if (format === 'json') return c.body(textStream(payrollJson(deps.db, exp)), 200, { 'content-type': 'application/json' });
     c.header('content-disposition', `attachment; filename="payroll_${period.from}_${period.to}.csv"`);

@@ -16,6 +16,11 @@
  *   opts.now             clock (ms) for assertion checks and token expiry (default Date.now)
  *   opts.seed            seed of the random fault choice (default 1)
  *   opts.refuseOutOfOffice  calendars that behave like consumer accounts (see below)
+ *   opts.quota           enforce Calendar API quotas: { perMinute? (the project's), userPerMinute? (each
+ *                        subject's), windowMs? (default 60,000: calls answered within any window that
+ *                        long), answer? ('403', the default: rateLimitExceeded / userRateLimitExceeded;
+ *                        or '429'), retryAfterS? (sent as Retry-After with a refusal) }. A refused call
+ *                        is logged with fault 'quota:project' or 'quota:user' and does not count.
  *
  * What it returns (FakeGoogle):
  *   url                  Calendar root URL (GOOGLE_CALENDAR_BASE_URL), e.g. http://127.0.0.1:5555/
@@ -35,6 +40,7 @@
  *   faults.latencyMs     added to every request before it is handled
  *   faults.clear()       drop rules, random faults and latency
  *   refuseOutOfOffice(calendarId, on = true)  outOfOffice inserts there get 400 eventTypeRestriction
+ *   share(calendarId, subject)  that user may also write the calendar (a shared team calendar)
  *   denySubject(email)   token requests for that subject get 400 invalid_grant (not in the domain)
  *   withholdDelegation(on = true)  token requests acting as a user (`sub`) get 401 unauthorized_client,
  *                        as when the Admin console grants the client ID no domain-wide delegation
@@ -56,7 +62,8 @@
  * changes; outOfOffice needs timed start/end and outOfOfficeProperties; list filters
  * privateExtendedProperty (all must match), timeMin/timeMax (overlap), showDeleted (default false),
  * pages with nextPageToken; responses omit transparency when it is "opaque". Tokens are per subject:
- * a token's sub must equal the calendarId it accesses (else 403), as with domain-wide delegation.
+ * a token's sub must equal the calendarId it accesses (else 403), as with domain-wide delegation,
+ * unless the calendar was shared with that user (share()).
  */
 import { generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -67,6 +74,7 @@ export type FaultKind = 'http500' | 'http503' | 'http429' | 'rateLimitExceeded' 
 export interface CustomFault {
   status: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
 export type Fault = FaultKind | CustomFault;
 
@@ -106,6 +114,15 @@ export interface FakeGoogleOptions {
   now?: () => number;
   seed?: number;
   refuseOutOfOffice?: string[];
+  quota?: QuotaRules;
+}
+
+export interface QuotaRules {
+  perMinute?: number;
+  userPerMinute?: number;
+  windowMs?: number;
+  answer?: '403' | '429';
+  retryAfterS?: number;
 }
 
 export interface ServiceAccountKeyJson {
@@ -142,6 +159,7 @@ export interface FakeGoogle {
     clear(): void;
   };
   refuseOutOfOffice(calendarId: string, on?: boolean): void;
+  share(calendarId: string, subject: string): void;
   denySubject(email: string): void;
   withholdDelegation(on?: boolean): void;
   foreignKey(): ServiceAccountKeyJson;
@@ -223,6 +241,7 @@ const randomId = () => {
 interface Reply {
   status: number;
   body?: unknown;
+  headers?: Record<string, string>;
 }
 
 interface Issued {
@@ -324,11 +343,13 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
   // ---- calendar operations ----------------------------------------------------------------------
 
   const violations: string[] = [];
-  /** the block an event stands for: a hold `hold:<key>` (or `hold`) stands for block `<key>` (or '') */
+  /** calendars shared with users other than their owner */
+  const shared = new Map<string, Set<string>>();
+  /** the block an event stands for: a hold `hold:<key>` (or `hold`) or a plain event `plain:<key>` (or `plain`) stands for block `<key>` (or '') */
   const blockOf = (e: FakeEvent): string | null => {
     const priv = isObject(e.extendedProperties) && isObject(e.extendedProperties.private) ? e.extendedProperties.private : null;
     if (!priv || typeof priv.instanceCode !== 'string') return null;
-    const key = typeof priv.blockKey === 'string' ? priv.blockKey.replace(/^hold(:|$)/, '') : '';
+    const key = typeof priv.blockKey === 'string' ? priv.blockKey.replace(/^(hold|plain)(:|$)/, '') : '';
     return `${priv.instanceCode} ${key}`;
   };
   function assertOneEventPerBlock(calendarId: string, written: FakeEvent, op: string): void {
@@ -543,7 +564,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     const subject = issued?.sub;
     const run = (): Reply => {
       if (!issued || issued.expiresAt <= now()) return err(401, 'authError', 'Invalid Credentials');
-      if (subject !== calendarId) return err(403, 'forbidden', `Not allowed to access calendar ${calendarId}`);
+      if (subject !== calendarId && !(subject !== undefined && shared.get(calendarId)?.has(subject))) return err(403, 'forbidden', `Not allowed to access calendar ${calendarId}`);
       let body: Record<string, unknown> = {};
       if (op === 'insert' || op === 'update' || op === 'patch') {
         try {
@@ -595,11 +616,44 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
 
   const send = (res: ServerResponse, reply: Reply) => {
     if (reply.body === undefined) {
-      res.writeHead(reply.status).end();
+      res.writeHead(reply.status, reply.headers ?? {}).end();
       return;
     }
-    res.writeHead(reply.status, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(reply.body));
+    res.writeHead(reply.status, { 'content-type': 'application/json; charset=UTF-8', ...reply.headers }).end(JSON.stringify(reply.body));
   };
+
+  // Calls answered within the last window, per quota (a sliding window: the strictest reading of
+  // "per minute").
+  const quota = opts.quota;
+  const answered = new Map<string, number[]>();
+  function overQuota(p: Parsed): { scope: 'project' | 'user'; reply: Reply } | null {
+    if (!quota || !CALENDAR_OPS.includes(p.op as Op)) return null;
+    const windowMs = quota.windowMs ?? 60_000;
+    const t = now();
+    const recent = (key: string) => {
+      let list = answered.get(key);
+      if (!list) answered.set(key, (list = []));
+      let drop = 0;
+      while (drop < list.length && list[drop]! <= t - windowMs) drop++;
+      if (drop > 0) list.splice(0, drop);
+      return list;
+    };
+    const project = recent('project');
+    const user = recent(`user:${p.subject ?? ''}`);
+    let scope: 'project' | 'user' | null = null;
+    if (quota.perMinute !== undefined && project.length >= quota.perMinute) scope = 'project';
+    else if (quota.userPerMinute !== undefined && user.length >= quota.userPerMinute) scope = 'user';
+    if (scope === null) {
+      project.push(t);
+      user.push(t);
+      return null;
+    }
+    const headers: Record<string, string> = quota.retryAfterS !== undefined ? { 'retry-after': String(quota.retryAfterS) } : {};
+    const reason = scope === 'project' ? 'rateLimitExceeded' : 'userRateLimitExceeded';
+    const status = quota.answer === '429' ? 429 : 403;
+    const { body } = googleError(status, reason, scope === 'project' ? 'Rate Limit Exceeded' : 'User Rate Limit Exceeded', 'usageLimits');
+    return { scope, reply: { status, body, headers } };
+  }
 
   const faults = {
     latencyMs: 0,
@@ -635,6 +689,13 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
       committed: false,
     };
     calls.push(record);
+    const refusal = overQuota(p);
+    if (refusal) {
+      record.fault = `quota:${refusal.scope}`;
+      record.status = refusal.reply.status;
+      send(res, refusal.reply);
+      return;
+    }
     const chosen = pickFault(p);
     if (!chosen) {
       const reply = p.run();
@@ -660,7 +721,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     }
     const reply = typeof fault === 'string' ? FAULT_RESPONSES[fault] : fault;
     record.status = reply.status;
-    send(res, { status: reply.status, body: reply.body });
+    send(res, { status: reply.status, body: reply.body, ...(reply.headers ? { headers: reply.headers } : {}) });
   }
 
   const server = createServer((req, res) => {
@@ -695,6 +756,9 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     event: (calendarId, eventId) => {
       const e = store(calendarId).get(eventId);
       return e ? clone(e) : undefined;
+    },
+    share(calendarId, subject) {
+      shared.set(calendarId, new Set([...(shared.get(calendarId) ?? []), subject]));
     },
     refuseOutOfOffice(calendarId, on = true) {
       if (on) refused.add(calendarId);

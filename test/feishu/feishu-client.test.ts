@@ -45,13 +45,15 @@ describe('Feishu client against the fake Open API (real SDK)', () => {
       name: 'Alice',
       email: 'alice@example.com',
       enterpriseEmail: 'alice@corp.example.com',
+      // her direct departments, as open_department_ids (department feeds)
+      departmentIds: [],
     });
     // no personal email: the enterprise one is there for the caller to fall back on
     expect(await c.getUser('u_bob')).toMatchObject({ email: null, enterpriseEmail: 'bob@corp.example.com' });
     expect(await c.getUser('u_nobody')).toBeNull();
     expect(fake.tokensIssued - before).toBe(1);
     const userCalls = fake.requests.filter((r) => r.route === 'user.get');
-    expect(userCalls.every((r) => r.query.user_id_type === 'user_id')).toBe(true);
+    expect(userCalls.every((r) => r.query.user_id_type === 'user_id' && r.query.department_id_type === 'open_department_id')).toBe(true);
   });
 
   it('subscribes: first time subscribed, then 1390007 = already subscribed', async () => {

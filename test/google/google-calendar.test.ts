@@ -246,13 +246,37 @@ for (const [transportName, transport] of TRANSPORTS) {
     });
 
     describe('failure classification', () => {
-      const transientKinds: FaultKind[] = ['http500', 'http503', 'http429', 'rateLimitExceeded', 'userRateLimitExceeded', 'reset'];
+      const transientKinds: FaultKind[] = ['http500', 'http503', 'reset'];
 
       it.each(transientKinds)('%s → transient, with no retry hidden inside the library', async (kind) => {
         google.faults.add({ op: 'insert', calendarId, fault: kind });
         const err = await rejection(port.upsertBlock(block()));
         expect(err.failure).toBe('transient');
         expect(callsOn(calendarId).map((c) => c.op)).toEqual(['insert']);
+      });
+
+      it.each(['http429', 'rateLimitExceeded', 'userRateLimitExceeded'] as const)('%s → rate_limited, with no retry hidden inside the library', async (kind) => {
+        google.faults.add({ op: 'insert', calendarId, fault: kind });
+        const err = await rejection(port.upsertBlock(block()));
+        expect(err.failure).toBe('rate_limited');
+        expect(err.retryAfterMs).toBeUndefined();
+        expect(callsOn(calendarId).map((c) => c.op)).toEqual(['insert']);
+      });
+
+      it('Retry-After in seconds or as an HTTP date → retryAfterMs', async () => {
+        google.faults.add({ op: 'insert', calendarId, fault: { ...googleError(429, 'rateLimitExceeded', 'Rate Limit Exceeded', 'usageLimits'), headers: { 'retry-after': '7' } } });
+        expect(await rejection(port.upsertBlock(block()))).toMatchObject({ failure: 'rate_limited', status: 429, retryAfterMs: 7000 });
+        const at = new Date(Date.now() + 30_000).toUTCString();
+        google.faults.add({ op: 'insert', calendarId, fault: { ...googleError(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded', 'usageLimits'), headers: { 'retry-after': at } } });
+        const err = await rejection(port.upsertBlock(block()));
+        expect(err).toMatchObject({ failure: 'rate_limited', status: 403, reason: 'userRateLimitExceeded' });
+        expect(err.retryAfterMs).toBeGreaterThan(25_000);
+        expect(err.retryAfterMs).toBeLessThanOrEqual(30_000);
+      });
+
+      it('quotaExceeded (Calendar usage limits, hours long) stays transient', async () => {
+        google.faults.add({ op: 'insert', calendarId, fault: googleError(403, 'quotaExceeded', 'Calendar usage limits exceeded.', 'usageLimits') });
+        expect(await rejection(port.upsertBlock(block()))).toMatchObject({ failure: 'transient', status: 403 });
       });
 
       it('503 on a GET (which gaxios would retry by default) is one request and transient', async () => {
@@ -352,8 +376,8 @@ for (const [transportName, transport] of TRANSPORTS) {
               try {
                 return await fn();
               } catch (err) {
-                // Only transient failures may come out of injected faults.
-                expect(err).toMatchObject({ failure: 'transient' });
+                // Only transient failures and rate limits may come out of injected faults.
+                expect(['transient', 'rate_limited']).toContain((err as { failure?: string }).failure);
                 if (attempt >= 40) throw err;
               }
             }

@@ -76,14 +76,14 @@ function body(ns: string, d: Delivery, key: string): { eventType: string; event:
 }
 
 /** One delivery as leave_bridge_ingest(_batch) takes it (what ingest.ts sends). */
-function call(ns: string, d: Delivery, key: string) {
+function call(ns: string, d: Delivery, key: string, teamCalendar = false) {
   const b = body(ns, d, key);
   let planned = planDelivery({ eventType: b.eventType, event: b.event, problem: null });
   if (planned.status === 'applied' && d.kind === 'backfill' && planned.event.kind === 'approve') {
     planned = { ...planned, event: { ...planned.event, variant: 'backfill' } };
   }
   const incoming = { eventKey: key, eventType: b.eventType, source: d.kind === 'backfill' ? 'backfill' : 'webhook', payload: b.payload } as const;
-  return ingestCall(incoming, planned, NOW, 'Asia/Shanghai');
+  return ingestCall(incoming, planned, NOW, 'Asia/Shanghai', teamCalendar);
 }
 
 const delivery = (leaves: number) =>
@@ -152,7 +152,7 @@ for (const backend of BACKENDS) {
         select instance_code, employee_id, date::text, quantity::text, unit, revision, status
         from attendance_days where instance_code like ${`${ns}-%`} order by instance_code, revision, date`);
       const outbox = await queryRows(db.db, sql`
-        select key, kind, payload, status, attempts from outbox where key like ${`${ns}-%`} order by key, id`);
+        select key, kind, payload, status, attempts from outbox where key like ${`${ns}-%`} or key like ${`team:${ns}-%`} order by key, id`);
       const inbox = await queryRows(db.db, sql`
         select replace(event_key, ${ns}, 'NS') as k, event_type, source, instance_code, status, reason, effect, payload
         from inbox_events where event_key like ${`${ns}%`} order by 1, 2`);
@@ -160,18 +160,21 @@ for (const backend of BACKENDS) {
     };
 
     it('same results, leaves, days, outbox rows and inbox rows, for any mix of deliveries', async () => {
+      let teamRowsSeen = 0;
       await fc.assert(
         fc.asyncProperty(scenario, async (s) => {
           run++;
           const nsBatch = `eqB${run}x${process.pid}`;
           const nsAlone = `eqA${run}x${process.pid}`;
           const batch = deliveriesOf(s);
+          // every other run with a team calendar: its team_calendar.sync rows must match too
+          const team = run % 2 === 0;
           for (const ns of [nsBatch, nsAlone]) {
-            for (const [i, d] of s.before.entries()) await ingestOne(call(ns, d, `${ns}before${i}`));
+            for (const [i, d] of s.before.entries()) await ingestOne(call(ns, d, `${ns}before${i}`, team));
           }
 
           // as one batch
-          const items = batch.map(({ d, key }) => call(nsBatch, d, `${nsBatch}${key}`));
+          const items = batch.map(({ d, key }) => call(nsBatch, d, `${nsBatch}${key}`, team));
           const [row] = await queryRows<{ r: Record<string, Record<string, unknown>> }>(
             db.db,
             sql`select leave_bridge_ingest_batch(${JSON.stringify(items)}::text::jsonb) as r`,
@@ -179,7 +182,7 @@ for (const backend of BACKENDS) {
           const batched = items.map((_, i) => row!.r[String(i + 1)]!);
 
           // one by one, each leave's deliveries in the order the batch applies them
-          const alone = batch.map(({ d, key }) => call(nsAlone, d, `${nsAlone}${key}`));
+          const alone = batch.map(({ d, key }) => call(nsAlone, d, `${nsAlone}${key}`, team));
           const lockKeys = await Promise.all(
             items.map(async (it) => {
               const [k] = await queryRows<{ k: string }>(db.db, sql`select hashtextextended(${`${it.inbox.eventType}:${it.inbox.eventKey}`}, 1)::text as k`);
@@ -194,9 +197,12 @@ for (const backend of BACKENDS) {
           expect(batched.map(comparable)).toEqual(single.map(comparable));
           const [a, b] = [await stateOf(nsBatch), await stateOf(nsAlone)];
           expect(a).toEqual(b);
+          if ((a.outbox as Array<{ kind: string }>).some((r) => r.kind === 'team_calendar.sync')) teamRowsSeen++;
         }),
         { numRuns: backend.name === 'postgres' ? 120 : 30 },
       );
+      // the runs with a team calendar did enqueue its rows
+      expect(teamRowsSeen).toBeGreaterThan(0);
     }, 120_000);
   });
 }

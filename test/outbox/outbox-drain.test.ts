@@ -108,7 +108,7 @@ describe('outbox drainer mechanics (postgres)', () => {
   it('transient failures end dead after OUTBOX_MAX_ATTEMPTS, with the last reason', async () => {
     w.feishu.addUser({ user_id: 'u_down', email: 'down@example.com' });
     const c = code('maxatt');
-    w.google.faults.add({ op: 'insert', calendarId: 'down@example.com', fault: 'rateLimitExceeded', times: Infinity });
+    w.google.faults.add({ op: 'insert', calendarId: 'down@example.com', fault: 'http503', times: Infinity });
     try {
       await w.send(leaveApprovalV1({ instanceCode: c, employeeId: 'u_down' }));
       const d = createDrainer(w.t.deps, { ...FAST_DRAINER, maxAttempts: 3 });
@@ -123,7 +123,7 @@ describe('outbox drainer mechanics (postgres)', () => {
     }
     const [row] = await w.outboxRows(c);
     expect(row).toMatchObject({ status: 'dead', attempts: 3 });
-    expect(row!.lastError).toMatch(/\[transient 403 rateLimitExceeded\].*\(after 3 attempts\)/);
+    expect(row!.lastError).toMatch(/\[transient 503 backendError\].*\(after 3 attempts\)/);
     // each run = the call + one quick retry
     expect(w.google.calls.filter((x) => x.op === 'insert' && x.calendarId === 'down@example.com')).toHaveLength(6);
   });

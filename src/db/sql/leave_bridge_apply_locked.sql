@@ -84,6 +84,13 @@
 --   peers, segment seconds and extra detail are replaced with the rest of the detail. Effect: enriched when the days, the calendar or
 --   the name changed, else unchanged.
 --
+-- The team absence calendar (ev.teamCalendar true, set by src/leave/ingest-statement.ts when
+-- GOOGLE_TEAM_CALENDAR_ID is configured): wherever an approved record of a blocking kind appears,
+-- changes its times, people or leave type, or is reverted, team_calendar.sync is enqueued under the
+-- key 'team:' || instance_code, apart from the record's own calendar messages, so a held block
+-- (an unknown address) never holds back the team event. A pending request and its rejection have
+-- no team event.
+--
 -- Outbox rows are inserted with ON CONFLICT ... DO NOTHING on the pending (key, kind): one pending
 -- message per leave and kind is enough, because the drainer reads the leave's current state when
 -- it runs it (src/outbox/enqueue.ts).
@@ -109,6 +116,8 @@ DECLARE
   new_revision int;
   emp_found boolean;
   read record;
+  team boolean := coalesce((ev->>'teamCalendar')::boolean, false);
+  team_changed boolean;
 BEGIN
   -- The caller holds the leave's lock (leave_bridge_apply below, or ingest). Each statement of
   -- this (volatile) function takes a fresh snapshot under READ COMMITTED, so this read sees
@@ -155,6 +164,10 @@ BEGIN
       UPDATE leaves SET status = 'approved', approved_at = op_time, updated_at = now_ts WHERE instance_code = code;
       INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
       ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      IF team THEN
+        INSERT INTO outbox (key, kind) VALUES ('team:' || code, 'team_calendar.sync')
+        ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      END IF;
       RETURN jsonb_build_object('effect', 'approved', 'outbox', true, 'ignored_reason', NULL);
     END IF;
     UPDATE leaves SET status = 'rejected', updated_at = now_ts WHERE instance_code = code;
@@ -184,6 +197,10 @@ BEGIN
     IF coalesce(ex.kind IN ('leave', 'out', 'trip'), true) THEN
       INSERT INTO outbox (key, kind, payload) VALUES (code, 'calendar.delete', jsonb_build_object('reason', ev->>'via'))
       ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      IF team THEN
+        INSERT INTO outbox (key, kind) VALUES ('team:' || code, 'team_calendar.sync')
+        ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+      END IF;
       RETURN jsonb_build_object('effect', 'reverted', 'outbox', true, 'ignored_reason', NULL);
     END IF;
     RETURN jsonb_build_object('effect', 'reverted', 'outbox', false, 'ignored_reason', NULL);
@@ -279,6 +296,13 @@ BEGIN
   WHERE instance_code = code;
   IF calendar_changed THEN
     INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+  END IF;
+  -- the team event's title names the leave type: a new name re-syncs it too
+  team_changed := team AND ev->>'approvalKind' IN ('leave', 'out', 'trip')
+    AND (calendar_changed OR new_leave_type IS DISTINCT FROM ex.leave_type);
+  IF team_changed THEN
+    INSERT INTO outbox (key, kind) VALUES ('team:' || code, 'team_calendar.sync')
     ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
   END IF;
   RETURN jsonb_build_object(

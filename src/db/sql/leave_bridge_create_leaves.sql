@@ -22,6 +22,8 @@
 -- * calendar.upsert is enqueued, for leave, out and trip only, with ON CONFLICT ... DO NOTHING on the pending (key, kind): one
 --   pending message per leave and kind is enough, because the drainer reads the leave's current
 --   state when it runs the message (src/outbox/enqueue.ts).
+-- * team_calendar.sync is enqueued too, under the key 'team:' || instance_code, for the same
+--   kinds when the approval says ev.teamCalendar (a team absence calendar is configured).
 -- * Rows are inserted in the order given, so their ids follow the deliveries' order.
 --
 -- One statement of data-modifying WITH queries rather than three statements: none of them reads
@@ -55,6 +57,11 @@ BEGIN
       c.base_unit, 1, 'active'
     FROM c CROSS JOIN LATERAL jsonb_array_elements(c.days) d
     ORDER BY c.ord
+  ), team_rows AS (
+    INSERT INTO outbox (key, kind)
+    SELECT 'team:' || (ev->>'instanceCode'), 'team_calendar.sync' FROM c
+    WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') AND coalesce((ev->>'teamCalendar')::boolean, false) ORDER BY ord
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING
   )
   INSERT INTO outbox (key, kind)
   SELECT ev->>'instanceCode', 'calendar.upsert' FROM c WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') ORDER BY ord

@@ -4,6 +4,8 @@ import type { Deps } from '../../deps.js';
 import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { instantToLocalDate } from '../../shared/local-time.js';
 import { queryRows } from '../../db/client.js';
+import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
+import { EXPORT_KINDS } from '../payroll.js';
 import { datesOf, type Period } from '../period.js';
 import { countLeavesInPeriod, driftOverview, type DriftOverview, type VerifyOptions } from '../reconciliation/index.js';
 
@@ -77,28 +79,28 @@ export async function outboxHealth(db: Deps['db'], now: Date): Promise<OutboxHea
 }
 
 /**
- * Approved leave per date, unit and type (leaves only, as the payroll export's default), summed by
- * the database: the chart and the figures need totals, not lines.
+ * Approved time away per date, unit, kind and type, summed by the database: the chart and the
+ * figures need totals, not lines.
  */
-async function dailyTotals(db: Deps['db'], period: Period): Promise<Array<{ date: string; unit: string; label: string | null; total: string }>> {
+async function dailyTotals(db: Deps['db'], period: Period): Promise<Array<{ date: string; unit: string; kind: string; label: string | null; total: string }>> {
   return queryRows(
     db,
-    sql`select a.date::text as date, a.unit, coalesce(l.leave_type, l.leave_type_key) as label, sum(a.quantity)::text as total
+    sql`select a.date::text as date, a.unit, l.kind, coalesce(l.leave_type, l.leave_type_key) as label, sum(a.quantity)::text as total
         from attendance_days a join leaves l on l.instance_code = a.instance_code
-        where a.status = 'active' and l.status = 'approved' and l.kind = 'leave'
+        where a.status = 'active' and l.status = 'approved' and l.kind in (${sql.join(EXPORT_KINDS.map((k) => sql`${k}`), sql`, `)})
           and a.date >= ${period.from}::date and a.date <= ${period.to}::date
-        group by 1, 2, 3`,
+        group by 1, 2, 3, 4`,
   );
 }
 
-/** Who is on (approved) leave on a date. */
-async function peopleOn(db: Deps['db'], date: string): Promise<string[]> {
-  const rows = await queryRows<{ employee_id: string }>(
+/** Who has approved time away on a date, and of what kind and type. */
+async function peopleOn(db: Deps['db'], date: string): Promise<Array<{ employee_id: string; kind: string; label: string | null }>> {
+  return queryRows(
     db,
-    sql`select distinct a.employee_id from attendance_days a join leaves l on l.instance_code = a.instance_code
-        where a.status = 'active' and l.status = 'approved' and l.kind = 'leave' and a.date = ${date}::date`,
+    sql`select distinct a.employee_id, l.kind, coalesce(l.leave_type, l.leave_type_key) as label
+        from attendance_days a join leaves l on l.instance_code = a.instance_code
+        where a.status = 'active' and l.status = 'approved' and l.kind in (${sql.join(EXPORT_KINDS.map((k) => sql`${k}`), sql`, `)}) and a.date = ${date}::date`,
   );
-  return rows.map((r) => r.employee_id).sort();
 }
 
 /** Everything the page shows, read once. Google/Feishu are only asked when `verify` says so. */
@@ -109,13 +111,19 @@ export async function loadDashboard(
   const now = deps.clock.now();
   const today = instantToLocalDate(now, deps.config.DEFAULT_TIMEZONE);
   const { period } = input;
-  const [totalsByDay, peopleToday, statuses, health, reconciliation] = await Promise.all([
+  const [allTotals, allToday, statuses, health, reconciliation, policies] = await Promise.all([
     dailyTotals(deps.db, period),
     peopleOn(deps.db, today),
     countLeavesInPeriod(deps.db, period),
     outboxHealth(deps.db, now),
     driftOverview(deps, { ...period, verify: input.verify }, DASHBOARD_ITEMS_PER_CATEGORY),
+    loadPolicies(deps.db, policyDefaults(deps.config)),
   ]);
+  // The "on leave" figures (days, chart, today) count what the policies say counts as leave: by
+  // default leaves, not outs, trips or overtime.
+  const counts = (l: { kind: string; label: string | null }) => policies.resolve(l.kind, l.label).counts_as_leave;
+  const totalsByDay = allTotals.filter(counts);
+  const peopleToday = [...new Set(allToday.filter(counts).map((p) => p.employee_id))].sort();
 
   const dates = datesOf(period);
   const index = new Map(dates.map((d, i) => [d, i]));

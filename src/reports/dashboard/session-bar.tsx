@@ -5,13 +5,14 @@ export interface SessionView {
   csrf: string | null;
 }
 
-/** The signed-in operator, a link to the audit log, and sign-out (a form: the pages run no script). */
+/** The signed-in operator, links to the policies and the audit log, and sign-out (a form: the pages run no script). */
 export function SessionBar(props: { session: SessionView }) {
   return (
     <div class="session" data-testid="session">
       <span class="who" data-testid="session-who">
         {props.session.who}
       </span>
+      <a href="/dashboard/policies">Policies</a>
       <a href="/dashboard/audit">Audit log</a>
       {props.session.csrf !== null ? (
         <form method="post" action="/dashboard/logout">

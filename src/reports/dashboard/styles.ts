@@ -68,4 +68,9 @@ form.filters input, form.filters select { font:inherit; font-size:13px; padding:
 .login .error { color:var(--err); background:var(--err-bg); border-radius:8px; padding:8px 10px; margin-bottom:14px; }
 dl.facts { display:grid; grid-template-columns: 160px 1fr; gap:6px 16px; margin:0; }
 dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; }
+form.inline { display:inline; } button.ghost.dark { border-color:#cbd5e1; color:#334155; padding:2px 8px; }
+form.policy { display:grid; grid-template-columns:repeat(auto-fit, minmax(260px, 1fr)); gap:10px 16px; align-items:end; }
+form.policy label { display:flex; flex-direction:column; gap:3px; color:var(--muted); font-size:12px; }
+form.policy input, form.policy select { font:inherit; font-size:13px; padding:4px 6px; border:1px solid #cbd5e1; border-radius:6px; color:var(--ink); }
+.notice { border-radius:8px; padding:8px 12px; margin:0 0 14px; } .notice.error { color:var(--err); background:var(--err-bg); } .notice.ok { color:var(--ok); background:var(--ok-bg); }
 `;

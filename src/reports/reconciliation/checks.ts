@@ -1,7 +1,8 @@
 import { fromMicro, toMicro } from '../../shared/decimal.js';
-import { UNIT_INFO, type LeaveUnit } from '../../leave/types.js';
-import { blockPlan } from '../../leave/blocks.js';
-import { blockId, type EmployeeRow, type Facts, type LeaveRow, type QuarantinedRow } from './facts.js';
+import { QUANTITY_KINDS, UNIT_INFO, type LeaveUnit } from '../../leave/types.js';
+import { blockPlan, isPlainKey, plainKeyOf } from '../../leave/blocks.js';
+import type { PolicySet } from '../../policies/resolve.js';
+import { blockId, type BlockRow, type EmployeeRow, type Facts, type LeaveRow, type QuarantinedRow } from './facts.js';
 import { PENDING_WARN_MS, SINGLE_VARIANT_GRACE_MS, type DriftItem } from './types.js';
 
 /*
@@ -22,8 +23,12 @@ export function formatAge(seconds: number): string {
 }
 
 /** Problems of each leave of the period, as far as our own records tell. */
-export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
+export function checkLeaves(facts: Facts, now: Date, items: DriftItem[], policies: PolicySet): void {
   const { scope, messagesByKey, blockByCode, sumsByCode } = facts;
+  // A planned block is recorded under its own key (out-of-office) or its plain key (a busy or
+  // free policy); a past block keeps the kind it was made with when the policy changes.
+  const variantsOf = (code: string, key: string) =>
+    [blockByCode.get(blockId(code, key)), blockByCode.get(blockId(code, plainKeyOf(key)))].filter((b): b is BlockRow => b !== undefined);
   for (const leave of scope) {
     const code = leave.instanceCode;
     const emp = leave.employeeId;
@@ -67,14 +72,19 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
     }
 
     const planned = blockPlan(leave);
-    const blocks = planned.map((p) => ({ p, block: blockByCode.get(blockId(code, p.blockKey)) }));
+    const blocks = planned.map((p) => {
+      const variants = variantsOf(code, p.blockKey);
+      return { p, variants, block: variants.find((b) => b.state === 'present') ?? variants[0] };
+    });
+    // a type whose policy places no block misses none
+    const placesBlocks = policies.resolve(leave.kind, leave.leaveType ?? leave.leaveTypeKey).calendar !== 'none';
     // a trip's items name the block and whose calendar it is on
     const which = (blockKey: string, employeeId: string) => (blockKey === '' ? {} : { block_key: blockKey, employee_id: employeeId });
     const whose = (blockKey: string) => (blockKey === '' ? '' : ` (block ${blockKey})`);
     if (leave.status === 'approved') {
       for (const { p, block } of blocks) {
         const present = block?.state === 'present';
-        if (!present && open.length === 0) {
+        if (!present && open.length === 0 && placesBlocks) {
           const lastDead = dead.filter((m) => m.kind === 'calendar.upsert').at(-1);
           items.push({
             category: 'calendar_missing',
@@ -91,7 +101,7 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
             data: { block_state: block?.state ?? 'absent', ...which(p.blockKey, p.employeeId) },
           });
         }
-        if (present && block.eventType === 'default') {
+        if (present && block.eventType === 'default' && !isPlainKey(block.blockKey)) {
           items.push({
             category: 'calendar_fallback',
             instance_code: code,
@@ -121,8 +131,8 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[]): void {
         });
       }
     } else {
-      for (const { p, block } of blocks) {
-        if (block?.state !== 'present') continue;
+      for (const { p, variants } of blocks) for (const block of variants) {
+        if (block.state !== 'present') continue;
         const openDelete = open.some((m) => m.kind === 'calendar.delete' && m.status !== 'held');
         if (openDelete) continue;
         const deadDelete = dead.filter((m) => m.kind === 'calendar.delete').at(-1);
@@ -231,4 +241,51 @@ function checkTotals(leave: LeaveRow, sums: Array<{ unit: string; total: string 
     severity: 'error',
     data: { sum: fromMicro(micro), expected, unit: info.base },
   });
+}
+
+/**
+ * Types of the period's approvals that no policy names, neither for their kind nor for every kind
+ * (`unmapped_leave_type`): they get a default policy, so a new type in Feishu would be coded and
+ * shown as the default says without anyone having decided it. Listed once policies are in use (a
+ * stored policy exists): before that every type has today's behaviour on purpose. One item per
+ * kind and type, however many pages of leaves its approvals are in (`add` each page, then `items`).
+ */
+export class UnmappedTypesCheck {
+  private readonly unmapped = new Map<string, { kind: string; type: string; leaves: Array<{ code: string; start: string }> }>();
+  constructor(private readonly policies: PolicySet) {}
+
+  add(facts: Facts): void {
+    if (this.policies.rows.length === 0) return;
+    for (const leave of facts.scope) {
+      const kind = leave.kind ?? 'leave';
+      const type = leave.leaveType ?? leave.leaveTypeKey;
+      if (leave.status !== 'approved' || type === null || !(QUANTITY_KINDS as readonly string[]).includes(kind) || this.policies.explicit(kind, type)) continue;
+      const key = `${kind}\u0000${type}`;
+      const entry = this.unmapped.get(key) ?? { kind, type, leaves: [] };
+      entry.leaves.push({ code: leave.instanceCode, start: leave.startLocal ?? '' });
+      this.unmapped.set(key, entry);
+    }
+  }
+
+  items(): DriftItem[] {
+    const items: DriftItem[] = [];
+    // in the order the approvals start (pages come in instance code order)
+    const byStart = (a: { code: string; start: string }, b: { code: string; start: string }) =>
+      a.start < b.start ? -1 : a.start > b.start ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+    for (const { kind, type, leaves } of this.unmapped.values()) {
+      const codes = leaves.sort(byStart).map((l) => l.code);
+      const source = this.policies.resolve(kind, type).source;
+      const from = source ? `the policy of kind ${source.kind} and type ${source.leave_type}` : 'the built-in default (out-of-office for kinds with blocks, name only, no payroll code)';
+      items.push({
+        category: 'unmapped_leave_type',
+        instance_code: codes[0]!,
+        employee_id: null,
+        detail: `${kind} type ${JSON.stringify(type)} has no policy of its own; ${codes.length} approval${codes.length === 1 ? '' : 's'} of the period use ${from}`,
+        action: `Decide what it does and which payroll code it has: PUT /api/policies/${encodeURIComponent(type)}?kind=${kind} (or \`leave-bridge policy set\`, or the dashboard's policy page).`,
+        severity: 'warning',
+        data: { kind, leave_type: type, leaves: codes.slice(0, 20), count: codes.length, policy: source },
+      });
+    }
+    return items;
+  }
 }

@@ -11,6 +11,8 @@ const SCOPE_COLUMNS = {
   instanceCode: leaves.instanceCode,
   kind: leaves.kind,
   employeeId: leaves.employeeId,
+  leaveType: leaves.leaveType,
+  leaveTypeKey: leaves.leaveTypeKey,
   unit: leaves.unit,
   intervalSeconds: leaves.intervalSeconds,
   startLocal: leaves.startLocal,

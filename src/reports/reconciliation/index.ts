@@ -1,12 +1,15 @@
 import type { Deps } from '../../deps.js';
 import type { Period } from '../period.js';
-import { checkLeaves, checkQuarantined, EmailCheck } from './checks.js';
+import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
+import { teamCalendarOn } from '../../leave/team.js';
+import { checkLeaves, checkQuarantined, EmailCheck, UnmappedTypesCheck } from './checks.js';
 import { leavesInPeriodPage, loadFacts, mergeFacts, quarantinedPage, type Facts } from './facts.js';
 import { decodeCursor, encodeCursor, PageSelector, type ItemKey, type Phase } from './paging.js';
 import { DEFAULT_PAGE_ITEMS } from './query.js';
 import { CATEGORIES, type Category, type DriftItem, type ReconciliationReport, type Severity, type VerifyOptions } from './types.js';
 import { feishuVerification } from './verify-feishu.js';
 import { verifyGoogle } from './verify-google.js';
+import { verifyTeamCalendar } from './verify-team.js';
 
 export { formatAge } from './checks.js';
 export { countLeavesInPeriod } from './facts.js';
@@ -31,11 +34,12 @@ export interface DriftTotals {
  *
  * The period's leaves are judged a page at a time (LEAVES_PER_CHUNK), each item handed to `emit`
  * with its place in the report's order (ItemKey) and then forgotten, so what the report holds
- * does not grow with the period. verify=google is the exception: it judges the calendars of the
- * whole period together (an event may belong to any of its leaves), so it keeps their records.
+ * does not grow with the period. verify=google and the team calendar are the exception: they judge
+ * a calendar of the whole period at once (an event may belong to any of its leaves), so they keep
+ * the period's records.
  */
 export async function scanDrift(
-  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>,
   input: Period & { verify?: VerifyOptions },
   emit: (item: DriftItem, key: ItemKey) => void,
 ): Promise<DriftTotals> {
@@ -59,8 +63,11 @@ export async function scanDrift(
     }
   };
 
+  const policies = await loadPolicies(db, policyDefaults(deps.config));
   const verified = { google: Boolean(input.verify?.google), feishu: Boolean(input.verify?.feishu) };
+  const team = teamCalendarOn(deps.config);
   const emails = new EmailCheck();
+  const unmapped = new UnmappedTypesCheck(policies);
   let feishuItems: DriftItem[] = [];
   const feishu = verified.feishu ? feishuVerification(deps, (item) => feishuItems.push(item)) : null;
   const kept: Facts[] = [];
@@ -72,19 +79,21 @@ export async function scanDrift(
     leavesChecked += scope.length;
     const facts = await loadFacts(db, scope);
     const items: DriftItem[] = [];
-    checkLeaves(facts, now, items);
+    checkLeaves(facts, now, items, policies);
     hand('leave', items);
     emails.add(facts);
+    unmapped.add(facts);
     if (feishu) {
       await feishu.check(scope);
       hand('feishu', feishuItems);
       feishuItems = [];
     }
-    if (verified.google) kept.push(facts);
+    if (verified.google || team) kept.push(facts);
     if (scope.length < LEAVES_PER_CHUNK) break;
     after = scope.at(-1)!.instanceCode;
   }
   hand('email', emails.items());
+  hand('types', unmapped.items());
 
   const quarantined: DriftItem[] = [];
   for (let afterId = 0; ; ) {
@@ -95,12 +104,18 @@ export async function scanDrift(
   }
   hand('quarantine', quarantined);
 
-  if (verified.google) {
+  if (verified.google || team) {
     const all = mergeFacts(kept);
     kept.length = 0;
+    if (verified.google) {
+      const items: DriftItem[] = [];
+      await verifyGoogle(deps, period, all.scope, all.blockByCode, all.emailOf, all.messagesByKey, items);
+      hand('google', items);
+    }
+    // the team absence calendar, when there is one: our records always, Google with verify=google
     const items: DriftItem[] = [];
-    await verifyGoogle(deps, period, all.scope, all.blockByCode, all.emailOf, all.messagesByKey, items);
-    hand('google', items);
+    await verifyTeamCalendar(deps, period, all.scope, verified.google, items);
+    hand('team', items);
   }
   if (feishu) {
     feishu.finish();
@@ -117,7 +132,7 @@ export async function scanDrift(
  * them (null at the end).
  */
 export async function reconcile(
-  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>,
   input: Period & { verify?: VerifyOptions; limit?: number; cursor?: string; category?: Category },
 ): Promise<ReconciliationReport> {
   const now = deps.clock.now();
@@ -149,7 +164,7 @@ export interface DriftOverview extends DriftTotals {
 
 /** Counts per category and the first `perCategory` items of each (the dashboard). */
 export async function driftOverview(
-  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>,
   input: Period & { verify?: VerifyOptions },
   perCategory: number,
 ): Promise<DriftOverview> {

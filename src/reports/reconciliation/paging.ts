@@ -2,10 +2,10 @@ import { CATEGORIES, type Category, type DriftItem } from './types.js';
 
 /**
  * Where an item comes from, in the order the report lists the sources' items of the same
- * category and leave: its own checks, the per-person email check, quarantined events, Google,
- * Feishu.
+ * category and leave: its own checks, the per-person email check, the per-type policy check,
+ * quarantined events, Google, the team calendar, Feishu.
  */
-export const PHASES = ['leave', 'email', 'quarantine', 'google', 'feishu'] as const;
+export const PHASES = ['leave', 'email', 'types', 'quarantine', 'google', 'team', 'feishu'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /**

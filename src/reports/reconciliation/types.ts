@@ -9,11 +9,15 @@ export const CATEGORIES = [
   'block_for_reverted',
   'google_orphan',
   'google_mismatch',
+  'team_calendar_missing',
+  'team_calendar_orphan',
+  'team_calendar_mismatch',
   'feishu_status_mismatch',
   'attendance_total_mismatch',
   'single_variant',
   'quarantined_event',
   'employee_without_email',
+  'unmapped_leave_type',
   'verify_failed',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];

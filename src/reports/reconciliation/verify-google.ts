@@ -4,7 +4,7 @@ import type { Deps } from '../../deps.js';
 import type { GoogleEventSummary } from '../../ports.js';
 import { addDays } from '../../shared/dates.js';
 import type { Period } from '../period.js';
-import { blockPlan, holdKeyOf, isHoldKey } from '../../leave/blocks.js';
+import { baseKeyOf, blockPlan, isHoldKey, plainKeyOf } from '../../leave/blocks.js';
 import { blockId, type BlockRow, type LeaveRow, type OutboxRow } from './facts.js';
 import { VERIFY_CONCURRENCY, type DriftItem } from './types.js';
 import { mapLimit, Verifier } from './verifier.js';
@@ -41,7 +41,14 @@ export async function verifyGoogle(
   const verifier = new Verifier('google', (item) => items.push(item));
   // Every block the period's records describe, and the calendar each belongs on: where we put
   // it, else its owner's address now.
-  const units = scope.flatMap((leave) => blockPlan(leave).map((p) => ({ leave, blockKey: p.blockKey, employeeId: p.employeeId, id: blockId(leave.instanceCode, p.blockKey) })));
+  // A block recorded under its plain key too (a busy or free policy) is judged under that key as well.
+  const units = scope.flatMap((leave) =>
+    blockPlan(leave).flatMap((p) =>
+      [p.blockKey, plainKeyOf(p.blockKey)]
+        .filter((k, i) => i === 0 || blockByCode.has(blockId(leave.instanceCode, k)))
+        .map((k) => ({ leave, blockKey: k, employeeId: p.employeeId, id: blockId(leave.instanceCode, k) })),
+    ),
+  );
   const calendarOf = (u: (typeof units)[number]) => blockByCode.get(u.id)?.calendarId ?? emailOf(u.employeeId);
   const calendars = new Map<string, string | null>();
   for (const u of units) {
@@ -94,9 +101,9 @@ export async function verifyGoogle(
         continue;
       }
       const leave = ev.instanceCode ? known.get(ev.instanceCode) : undefined;
-      // a pending request's tentative hold stands for the block it will become
+      // a pending request's tentative hold, or a plain (busy, free) event, stands for its block
       const hold = isHoldKey(key);
-      const planned = leave ? blockPlan(leave).find((p) => (hold ? holdKeyOf(p.blockKey) : p.blockKey) === key) : undefined;
+      const planned = leave ? blockPlan(leave).find((p) => p.blockKey === baseKeyOf(key)) : undefined;
       const owner = leave && id ? (blockByCode.get(id) ?? outsideBlocks.get(id))?.calendarId ?? emailOf(planned?.employeeId ?? leave.employeeId) : null;
       let why: string | null = null;
       if (ev.instanceCode && inFlight.has(ev.instanceCode)) continue;
