@@ -107,6 +107,17 @@ for (const backend of BACKENDS) {
       expect(performance.now() - t0).toBeGreaterThanOrEqual(1400);
     });
 
+    it('a bucket deleted behind its back is made again', async () => {
+      await reset();
+      const pacer = createPacer({ db: db.db, logger: silentLogger }, project);
+      await pacer.take('gone@example.com');
+      await pacer.release();
+      await reset();
+      await pacer.take('gone@example.com');
+      const rows = await queryRows<{ name: string }>(db.db, sql`select name from google_quota order by name`);
+      expect(rows.map((r) => r.name)).toEqual(['project', 'user:gone@example.com']);
+    });
+
     it('unused tokens go back at release, and /metrics shows what is left', async () => {
       await reset();
       const metrics = new Metrics();
