@@ -10,6 +10,7 @@ const USAGE = `usage: leave-bridge <command>
                                           read CoreHR leave requests updated since the watermark (or <time>) and apply them
   export --from <date> --to <date> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip] [--columns payroll_code]
   approvals list [--kind <kind>] [--status <status>] [--json]
+  reconcile --from <date> --to <date> [--verify google,feishu] [--category <c>] [--limit <n>] [--cursor <c>]
   outbox list [--status <status>] [--key <instance_code>] [--limit <n>] [--json]
   outbox retry <id> | outbox sync <instance_code>
   employee list [--json]

@@ -133,11 +133,23 @@ async function fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): P
     return Response.json(errorBody('misconfigured', 'service misconfigured; see the worker logs'), { status: 503 });
   }
   const inv = invocation(isolate);
+  let response: Response;
   try {
-    return await createApp(inv.deps).fetch(request, env, ctx);
-  } finally {
+    response = await createApp(inv.deps).fetch(request, env, ctx);
+  } catch (err) {
     ctx.waitUntil(afterResponse(inv));
+    throw err;
   }
+  if (!response.body) {
+    ctx.waitUntil(afterResponse(inv));
+    return response;
+  }
+  // A streamed body (the payroll export) still reads the database after the handler returned:
+  // the client is closed once the body has gone out, or the client went away.
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const sent = response.body.pipeTo(writable).catch((err: unknown) => inv.deps.logger.warn('response body not sent in full', { err }));
+  ctx.waitUntil(sent.then(() => afterResponse(inv)));
+  return new Response(readable, response);
 }
 
 /**

@@ -4,6 +4,7 @@ import { backfillCommand } from './backfill.js';
 import { corehrCommand } from './corehr.js';
 import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
+import { reconcileCommand } from './reconcile.js';
 import { feedCommand } from './feed.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
@@ -29,6 +30,7 @@ export const commands: Record<string, Command> = {
   trigger: (config, args) => triggerCommand(config, args),
   purge: (config, args) => purgeCommand(config, args),
   approvals: approvalsCommand,
+  reconcile: reconcileCommand,
   policy: policyCommand,
   feed: feedCommand,
 };

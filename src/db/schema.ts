@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   date,
@@ -252,7 +253,11 @@ export const payrollExports = pgTable(
     toDate: date('to_date', { mode: 'string' }).notNull(),
     format: text('format').notNull(),
     lineCount: integer('line_count').notNull(),
-    lines: jsonb('lines').notNull(),
+    /**
+     * Lines of exports recorded before payroll_export_lines existed; moved there by a migration
+     * and null ever since (an export's lines and adjustments are rows of payroll_export_lines).
+     */
+    lines: jsonb('lines'),
     /** the approval kinds the export covered (null: leaves, as before kinds existed) */
     kinds: jsonb('kinds').$type<string[]>(),
     createdAt: tz('created_at').notNull().defaultNow(),
@@ -260,6 +265,44 @@ export const payrollExports = pgTable(
     emailsDroppedAt: tz('emails_dropped_at'),
   },
   (t) => [index('payroll_exports_period_idx').on(t.fromDate, t.toDate)],
+);
+
+/**
+ * The rows of a recorded export, in the export's order (`seq`): its lines, then its adjustments.
+ * One row per line rather than one jsonb value per export, so an export is written by the
+ * database from attendance_days (insert … select), compared with earlier exports in SQL and read
+ * back in keyset chunks: the service never holds a whole export.
+ */
+export const payrollExportLines = pgTable(
+  'payroll_export_lines',
+  {
+    // no foreign key: an export's rows are written once, with it, in its transaction, and never
+    // deleted; checking the key cost as much as writing the rows
+    exportId: bigint('export_id', { mode: 'number' }).notNull(),
+    seq: integer('seq').notNull(),
+    /** line | adjustment */
+    lineType: text('line_type').notNull(),
+    employeeId: text('employee_id').notNull(),
+    openId: text('open_id'),
+    email: text('email'),
+    leaveType: text('leave_type'),
+    date: date('date', { mode: 'string' }).notNull(),
+    /** a line's quantity; an adjustment's signed difference */
+    quantity: numeric('quantity', { precision: 14, scale: 6 }).notNull(),
+    unit: text('unit').notNull(),
+    instanceCode: text('instance_code').notNull(),
+    /** the approval's kind (null: a line recorded before kinds existed, a leave) */
+    kind: text('kind'),
+    /** CoreHR's paid_type of the date, as the day record had it (null for Approval records) */
+    paidType: integer('paid_type'),
+    /** adjustments only: reverted | changed | added */
+    reason: text('reason'),
+    previousQuantity: numeric('previous_quantity', { precision: 14, scale: 6 }),
+    currentQuantity: numeric('current_quantity', { precision: 14, scale: 6 }),
+    previousExportId: bigint('previous_export_id', { mode: 'number' }),
+  },
+  // a later export's baseline reads an earlier export's rows by export_id: the key's prefix
+  (t) => [primaryKey({ columns: [t.exportId, t.seq] })],
 );
 
 /**
