@@ -182,6 +182,14 @@ export const ConfigSchema = z
     /** Periodic backfill inside `serve` (off by default), e.g. 1h. Needs BACKFILL_APPROVAL_CODES. */
     BACKFILL_INTERVAL: Duration,
     BACKFILL_APPROVAL_CODES: optionalString,
+    /** Feishu People (CoreHR) leave requests as a second source: its process events ring for a sync of the leave API. */
+    COREHR_ENABLED: Bool(false),
+    /** Periodic CoreHR sync (off by default): `serve`'s loop, or the Worker's minute cron. */
+    COREHR_SYNC_INTERVAL: Duration,
+    /** How far each incremental sync reaches back before the last watermark (late writes, clock skew). */
+    COREHR_SYNC_OVERLAP: RequiredDuration('10m'),
+    /** Requests per minute to leave_request_history, shared by every process (Feishu allows 100). */
+    COREHR_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(100).default(90),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     /** HTTP server (serve): all headers of a request within this many ms, the whole request within the next (slowloris). */
     HTTP_HEADERS_TIMEOUT_MS: positiveInt(10_000),

@@ -5,9 +5,12 @@ const USAGE = `usage: leave-bridge <command>
   serve                                   HTTP + outbox drainer (+ long connection when FEISHU_EVENT_MODE=ws)
   migrate                                 apply database migrations
   subscribe <approval_code>…              subscribe the app to approval definitions
-  backfill --approval <code> --from <date> --to <date> [--format table|json]
+  backfill (--approval <code> | --corehr) --from <date> --to <date> [--format table|json]
+  corehr sync [--since <time>] [--format table|json]
+                                          read CoreHR leave requests updated since the watermark (or <time>) and apply them
   export --from <date> --to <date> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip] [--columns payroll_code]
   approvals list [--kind <kind>] [--status <status>] [--json]
+  reconcile --from <date> --to <date> [--verify google,feishu] [--category <c>] [--limit <n>] [--cursor <c>]
   outbox list [--status <status>] [--key <instance_code>] [--limit <n>] [--json]
   outbox retry <id> | outbox sync <instance_code>
   employee list [--json]

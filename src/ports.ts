@@ -153,12 +153,36 @@ export interface FeishuInstance {
   endTimeMs: number | null;
 }
 
+/** One page of CoreHR leave requests (GET /open-apis/corehr/v1/leaves/leave_request_history). */
+export interface LeaveRequestQuery {
+  /** `yyyy-MM-dd HH:mm:ss`, as the API takes them */
+  updateTimeMin?: string;
+  updateTimeMax?: string;
+  /** `yyyy-MM-dd`: requests whose leave starts on or before / ends on or after */
+  startDateMax?: string;
+  endDateMin?: string;
+  pageSize: number;
+  pageToken?: string;
+}
+
+export interface LeaveRequestPage {
+  /** the records as Feishu sent them (read by src/feishu/corehr.ts) */
+  items: unknown[];
+  hasMore: boolean;
+  pageToken: string | null;
+}
+
 export interface FeishuPort {
   getUser(userId: string): Promise<FeishuUser | null>;
   subscribeApproval(approvalCode: string): Promise<'subscribed' | 'already_subscribed'>;
   /** instance codes of an approval definition created in [startMs, endMs], all pages */
   listInstanceCodes(approvalCode: string, startMs: number, endMs: number): Promise<string[]>;
   getInstance(instanceCode: string): Promise<FeishuInstance | null>;
+  /**
+   * One page of CoreHR leave requests, employees as Feishu user_ids (user_id_type=user_id).
+   * `pace` is awaited before every HTTP attempt, retries included (the API's rate limit).
+   */
+  leaveRequestPage?(query: LeaveRequestQuery, pace?: () => Promise<void>): Promise<LeaveRequestPage>;
 }
 
 /** Who signed in with Feishu (authen v1 user_info). `userId` needs the app's employee-id scope. */

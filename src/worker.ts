@@ -9,7 +9,7 @@
  *   data lives per isolate: the parsed config, the parsed service-account key, the logger.
  * - No background loop: the outbox is drained by ctx.waitUntil right after a request that wrote
  *   outbox rows (only those leaves' keys), and by the cron trigger (everything due), each within a
- *   time budget (src/worker-config.ts).
+ *   time budget (src/worker-config.ts). The cron also queues the periodic CoreHR sync.
  * - No embedded PGlite (no file system) and no long connection (no process that outlives a
  *   request): both are configuration errors here rather than silent fallbacks.
  *
@@ -24,6 +24,7 @@ import { connectWorkerPostgres } from './db/worker-client.js';
 import { systemClock, type Deps } from './deps.js';
 import { DatabaseUnavailableError, errorBody } from './errors.js';
 import { createFeishuClient } from './feishu/client.js';
+import { queuePeriodicSync } from './feishu/corehr-sync.js';
 import { parseServiceAccountKey, type ServiceAccountKey } from './google/auth.js';
 import { createGoogleCalendar } from './google/calendar.js';
 import { createLogger, type Logger } from './logger.js';
@@ -132,11 +133,23 @@ async function fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): P
     return Response.json(errorBody('misconfigured', 'service misconfigured; see the worker logs'), { status: 503 });
   }
   const inv = invocation(isolate);
+  let response: Response;
   try {
-    return await createApp(inv.deps).fetch(request, env, ctx);
-  } finally {
+    response = await createApp(inv.deps).fetch(request, env, ctx);
+  } catch (err) {
     ctx.waitUntil(afterResponse(inv));
+    throw err;
   }
+  if (!response.body) {
+    ctx.waitUntil(afterResponse(inv));
+    return response;
+  }
+  // A streamed body (the payroll export) still reads the database after the handler returned:
+  // the client is closed once the body has gone out, or the client went away.
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const sent = response.body.pipeTo(writable).catch((err: unknown) => inv.deps.logger.warn('response body not sent in full', { err }));
+  ctx.waitUntil(sent.then(() => afterResponse(inv)));
+  return new Response(readable, response);
 }
 
 /**
@@ -180,6 +193,12 @@ async function scheduled(controller: ScheduledController, env: WorkerEnv, _ctx: 
       const released = await releaseHeld(inv.deps.db);
       isolate.heldReleased = true;
       if (released.count > 0) inv.deps.logger.info('outbox: released held messages', { count: released.count });
+    }
+    const corehrInterval = inv.deps.config.COREHR_SYNC_INTERVAL;
+    if (inv.deps.config.COREHR_ENABLED && corehrInterval !== undefined) {
+      // COREHR_SYNC_INTERVAL: the minute cron queues a CoreHR sync once an interval has passed
+      // (the time is kept in the database, shared by every isolate); this drain runs it.
+      if (await queuePeriodicSync(inv.deps, corehrInterval)) inv.deps.logger.info('periodic CoreHR sync queued', { cron: controller.cron });
     }
     const summary = await drain(inv, { budgetMs: CRON_BUDGET_MS });
     // A database that cannot be reached fails the run, so it shows as failed in the cron history.

@@ -14,6 +14,7 @@
  *   6. the hourly cron purges payloads and export emails past their retention;
  *   7. the team absence calendar gets its event through waitUntil, and an ICS feed is created and fetched
  *      from the Worker (read back with ical.js), with 304 for an unchanged feed.
+ *   8. the minute cron queues and runs the CoreHR sync (COREHR_SYNC_INTERVAL).
  *
  * wrangler dev runs on a snapshot of the sources in a temp dir: it rebuilds when files change, and
  * edits made in the tree while this runs must not swap the Worker under the test.
@@ -303,6 +304,9 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
           AUTH_FAILURE_LIMIT: '3',
           GOOGLE_TEAM_CALENDAR_ID: TEAM_CALENDAR,
           GOOGLE_TEAM_CALENDAR_OWNER: TEAM_OWNER,
+          // the minute cron queues a CoreHR sync at most once a minute
+          COREHR_ENABLED: 'true',
+          COREHR_SYNC_INTERVAL: '1m',
         },
       }),
       startWranglerDev({ vars: { ...common, DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/nothing_listens_here`, LOG_LEVEL: 'silent' } }),
@@ -496,6 +500,20 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
         expect.objectContaining({ category: 'feishu_status_mismatch', instance_code: B }),
       ]),
     );
+
+    // a page at a time in the Worker: every item once, the summary whole on every page
+    const whole = (await (await admin(`/api/reconciliation?${period}&verify=google,feishu`)).json()) as { items: unknown[]; summary: unknown };
+    const paged: unknown[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (await (await admin(`/api/reconciliation?${period}&verify=google,feishu&limit=1${cursor ? `&cursor=${cursor}` : ''}`)).json()) as { items: unknown[]; summary: unknown; next_cursor: string | null };
+      expect(page.items.length).toBeLessThanOrEqual(1);
+      expect(page.summary).toEqual(whole.summary);
+      paged.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(stable(paged)).toEqual(stable(whole.items));
+    expect(paged.length).toBeGreaterThan(1);
   });
 
   it('a trip with a peer (2.0 schema): a block on each calendar and days for both; overtime in the export of kinds', async () => {
@@ -551,6 +569,46 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     expect(google.violations).toEqual([]);
   });
 
+  it('the minute cron runs the CoreHR sync (COREHR_SYNC_INTERVAL): a Feishu People request becomes a leave with its block', async () => {
+    feishu.corehr.mapUser('c_bob', PEOPLE.bob.user_id);
+    feishu.corehr.put({
+      leave_request_id: '7400000000000000001',
+      employment_id: 'c_bob',
+      leave_type_id: '1',
+      leave_type_name: [{ lang: 'zh-CN', value: '年假' }],
+      start_time: '2024-12-02 afternoon',
+      end_time: '2024-12-03',
+      leave_duration: '1.5',
+      leave_duration_unit: 1,
+      leave_request_status: 1,
+      details: [
+        { leave_date: '2024-12-02', leave_duration: '0.5', leave_duration_unit: 1, paid_type: 3 },
+        { leave_date: '2024-12-03', leave_duration: '1', leave_duration_unit: 1, paid_type: 2 },
+      ],
+      time_zone: 'Asia/Shanghai',
+      leave_process_id: ['7400000000000000101'],
+    });
+    // as if the last periodic sync had been queued long ago
+    await workerDb.db.execute(sql`update corehr_sync set last_queued_at = null`);
+    const code = 'corehr-7400000000000000001';
+    const cron = async () => (await call(`/__scheduled?cron=${encodeURIComponent('* * * * *')}`)).text();
+    await cron();
+    const leave = await until('the CoreHR leave in the Worker\'s database', async () =>
+      (await queryRows<{ source: string; status: string; start_local: string }>(workerDb.db, sql`select source, status, start_local from leaves where instance_code = ${code}`))[0], log);
+    expect(leave).toEqual({ source: 'corehr', status: 'approved', start_local: '2024-12-02 12:00:00' });
+    const days = await queryRows<{ date: string; quantity: string; paid_type: number }>(workerDb.db, sql`select date::text, quantity::text, paid_type from attendance_days where instance_code = ${code} order by date`);
+    expect(days).toEqual([
+      { date: '2024-12-02', quantity: '0.500000', paid_type: 3 },
+      { date: '2024-12-03', quantity: '1.000000', paid_type: 2 },
+    ]);
+    const block = await until('its block, drained by the cron', async () => google.event(PEOPLE.bob.email, eventIdFor(code)) ?? (await cron(), undefined), log);
+    expect(block).toMatchObject({ status: 'confirmed', eventType: 'outOfOffice' });
+    expect(instantOf(block.start)).toBe(Date.parse('2024-12-02T12:00:00+08:00'));
+    const syncs = await queryRows<{ status: string; n: number }>(workerDb.db, sql`select status, count(*)::int as n from outbox where kind = 'corehr.sync' group by status`);
+    expect(syncs.every((r) => r.status === 'done')).toBe(true);
+    expect(feishu.corehr.queries.some((q) => q.user_id_type === 'user_id' && q.leave_update_time_max !== undefined)).toBe(true);
+  });
+
   it('answers 503 when the database cannot be reached, so Feishu delivers the event again', async () => {
     const req = await encryptedRequest(leaveApprovalV2({ instanceCode: 'E2E-WORKER-DOWN-0004' }));
     const res = await fetch(`${workerWithoutDb.url}/webhook/feishu`, { method: 'POST', body: req.body, headers: req.headers });
@@ -602,6 +660,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
     await workerDb.db.execute(sql`update payroll_exports set created_at = created_at - interval '91 days'`);
     const before = await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from inbox_events where payload is not null`);
     expect(before[0]!.n).toBeGreaterThan(0);
+    expect((await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from payroll_export_lines where email like '%@%'`))[0]!.n).toBeGreaterThan(0);
     // the every-minute cron drains only
     await (await call(`/__scheduled?cron=${encodeURIComponent('* * * * *')}`)).text();
     expect((await queryRows<{ n: number }>(workerDb.db, sql`select count(*)::int as n from inbox_events where payload is not null`))[0]!.n).toBe(before[0]!.n);
@@ -612,7 +671,7 @@ describe('leave-bridge in workerd (wrangler dev --local)', { timeout: 60_000 }, 
       workerDb.db,
       sql`select (select count(*)::int from inbox_events where payload is not null) as payloads,
                  (select count(*)::int from inbox_events where payload_purged_at is not null) as purged,
-                 (select count(*)::int from payroll_exports where lines::text like '%@%') as emails`,
+                 (select count(*)::int from payroll_export_lines where email like '%@%') as emails`,
     );
     expect(after[0]).toEqual({ payloads: 0, purged: before[0]!.n, emails: 0 });
     // Feishu pushing a purged delivery again (encrypted and signed afresh) is still a duplicate

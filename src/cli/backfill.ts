@@ -4,9 +4,10 @@ import { AppError } from '../errors.js';
 import { backfill, type BackfillReport } from '../feishu/backfill.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { ExternalError } from '../ports.js';
+import { corehrBackfill } from './corehr.js';
 import type { CliIo } from './subscribe.js';
 
-const USAGE = 'usage: leave-bridge backfill --approval <code> --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format table|json]';
+const USAGE = 'usage: leave-bridge backfill (--approval <code> | --corehr) --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format table|json]';
 
 const stdio: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -40,6 +41,7 @@ export async function backfillCommand(config: Config, args: string[], io: CliIo 
       args,
       options: {
         approval: { type: 'string' },
+        corehr: { type: 'boolean', default: false },
         from: { type: 'string' },
         to: { type: 'string' },
         format: { type: 'string', default: 'table' },
@@ -51,11 +53,13 @@ export async function backfillCommand(config: Config, args: string[], io: CliIo 
     io.err(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
-  const { approval, from, to, format } = values;
-  if (!approval || !from || !to || (format !== 'table' && format !== 'json')) {
+  const { approval, corehr, from, to, format } = values;
+  if (!from || !to || (format !== 'table' && format !== 'json') || (!approval) === !corehr) {
     io.err(USAGE);
     return 2;
   }
+  if (corehr) return corehrBackfill(config, from, to, format, io, USAGE);
+  if (!approval) return 2;
   if (!config.FEISHU_APP_ID || !config.FEISHU_APP_SECRET) {
     io.err('leave-bridge backfill: set FEISHU_APP_ID and FEISHU_APP_SECRET');
     return 78;

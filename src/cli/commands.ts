@@ -1,8 +1,10 @@
 import type { Config } from '../config.js';
 import { approvalsCommand } from './approvals.js';
 import { backfillCommand } from './backfill.js';
+import { corehrCommand } from './corehr.js';
 import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
+import { reconcileCommand } from './reconcile.js';
 import { feedCommand } from './feed.js';
 import { migrate } from './migrate.js';
 import { employeeCommand, outboxCommand } from './outbox.js';
@@ -21,12 +23,14 @@ export const commands: Record<string, Command> = {
   migrate: (config) => migrate(config),
   subscribe: subscribeCommand,
   backfill: backfillCommand,
+  corehr: corehrCommand,
   export: exportCommand,
   outbox: outboxCommand,
   employee: employeeCommand,
   trigger: (config, args) => triggerCommand(config, args),
   purge: (config, args) => purgeCommand(config, args),
   approvals: approvalsCommand,
+  reconcile: reconcileCommand,
   policy: policyCommand,
   feed: feedCommand,
 };

@@ -98,6 +98,7 @@ function describeConfig(c: Config): string {
     c.FEISHU_APP_ID ? `Feishu app ${c.FEISHU_APP_ID} at ${c.FEISHU_BASE_URL}` : 'no Feishu app',
     c.GOOGLE_SERVICE_ACCOUNT_JSON ? 'Google key from GOOGLE_SERVICE_ACCOUNT_JSON' : c.GOOGLE_SERVICE_ACCOUNT_FILE ? `Google key from ${c.GOOGLE_SERVICE_ACCOUNT_FILE}` : 'calendar sync off',
     c.ADMIN_TOKEN ? 'admin API on' : 'admin API off (no ADMIN_TOKEN)',
+    ...(c.COREHR_ENABLED ? [`CoreHR sync on${c.COREHR_SYNC_INTERVAL ? `, every ${Math.round(c.COREHR_SYNC_INTERVAL / 1000)} s` : ', events only'}`] : []),
   ].join('; ');
 }
 

@@ -5,21 +5,22 @@ import { AppError } from '../errors.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { audited } from './audit.js';
 import type { ApprovalKind } from '../leave/types.js';
-import { exportPayroll, parseKinds, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
 import { parsePeriod } from '../reports/period.js';
 import { parseColumns, type OptionalColumn } from '../policies/payroll-code.js';
 
 export const EXPORT_USAGE = 'usage: leave-bridge export --from <YYYY-MM-DD> --to <YYYY-MM-DD> [--format csv|json] [--adjustments|--no-adjustments] [--kinds leave,overtime,out,trip] [--columns payroll_code]';
 
 export interface ExportIo {
-  /** the export itself (stdout): nothing else is written there, so it can be piped to a file */
-  out: (chunk: string) => void;
+  /** the export itself (stdout): nothing else is written there, so it can be piped to a file; a promise makes the export wait (a full pipe) */
+  out: (chunk: string) => unknown;
   /** usage and errors (stderr) */
   err: (line: string) => void;
 }
 
 const stdio: ExportIo = {
-  out: (chunk) => process.stdout.write(chunk),
+  // a slow reader (a full pipe) holds the export back rather than letting it pile up in memory
+  out: (chunk) => (process.stdout.write(chunk) ? undefined : new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()))),
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
@@ -76,8 +77,10 @@ export function parseExportArgs(args: string[]): ExportArgs | { error: string } 
  * `GET /api/payroll/export`. Exit codes: 0 done, 2 bad arguments.
  */
 export async function runExport(deps: Pick<Deps, 'db' | 'clock'>, args: ExportArgs, io: ExportIo): Promise<number> {
-  const exp = await audited(deps, { action: 'payroll.export', detail: { from: args.from, to: args.to, format: args.format } }, () => exportPayroll(deps, args));
-  io.out(args.format === 'json' ? `${JSON.stringify(exp, null, 2)}\n` : payrollCsv(exp));
+  const exp = await audited(deps, { action: 'payroll.export', detail: { from: args.from, to: args.to, format: args.format } }, () => recordExport(deps, args));
+  // the same document as the API's, indented, and a final newline
+  for await (const piece of args.format === 'json' ? payrollJson(deps.db, exp, 2) : payrollCsv(deps.db, exp)) if (piece !== '') await io.out(piece);
+  if (args.format === 'json') await io.out('\n');
   return 0;
 }
 

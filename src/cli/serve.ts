@@ -5,6 +5,7 @@ import { buildNodeRuntime } from '../node-deps.js';
 import { createDrainer, drainerOptions } from '../outbox/drain.js';
 import type { LongConnection } from '../feishu/long-connection.js';
 import { startPeriodicBackfill } from '../feishu/backfill.js';
+import { startPeriodicCorehrSync } from '../feishu/corehr-sync.js';
 import { startPeriodicPurge } from '../retention/purge.js';
 import { hostname } from 'node:os';
 
@@ -55,6 +56,8 @@ export async function serve(config: Config): Promise<void> {
   });
   // BACKFILL_INTERVAL (off by default): closes gaps left by deliveries Feishu gave up on.
   const stopBackfill = startPeriodicBackfill(deps, config);
+  // COREHR_SYNC_INTERVAL (off by default): queues a CoreHR sync, the net under missed doorbells
+  const stopCorehr = startPeriodicCorehrSync(deps);
   // payloads, export emails, audit entries past their retention (src/retention/purge.ts)
   const stopPurge = startPeriodicPurge(deps);
   if (!deps.calendar) deps.logger.warn('calendar sync off: no Google service account configured; calendar messages are held until one is');
@@ -71,6 +74,7 @@ export async function serve(config: Config): Promise<void> {
     hardStop.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await stopBackfill();
+    await stopCorehr();
     await stopPurge();
     // before the database closes: in-flight runs finish or give their leases back
     await drainer.stop();

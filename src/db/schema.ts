@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   date,
@@ -30,7 +31,7 @@ export const inboxEvents = pgTable(
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     eventKey: text('event_key').notNull(),
     eventType: text('event_type').notNull(),
-    /** webhook | ws | backfill | replay */
+    /** webhook | ws | backfill | replay | corehr (a request the CoreHR sync read) */
     source: text('source').notNull(),
     instanceCode: text('instance_code'),
     /** applied | ignored | quarantined (a replayed row becomes applied or ignored; see history) */
@@ -89,8 +90,10 @@ export const leaves = pgTable(
     extra: jsonb('extra').$type<Record<string, unknown>>(),
     /** approved | reverted; pending | rejected with tentative holds on (CALENDAR_TENTATIVE_HOLDS) */
     status: text('status').notNull(),
-    /** v1 | v2 | backfill | request (a pending request's form); null while only a revert is known */
+    /** v1 | v2 | backfill | request (a pending request's form) | corehr; null while only a revert is known */
     detailSource: text('detail_source'),
+    /** where the record comes from: approval (the Approval app) | corehr (Feishu People leave requests) */
+    source: text('source').notNull().default('approval'),
     /** a tentative hold was placed while it was pending: its hold events are removed when it is decided */
     held: boolean('held').notNull().default(false),
     hasV1: boolean('has_v1').notNull().default(false),
@@ -127,6 +130,8 @@ export const attendanceDays = pgTable(
     revision: integer('revision').notNull(),
     /** active | superseded | reverted */
     status: text('status').notNull().default('active'),
+    /** CoreHR's paid_type of the date (1 not in payroll, 2 affects pay, 3 does not affect pay); null for Approval records */
+    paidType: integer('paid_type'),
     createdAt: tz('created_at').notNull().defaultNow(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
   },
@@ -150,9 +155,9 @@ export const outbox = pgTable(
   'outbox',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    /** ordering key: the instance_code */
+    /** ordering key: the instance_code (`corehr` for the CoreHR sync) */
     key: text('key').notNull(),
-    /** calendar.upsert | calendar.delete */
+    /** calendar.upsert | calendar.delete | corehr.sync | … */
     kind: text('kind').notNull(),
     payload: jsonb('payload').notNull().default({}),
     /** pending | running | done | dead | held */
@@ -248,7 +253,11 @@ export const payrollExports = pgTable(
     toDate: date('to_date', { mode: 'string' }).notNull(),
     format: text('format').notNull(),
     lineCount: integer('line_count').notNull(),
-    lines: jsonb('lines').notNull(),
+    /**
+     * Lines of exports recorded before payroll_export_lines existed; moved there by a migration
+     * and null ever since (an export's lines and adjustments are rows of payroll_export_lines).
+     */
+    lines: jsonb('lines'),
     /** the approval kinds the export covered (null: leaves, as before kinds existed) */
     kinds: jsonb('kinds').$type<string[]>(),
     createdAt: tz('created_at').notNull().defaultNow(),
@@ -256,6 +265,44 @@ export const payrollExports = pgTable(
     emailsDroppedAt: tz('emails_dropped_at'),
   },
   (t) => [index('payroll_exports_period_idx').on(t.fromDate, t.toDate)],
+);
+
+/**
+ * The rows of a recorded export, in the export's order (`seq`): its lines, then its adjustments.
+ * One row per line rather than one jsonb value per export, so an export is written by the
+ * database from attendance_days (insert … select), compared with earlier exports in SQL and read
+ * back in keyset chunks: the service never holds a whole export.
+ */
+export const payrollExportLines = pgTable(
+  'payroll_export_lines',
+  {
+    // no foreign key: an export's rows are written once, with it, in its transaction, and never
+    // deleted; checking the key cost as much as writing the rows
+    exportId: bigint('export_id', { mode: 'number' }).notNull(),
+    seq: integer('seq').notNull(),
+    /** line | adjustment */
+    lineType: text('line_type').notNull(),
+    employeeId: text('employee_id').notNull(),
+    openId: text('open_id'),
+    email: text('email'),
+    leaveType: text('leave_type'),
+    date: date('date', { mode: 'string' }).notNull(),
+    /** a line's quantity; an adjustment's signed difference */
+    quantity: numeric('quantity', { precision: 14, scale: 6 }).notNull(),
+    unit: text('unit').notNull(),
+    instanceCode: text('instance_code').notNull(),
+    /** the approval's kind (null: a line recorded before kinds existed, a leave) */
+    kind: text('kind'),
+    /** CoreHR's paid_type of the date, as the day record had it (null for Approval records) */
+    paidType: integer('paid_type'),
+    /** adjustments only: reverted | changed | added */
+    reason: text('reason'),
+    previousQuantity: numeric('previous_quantity', { precision: 14, scale: 6 }),
+    currentQuantity: numeric('current_quantity', { precision: 14, scale: 6 }),
+    previousExportId: bigint('previous_export_id', { mode: 'number' }),
+  },
+  // a later export's baseline reads an earlier export's rows by export_id: the key's prefix
+  (t) => [primaryKey({ columns: [t.exportId, t.seq] })],
 );
 
 /**
@@ -402,4 +449,25 @@ export const googleQuota = pgTable('google_quota', {
   tokens: doublePrecision('tokens').notNull(),
   granted: doublePrecision('granted').notNull().default(0),
   refilledAt: tz('refilled_at').notNull(),
+});
+
+/**
+ * The CoreHR leave sync's state, one row per sync (name `leave_requests`), shared by every process
+ * and Worker isolate: the watermark (the `leave_update_time_max` of the last window read in full,
+ * which survives restarts) and the pacing bucket that keeps every caller together under the
+ * leave_request_history API's 100 requests per minute
+ * (https://open.feishu.cn/document/server-docs/corehr-v1/leave/leave_request_history).
+ */
+export const corehrSync = pgTable('corehr_sync', {
+  name: text('name').primaryKey(),
+  /** every request updated up to here has been read (null: never synced) */
+  watermark: tz('watermark'),
+  /** when the last periodic sync was queued (the Worker's cron queues one per COREHR_SYNC_INTERVAL) */
+  lastQueuedAt: tz('last_queued_at'),
+  lastSyncAt: tz('last_sync_at'),
+  /** what the last sync read: {requests, pages, applied, quarantined, unchanged, window} */
+  lastResult: jsonb('last_result'),
+  /** requests the bucket holds now (refilled at the configured rate per minute, up to its burst) */
+  tokens: numeric('tokens', { precision: 12, scale: 6, mode: 'number' }).notNull().default(0),
+  refilledAt: tz('refilled_at').notNull().defaultNow(),
 });

@@ -1,7 +1,16 @@
 import { AccessTokenError, Client, defaultHttpInstance, LoggerLevel, withUserAccessToken, type Cache, type HttpInstance } from '@larksuiteoapi/node-sdk';
 import pRetry from 'p-retry';
 import { sdkLogText, type Logger } from '../logger.js';
-import { ExternalError, type FailureClass, type FeishuIdentity, type FeishuInstance, type FeishuPort, type FeishuSignInPort, type FeishuUser } from '../ports.js';
+import {
+  ExternalError,
+  type FailureClass,
+  type FeishuIdentity,
+  type FeishuInstance,
+  type FeishuPort,
+  type FeishuSignInPort,
+  type FeishuUser,
+  type LeaveRequestPage,
+} from '../ports.js';
 import { accountsUrlFor } from './oauth-urls.js';
 
 /**
@@ -58,6 +67,14 @@ export const FEISHU_CODES = {
   approvalNotFound: 1390002,
   /** approval instance get: "instance code not found" */
   instanceNotFound: 1390003,
+  /**
+   * CoreHR leave API's server-side errors (HTTP 500 on its page: employment lookup, database,
+   * eligibility, accrual, balance, internal, unknown), worth another try
+   * (https://open.feishu.cn/document/server-docs/corehr-v1/leave/leave_request_history)
+   */
+  corehrRetryLater: [1160011, 1160012, 1160013, 1160014, 1160015, 1160023, 1169999],
+  /** CoreHR: "No permission to access the employee data" */
+  corehrNoPermission: [1160035],
 } as const;
 
 /** A token the server refused though the SDK's cache still holds it (revoked, secret rotated). */
@@ -86,6 +103,8 @@ class FeishuCodeError extends Error {
 function classOfCode(code: number): FailureClass {
   if ((FEISHU_CODES.rateLimited as readonly number[]).includes(code)) return 'transient';
   if ((FEISHU_CODES.retryLater as readonly number[]).includes(code)) return 'transient';
+  if ((FEISHU_CODES.corehrRetryLater as readonly number[]).includes(code)) return 'transient';
+  if ((FEISHU_CODES.corehrNoPermission as readonly number[]).includes(code)) return 'configuration';
   if ((FEISHU_CODES.credentials as readonly number[]).includes(code)) return 'configuration';
   if ((FEISHU_CODES.permissions as readonly number[]).includes(code)) return 'configuration';
   return 'permanent';
@@ -244,7 +263,7 @@ export interface ApprovalDefinition {
   form: string;
 }
 
-export interface FeishuClient extends FeishuPort, FeishuSignInPort {
+export interface FeishuClient extends Required<FeishuPort>, FeishuSignInPort {
   /** the underlying SDK client, for calls this port does not cover */
   readonly sdk: Client;
   /** Ask Feishu for a tenant_access_token now (not from the cache): the app id and secret work. */
@@ -433,6 +452,30 @@ export function createFeishuClient(opts: FeishuClientOptions): FeishuClient {
         startTimeMs: ms(d.start_time),
         endTimeMs: ms(d.end_time),
       };
+    },
+
+    async leaveRequestPage(query, pace): Promise<LeaveRequestPage> {
+      const data = await call('corehr.v1.leave.leave_request_history', async () => {
+        await pace?.();
+        return sdk.corehr.v1.leave.leaveRequestHistory({
+          params: {
+            page_size: String(Math.max(1, Math.min(100, query.pageSize))),
+            // the Feishu user_id used everywhere else, instead of the default people_corehr_id
+            user_id_type: 'user_id',
+            // per-date details with paid_type (https://open.feishu.cn/document/server-docs/corehr-v1/leave/leave_request_history)
+            return_detail: true,
+            ...(query.pageToken ? { page_token: query.pageToken } : {}),
+            ...(query.updateTimeMin ? { leave_update_time_min: query.updateTimeMin } : {}),
+            ...(query.updateTimeMax ? { leave_update_time_max: query.updateTimeMax } : {}),
+            ...(query.startDateMax ? { leave_start_date_max: query.startDateMax } : {}),
+            ...(query.endDateMin ? { leave_end_date_min: query.endDateMin } : {}),
+          },
+        });
+      });
+      const d = (data ?? {}) as Record<string, unknown>;
+      const items = Array.isArray(d.leave_request_list) ? (d.leave_request_list as unknown[]) : [];
+      const next = d.has_more === true ? str(d.page_token) : null;
+      return { items, hasMore: next !== null && next !== query.pageToken, pageToken: next };
     },
 
     async identify({ code, redirectUri, codeVerifier }): Promise<FeishuIdentity> {

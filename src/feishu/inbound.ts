@@ -2,6 +2,7 @@ import { ingest, type IngestDeps, type IngestResult, type IngestSource } from '.
 import { plan, type Planned, type Reading } from '../leave/plan.js';
 import type { Config } from '../config.js';
 import { storable } from '../shared/storable.js';
+import { COREHR_REQUEST_EVENT_TYPE, corehrInstanceCode, readCorehrEvent } from './corehr.js';
 import { normaliseEvent, UnusableEventError } from './events.js';
 
 /** One authentic Feishu delivery, from the webhook or the long connection. */
@@ -25,6 +26,13 @@ function namedInstance(event: unknown): string | null {
   return typeof code === 'string' ? code.slice(0, 200) || null : null;
 }
 
+/** A CoreHR request's record code, so even a quarantined one is listed with its request. */
+function corehrCodeOf(eventType: string, event: unknown): string | null {
+  if (eventType !== COREHR_REQUEST_EVENT_TYPE || typeof event !== 'object' || event === null) return null;
+  const id = (event as { leave_request_id?: unknown }).leave_request_id;
+  return typeof id === 'string' && id !== '' ? corehrInstanceCode(id.slice(0, 180)) : null;
+}
+
 /** What the Feishu adapter keeps of what employees write (config STORE_LEAVE_REASONS). */
 export interface Minimise {
   storeReasons: boolean;
@@ -44,11 +52,11 @@ export function withoutReason(reading: Reading, m: Minimise): Reading {
 /** Read a Feishu event into the domain's canonical form, or say why it cannot be used. */
 export function readEvent(eventType: string, event: unknown, problem?: string | null, m: Minimise = { storeReasons: false }): Reading {
   const instanceCode = namedInstance(event);
-  if (problem) return { problem, instanceCode };
+  if (problem) return { problem, instanceCode: instanceCode ?? corehrCodeOf(eventType, event) };
   try {
-    return withoutReason({ event: normaliseEvent(eventType, event), instanceCode }, m);
+    return withoutReason({ event: readCorehrEvent(eventType, event) ?? normaliseEvent(eventType, event), instanceCode: instanceCode ?? corehrCodeOf(eventType, event) }, m);
   } catch (err) {
-    if (err instanceof UnusableEventError) return { problem: err.message, instanceCode };
+    if (err instanceof UnusableEventError) return { problem: err.message, instanceCode: instanceCode ?? corehrCodeOf(eventType, event) };
     throw err;
   }
 }
@@ -62,9 +70,10 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * The free-text reason each approval kind carries, typed by the employee: `leave_reason` (leave,
  * V1 and V2), `out_reason`, `work_reason` (overtime), `shift_reason`, `remedy_reason`,
- * `trip_reason`; the 2.0-schema events (trip, remedy) carry theirs under `event.object`.
+ * `trip_reason`, and a CoreHR leave request's `notes`; the 2.0-schema events (trip, remedy) carry
+ * theirs under `event.object`.
  */
-const REASON_FIELDS = ['leave_reason', 'out_reason', 'work_reason', 'shift_reason', 'remedy_reason', 'trip_reason'];
+const REASON_FIELDS = ['leave_reason', 'out_reason', 'work_reason', 'shift_reason', 'remedy_reason', 'trip_reason', 'notes'];
 
 function withoutReasonFields(value: Record<string, unknown>): Record<string, unknown> {
   if (!REASON_FIELDS.some((f) => f in value)) return value;

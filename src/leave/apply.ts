@@ -5,7 +5,7 @@ import { baseUnitOf, daysOf } from './days.js';
 import type { Effect, IngestRow } from './ingest-statement.js';
 import type { AppliedEvent } from './plan.js';
 import { teamCalendarOn } from './team.js';
-import type { DayQuantity } from './types.js';
+import { COREHR_SYNC_KEY, type DayQuantity } from './types.js';
 
 export interface Applied {
   effect: Effect;
@@ -32,5 +32,6 @@ export async function applyLeaveEvent(
       ${deps.config.DEFAULT_TIMEZONE}::text) as r`,
   );
   const r = row!.r;
-  return { effect: r.effect!, outboxKeys: r.outbox ? [event.instanceCode] : [], ignoredReason: r.ignored_reason ?? null };
+  const key = event.kind === 'doorbell' ? COREHR_SYNC_KEY : event.instanceCode;
+  return { effect: r.effect!, outboxKeys: r.outbox ? [key] : [], ignoredReason: r.ignored_reason ?? null };
 }

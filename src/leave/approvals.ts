@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, lte, sql, type SQL } from 'drizzle-orm';
 import { readConsistently, type Db, type Queryable, type Tx } from '../db/client.js';
 import { approvalTasks, attendanceDays, calendarBlocks, leaves, outbox } from '../db/schema.js';
-import { historyOf } from './queries.js';
+import { historyOf, paidTypeOf } from './queries.js';
 import { canonicalDecimal } from '../shared/decimal.js';
 import { TASK_STATUSES, type ApprovalKind } from './types.js';
 
@@ -24,6 +24,7 @@ function summary(l: Row) {
   return {
     instance_code: l.instanceCode,
     kind: l.kind,
+    source: l.source,
     status: l.status as ApprovalStatus,
     employee_id: l.employeeId,
     open_id: l.openId,
@@ -111,7 +112,13 @@ async function readApproval(db: Tx, instanceCode: string) {
     historyOf(db, instanceCode),
   ]);
   const pending = messages.some((m) => m.status === 'pending' || m.status === 'running' || m.status === 'held');
-  const day = (d: (typeof days)[number]) => ({ employee_id: d.employeeId, date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit });
+  const day = (d: (typeof days)[number]) => ({
+    employee_id: d.employeeId,
+    date: d.date,
+    quantity: canonicalDecimal(d.quantity),
+    unit: d.unit,
+    ...paidTypeOf(d),
+  });
   return {
     ...summary(record),
     days: days.filter((d) => d.status === 'active').map(day),

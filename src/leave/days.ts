@@ -8,10 +8,14 @@ import { UNIT_INFO, type DayQuantity, type LeaveApproval, type LeaveUnit } from 
  * - trip: each schedule's own interval over its own segment, for the requester and each peer;
  * - overtime: hours; from work_detail, each entry's interval on its own date; else the interval
  *   over time_range (or start..end);
- * - remedy, shift: none.
+ * - remedy, shift: none;
+ * - a source that gives its own day records (CoreHR's details[]): those, as given.
  * Throws AllocationError when a quantity cannot be split exactly (the delivery is quarantined).
  */
 export function daysOf(event: LeaveApproval): DayQuantity[] {
+  // a request still pending has no days yet; a source's own day records are its quantities
+  if (event.pending) return [];
+  if (event.givenDays) return event.givenDays;
   switch (event.approvalKind) {
     case 'leave':
     case 'out':

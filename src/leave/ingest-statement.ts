@@ -16,7 +16,7 @@ export interface Delivery {
   payload: unknown;
 }
 
-export type IngestSource = 'webhook' | 'ws' | 'backfill' | 'replay';
+export type IngestSource = 'webhook' | 'ws' | 'backfill' | 'replay' | 'corehr';
 
 export type Effect =
   | 'created'
@@ -29,7 +29,8 @@ export type Effect =
   | 'task_recorded'
   | 'pending_recorded'
   | 'rejected'
-  | 'approved';
+  | 'approved'
+  | 'sync_queued';
 
 /** One delivery as leave_bridge_ingest and leave_bridge_ingest_batch (src/db/sql/) take it. */
 export interface IngestCall {

@@ -4,8 +4,8 @@ import { storable } from '../shared/storable.js';
 import { daysOf } from './days.js';
 import { ingestCall, submitIngest, type Delivery, type Effect } from './ingest-statement.js';
 import { teamCalendarOn, withTeamKeys } from './team.js';
-import { instanceCodeOf, withHoldsPolicy, type Planned } from './plan.js';
-import type { LeaveApproval, LeaveRevert } from './types.js';
+import { instanceCodeOf, withCorehrPolicy, withHoldsPolicy, type Planned } from './plan.js';
+import { COREHR_SYNC_KEY, type LeaveApproval, type LeaveRevert } from './types.js';
 
 export type { Delivery, Effect, IngestSource } from './ingest-statement.js';
 
@@ -29,7 +29,7 @@ export interface IngestResult {
  * statement carries other deliveries too (group commit, src/db/group-commit.ts).
  */
 export async function ingest(deps: IngestDeps, delivery: Delivery, given: Planned): Promise<IngestResult> {
-  const planned = withHoldsPolicy(given, deps.config.CALENDAR_TENTATIVE_HOLDS);
+  const planned = withCorehrPolicy(withHoldsPolicy(given, deps.config.CALENDAR_TENTATIVE_HOLDS), deps.config.COREHR_ENABLED);
   const instanceCode = instanceCodeOf(planned);
   const committed = await withCommitDeadline(() =>
     submitIngest(deps.db, deps.logger, ingestCall(delivery, planned, deps.clock.now(), deps.config.DEFAULT_TIMEZONE, teamCalendarOn(deps.config))),
@@ -50,7 +50,7 @@ export async function ingest(deps: IngestDeps, delivery: Delivery, given: Planne
           instanceCode,
           effect: r.effect ?? null,
           reason: r.reason ?? null,
-          outboxKeys: r.outbox && instanceCode ? [instanceCode] : [],
+          outboxKeys: !r.outbox ? [] : planned.status === 'applied' && planned.event.kind === 'doorbell' ? [COREHR_SYNC_KEY] : instanceCode ? [instanceCode] : [],
         };
   deps.metrics.inc('leave_bridge_events_total', 'Feishu events by outcome', { source: delivery.source, status: result.status });
   if (result.outboxKeys.length > 0) deps.onOutboxWritten?.(withTeamKeys(deps.config, result.outboxKeys));

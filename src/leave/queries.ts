@@ -16,9 +16,13 @@ export interface LeaveFilter {
 
 type LeaveRow = typeof leaves.$inferSelect;
 
+/** A day's paid_type (CoreHR's), present only where the source gave one. */
+export const paidTypeOf = (d: { paidType: number | null }): { paid_type?: number } => (d.paidType !== null ? { paid_type: d.paidType } : {});
+
 function summary(l: LeaveRow) {
   return {
     instance_code: l.instanceCode,
+    source: l.source,
     status: l.status as 'approved' | 'reverted',
     employee_id: l.employeeId,
     open_id: l.openId,
@@ -83,10 +87,11 @@ async function readLeave(db: Tx, instanceCode: string) {
   return {
     ...summary(leave),
     email: employee[0]?.emailOverride ?? employee[0]?.email ?? null,
-    days: active.map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit })),
+    // CoreHR's paid_type, on the days of CoreHR records only
+    days: active.map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit, ...paidTypeOf(d) })),
     days_history: days
       .filter((d) => d.status !== 'active')
-      .map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit, revision: d.revision, status: d.status })),
+      .map((d) => ({ date: d.date, quantity: canonicalDecimal(d.quantity), unit: d.unit, ...paidTypeOf(d), revision: d.revision, status: d.status })),
     calendar: {
       state: block ? block.state : 'absent',
       event_id: block?.eventId ?? null,

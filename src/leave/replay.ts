@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { storable } from '../shared/storable.js';
 import { applyLeaveEvent } from './apply.js';
 import type { IngestResult } from './ingest.js';
-import { plan, withHoldsPolicy, type Reading } from './plan.js';
+import { plan, withCorehrPolicy, withHoldsPolicy, type Reading } from './plan.js';
 import { withTeamKeys } from './team.js';
 
 /** How the source's adapter reads a stored delivery's event again (Feishu: src/feishu/inbound.ts). */
@@ -47,7 +47,7 @@ export async function replayQuarantined(
     }
     const payload = (row.payload ?? {}) as { event?: unknown };
     const event = storable(correctedEvent ?? payload.event);
-    const planned = withHoldsPolicy(plan(read(row.eventType, event)), deps.config.CALENDAR_TENTATIVE_HOLDS);
+    const planned = withCorehrPolicy(withHoldsPolicy(plan(read(row.eventType, event)), deps.config.CALENDAR_TENTATIVE_HOLDS), deps.config.COREHR_ENABLED);
     const record = (status: ReplayRecord['status'], reason: string | null): ReplayRecord => ({
       at: deps.clock.now().toISOString(),
       corrected: correctedEvent !== undefined,

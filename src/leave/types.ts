@@ -43,7 +43,7 @@ export interface LeaveApproval {
    * remedy_approval), v2 = a richer event (leave_approvalV2, the 2.0-schema trip and remedy
    * events), backfill = approval instance API
    */
-  variant: 'v1' | 'v2' | 'backfill';
+  variant: 'v1' | 'v2' | 'backfill' | 'corehr';
   instanceCode: string;
   approvalCode: string | null;
   tenantKey: string | null;
@@ -69,13 +69,42 @@ export interface LeaveApproval {
   peers?: string[];
   /** what else the kind's event says, kept for reports (remedy time, shift times, schedules' places) */
   extra?: Record<string, unknown>;
+  /** where the record comes from; absent = approval (the Approval app) */
+  source?: RecordSource;
+  /** a zone the source names for the record (a CoreHR request's time_zone), fixed on it when created */
+  timezone?: string;
+  /** the day records the source gives itself (CoreHR's details[]), used instead of an allocation */
+  givenDays?: DayQuantity[];
+  /** a request still pending (CoreHR statuses 2): recorded only with tentative holds on */
+  pending?: boolean;
+}
+
+/** Approval = the Approval app's events and instances; corehr = Feishu People (CoreHR) leave requests. */
+export const RECORD_SOURCES = ['approval', 'corehr'] as const;
+export type RecordSource = (typeof RECORD_SOURCES)[number];
+
+/**
+ * A CoreHR process event (corehr.process.status.update_v2, corehr.process.updated_v2): it names a
+ * process and nothing a record is made of, so it only rings for a sync that reads the requests
+ * from the leave API (events are doorbells, the API is the truth).
+ */
+/** The outbox key of the CoreHR sync (kind corehr.sync): one pending sync at a time, rung by every doorbell. */
+export const COREHR_SYNC_KEY = 'corehr';
+export const COREHR_SYNC_KIND = 'corehr.sync';
+
+export interface SyncDoorbell {
+  kind: 'doorbell';
+  processId: string;
+  status: number | null;
+  bizType: string | null;
+  instanceCode: null;
 }
 
 export type Approval = LeaveApproval;
 
 export interface LeaveRevert {
   kind: 'revert';
-  via: 'leave_approval_revert' | 'out_approval_revert' | 'work_approval_revert' | 'approval_instance' | 'backfill';
+  via: 'leave_approval_revert' | 'out_approval_revert' | 'work_approval_revert' | 'approval_instance' | 'backfill' | 'corehr';
   /** the kind the revert names; null where the event does not say (approval_instance) */
   approvalKind: ApprovalKind | null;
   instanceCode: string;
@@ -132,7 +161,7 @@ export interface IgnoredEvent {
 }
 
 /** The one canonical event every input (webhook, long connection, backfill) is reduced to. */
-export type LeaveEvent = LeaveApproval | LeaveRevert | ApprovalTask | InstanceStatus | IgnoredEvent;
+export type LeaveEvent = LeaveApproval | LeaveRevert | ApprovalTask | InstanceStatus | SyncDoorbell | IgnoredEvent;
 export type ApprovalEvent = LeaveEvent;
 
 export interface DayQuantity {
@@ -141,4 +170,6 @@ export interface DayQuantity {
   quantity: string;
   /** whose day it is, when not the requester's (a trip's peers) */
   employeeId?: string;
+  /** CoreHR's paid_type of the date (1 not in payroll, 2 affects pay, 3 does not) */
+  paidType?: number;
 }

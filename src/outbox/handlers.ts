@@ -3,7 +3,9 @@ import type { Db } from '../db/client.js';
 import { calendarBlocks, employees, leavePolicies, leaves } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { resolveEmail, type StoredEmail } from '../employees.js';
+import { syncCorehr, type CorehrSyncReport } from '../feishu/corehr-sync.js';
 import { approvalFromInstance, LeaveFormError } from '../feishu/form.js';
+import { COREHR_SYNC_KIND } from '../leave/types.js';
 import { baseKeyOf, blockPlan, holdKeyOf, isPlainKey, placedPlan, type PlannedBlock } from '../leave/blocks.js';
 import { effectivePolicy, policyDefaults, resolvePolicy, type EffectivePolicy, type StoredPolicy } from '../policies/resolve.js';
 import { lockKey } from './queries.js';
@@ -12,7 +14,7 @@ import { TEAM_OUTBOX_KIND } from '../leave/team.js';
 import { toInstant } from '../shared/local-time.js';
 import { ExternalError, type CalendarPort, type WantedBlock } from '../ports.js';
 
-export type HandlerDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'calendar' | 'feishu' | 'logger'>;
+export type HandlerDeps = Pick<Deps, 'db' | 'config' | 'clock' | 'calendar' | 'feishu' | 'logger' | 'metrics' | 'onOutboxWritten'>;
 
 export interface OutboxMessage {
   id: number;
@@ -23,7 +25,7 @@ export interface OutboxMessage {
 }
 
 export interface HandlerResult {
-  action: 'created' | 'updated' | 'deleted' | 'already_gone' | 'nothing';
+  action: 'created' | 'updated' | 'deleted' | 'already_gone' | 'nothing' | 'synced';
   detail?: string;
   calendar_id?: string;
   event_id?: string;
@@ -36,9 +38,11 @@ export interface HandlerResult {
   moved_from?: string;
   /** a record with several blocks (a trip): what became of each */
   blocks?: Array<HandlerResult & { block_key: string; employee_id: string | null }>;
+  /** a CoreHR sync (corehr.sync): what it read and applied */
+  corehr?: CorehrSyncReport;
 }
 
-export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete', 'team_calendar.sync'] as const;
+export const HANDLED_KINDS = ['calendar.upsert', 'calendar.delete', 'team_calendar.sync', COREHR_SYNC_KIND] as const;
 
 /** One block as Google holds it after a run. */
 export interface PresentBlock {
@@ -150,8 +154,23 @@ export async function handleMessage(deps: HandlerDeps, msg: OutboxMessage, state
   if (!(HANDLED_KINDS as readonly string[]).includes(msg.kind)) {
     throw new ExternalError('permanent', `unknown outbox kind ${JSON.stringify(msg.kind)}`);
   }
+  if (msg.kind === COREHR_SYNC_KIND) return { result: await runCorehrSync(deps, msg), record: null };
   if (msg.kind === TEAM_OUTBOX_KIND) return syncTeamCalendar(deps, msg.key);
   return syncLeaveCalendar(deps, msg.key, state);
+}
+
+/**
+ * corehr.sync: an incremental sync of CoreHR leave requests (src/feishu/corehr-sync.ts), rung by
+ * the process events named in its payload or by the periodic sync. It brings every request
+ * updated since the watermark to its current state, so a coalesced row does every doorbell's work.
+ */
+async function runCorehrSync(deps: HandlerDeps, msg: OutboxMessage): Promise<HandlerResult> {
+  if (!deps.config.COREHR_ENABLED) return { action: 'nothing', detail: 'the CoreHR sync is off (COREHR_ENABLED)' };
+  const payload = (msg.payload ?? {}) as { process_ids?: unknown };
+  const processIds = Array.isArray(payload.process_ids) ? payload.process_ids.filter((p): p is string => typeof p === 'string') : [];
+  const report = await syncCorehr(deps, { mode: 'incremental' }, processIds);
+  const detail = `${report.requests} requests in ${report.pages} pages: ${report.applied} applied, ${report.duplicate} unchanged, ${report.quarantined} quarantined`;
+  return { action: 'synced', detail, corehr: report };
 }
 
 type LeaveRow = typeof leaves.$inferSelect;

@@ -1,10 +1,9 @@
-import { and, desc, eq, gte, inArray, lte } from 'drizzle-orm';
-import type { Queryable } from '../db/client.js';
-import { attendanceDays, employees, leaves, payrollExports } from '../db/schema.js';
+import { and, asc, desc, eq, gt, gte, lte, sql } from 'drizzle-orm';
+import { queryRows, type Queryable } from '../db/client.js';
+import { payrollExportLines, payrollExports } from '../db/schema.js';
 import type { Clock } from '../deps.js';
 import type { ApprovalKind } from '../leave/types.js';
 import { canonicalDecimal } from '../shared/decimal.js';
-import { fromMicro, toMicro } from '../shared/decimal.js';
 import { datesOf, type Period } from './period.js';
 import { payrollCodeColumn, type OptionalColumn } from '../policies/payroll-code.js';
 
@@ -25,6 +24,8 @@ export interface PayrollLine {
   instance_code: string;
   /** the approval's kind; in an export only when it was asked for kinds (`kinds=`) */
   kind?: ApprovalKind;
+  /** CoreHR's paid_type of the date (1 not in payroll, 2 affects pay, 3 does not); JSON only, CoreHR lines only */
+  paid_type?: number;
   /** the policy's payroll code (src/policies/payroll-code.ts); in an export only with that column */
   payroll_code?: string | null;
 }
@@ -46,61 +47,40 @@ export function parseKinds(text: string): ApprovalKind[] | { error: string } {
 
 export const PAYROLL_COLUMNS = ['employee_id', 'open_id', 'email', 'leave_type', 'date', 'quantity', 'unit', 'instance_code'] as const;
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 /**
- * Sorted in JS by code unit rather than in SQL: the database's collation (and PGlite's) would
- * order mixed-case ids differently from one installation to the next.
+ * The order of an export's lines, and of its adjustments: date, employee, approval, unit, each
+ * compared byte by byte (`collate "C"`), whatever the database's or PGlite's collation, which
+ * would order mixed-case ids differently from one installation to the next.
  */
-export const compareLines = (a: PayrollLine, b: PayrollLine) =>
-  cmp(a.date, b.date) || cmp(a.employee_id, b.employee_id) || cmp(a.instance_code, b.instance_code) || cmp(a.unit, b.unit);
+const EXPORT_ORDER = (t: string) =>
+  sql.raw(`${t}.date, ${t}.employee_id collate "C", ${t}.instance_code collate "C", ${t}.unit collate "C"`);
+
+const kindList = (kinds: readonly ApprovalKind[]) => sql.join(kinds.map((k) => sql`${k}`), sql`, `);
 
 /**
- * The attendance lines of a period: only active days of approved leaves, only dates inside
+ * Record the attendance lines of a period as rows of export `exportId`, numbered in the export's
+ * order: only active days of approved approvals of the kinds asked for, only dates inside
  * [from, to]. A leave that crosses the boundary contributes just its inside days; superseded
- * (re-allocated) and reverted days never appear.
+ * (re-allocated) and reverted days never appear. The database copies them: nothing passes
+ * through the service.
  */
-export async function payrollLines(db: Queryable, period: Period, kinds: readonly ApprovalKind[] = DEFAULT_KINDS): Promise<PayrollLine[]> {
-  const rows = await db
-    .select({
-      kind: leaves.kind,
-      employeeId: attendanceDays.employeeId,
-      leaveOpenId: leaves.openId,
-      employeeOpenId: employees.openId,
-      email: employees.email,
-      emailOverride: employees.emailOverride,
-      leaveType: leaves.leaveType,
-      leaveTypeKey: leaves.leaveTypeKey,
-      date: attendanceDays.date,
-      quantity: attendanceDays.quantity,
-      unit: attendanceDays.unit,
-      instanceCode: attendanceDays.instanceCode,
-    })
-    .from(attendanceDays)
-    .innerJoin(leaves, eq(leaves.instanceCode, attendanceDays.instanceCode))
-    .leftJoin(employees, eq(employees.employeeId, attendanceDays.employeeId))
-    .where(
-      and(
-        eq(attendanceDays.status, 'active'),
-        eq(leaves.status, 'approved'),
-        inArray(leaves.kind, [...kinds]),
-        gte(attendanceDays.date, period.from),
-        lte(attendanceDays.date, period.to),
-      ),
-    );
-  return rows
-    .map((r) => ({
-      employee_id: r.employeeId,
-      open_id: r.leaveOpenId ?? r.employeeOpenId ?? null,
-      email: r.emailOverride ?? r.email ?? null,
-      leave_type: r.leaveType ?? r.leaveTypeKey ?? null,
-      date: r.date,
-      quantity: canonicalDecimal(r.quantity),
-      unit: r.unit,
-      instance_code: r.instanceCode,
-      kind: r.kind as ApprovalKind,
-    }))
-    .sort(compareLines);
+async function recordLines(db: Queryable, exportId: number, period: Period, kinds: readonly ApprovalKind[]): Promise<number> {
+  const [row] = await queryRows<{ n: number | string }>(
+    db,
+    sql`with written as (
+          insert into payroll_export_lines (export_id, seq, line_type, employee_id, open_id, email, leave_type, date, quantity, unit, instance_code, kind, paid_type)
+          select ${exportId}, row_number() over (order by ${EXPORT_ORDER('a')}), 'line',
+                 a.employee_id, coalesce(l.open_id, e.open_id), coalesce(e.email_override, e.email), coalesce(l.leave_type, l.leave_type_key),
+                 a.date, a.quantity, a.unit, a.instance_code, l.kind, a.paid_type
+          from attendance_days a
+          join leaves l on l.instance_code = a.instance_code
+          left join employees e on e.employee_id = a.employee_id
+          where a.status = 'active' and l.status = 'approved' and l.kind in (${kindList(kinds)})
+            and a.date >= ${period.from}::date and a.date <= ${period.to}::date
+          returning 1)
+        select count(*)::int as n from written`,
+  );
+  return Number(row?.n ?? 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,36 +110,27 @@ export interface BaselineExport {
   dates: number;
 }
 
-const lineKey = (l: Pick<PayrollLine, 'employee_id' | 'instance_code' | 'date' | 'unit'>) =>
-  `${l.employee_id}\u0000${l.instance_code}\u0000${l.date}\u0000${l.unit}`;
-
-/** A stored line's kind: lines recorded before kinds existed were leaves. */
-const kindOf = (l: PayrollLine): ApprovalKind => l.kind ?? 'leave';
-/** the (kind, date) a baseline is kept for: an export of leaves says nothing about overtime */
-const slot = (kind: string, date: string) => `${kind}\u0000${date}`;
+/** Which recorded export is the latest word on each (kind, date) of the period. */
+interface Baseline {
+  used: BaselineExport[];
+  owners: Array<{ kind: string; date: string; export_id: number }>;
+}
 
 /**
  * The rule: for every date of the period, the baseline is what the most recent recorded export
  * covering that date said about it (exports of the same or of overlapping periods alike: a
- * monthly export followed by a weekly re-run both count, the newest wins date by date).
- * Adjustments are today's lines minus the baseline, per (employee, leave, date, unit): a revert
- * gives a negative line, a re-allocation a negative and/or positive pair, a late approval a
- * positive line. Dates no earlier export covered have no baseline and produce no adjustments.
+ * monthly export followed by a weekly re-run both count, the newest wins date by date). An export
+ * of leaves is no baseline for overtime: the baseline is kept per kind and date.
  */
-export async function computeAdjustments(
-  db: Queryable,
-  period: Period,
-  current: PayrollLine[],
-  kinds: readonly ApprovalKind[] = DEFAULT_KINDS,
-): Promise<{ adjustments: AdjustmentLine[]; baseline: BaselineExport[] }> {
+async function findBaseline(db: Queryable, period: Period, kinds: readonly ApprovalKind[]): Promise<Baseline> {
   const candidates = await db
     .select({ id: payrollExports.id, from: payrollExports.fromDate, to: payrollExports.toDate, createdAt: payrollExports.createdAt, kinds: payrollExports.kinds })
     .from(payrollExports)
     .where(and(lte(payrollExports.fromDate, period.to), gte(payrollExports.toDate, period.from)))
     .orderBy(desc(payrollExports.id));
-  // Newest first: each date of each kind belongs to the first export that covers it (and that
-  // kind: an export of leaves is no baseline for overtime).
-  const owner = new Map<string, number>();
+  // Newest first: each date of each kind belongs to the first export that covers it.
+  const owned = new Set<string>();
+  const owners: Baseline['owners'] = [];
   const used: BaselineExport[] = [];
   const dates = datesOf(period);
   for (const c of candidates) {
@@ -168,80 +139,78 @@ export async function computeAdjustments(
     for (const d of dates) {
       let owns = false;
       for (const kind of kinds) {
-        if (covered.includes(kind) && !owner.has(slot(kind, d)) && d >= c.from && d <= c.to) {
-          owner.set(slot(kind, d), c.id);
+        const slot = `${kind}\u0000${d}`;
+        if (covered.includes(kind) && !owned.has(slot) && d >= c.from && d <= c.to) {
+          owned.add(slot);
+          owners.push({ kind, date: d, export_id: c.id });
           owns = true;
         }
       }
       if (owns) n++;
     }
     if (n > 0) used.push({ export_id: c.id, from: c.from, to: c.to, exported_at: c.createdAt.toISOString(), dates: n });
-    if (owner.size === dates.length * kinds.length) break;
+    if (owned.size === dates.length * kinds.length) break;
   }
-  if (used.length === 0) return { adjustments: [], baseline: [] };
-
-  const stored = await db
-    .select({ id: payrollExports.id, lines: payrollExports.lines })
-    .from(payrollExports)
-    .where(inArray(payrollExports.id, used.map((u) => u.export_id)));
-  const before = new Map<string, { line: PayrollLine; exportId: number }>();
-  for (const s of stored) {
-    for (const line of s.lines as PayrollLine[]) {
-      if (owner.get(slot(kindOf(line), line.date)) === s.id) before.set(lineKey(line), { line, exportId: s.id });
-    }
-  }
-  const now = new Map(current.filter((l) => owner.has(slot(kindOf(l), l.date))).map((l) => [lineKey(l), l]));
-
-  const touched = new Set<string>();
-  for (const [k, v] of before) if (now.get(k)?.quantity !== v.line.quantity) touched.add(v.line.instance_code);
-  for (const [k, v] of now) if (!before.has(k)) touched.add(v.instance_code);
-  if (touched.size === 0) return { adjustments: [], baseline: used };
-
-  const statuses = new Map(
-    (
-      await db
-        .select({ instanceCode: leaves.instanceCode, status: leaves.status })
-        .from(leaves)
-        .where(inArray(leaves.instanceCode, [...touched]))
-    ).map((r) => [r.instanceCode, r.status]),
-  );
-  const inBaseline = new Set([...before.values()].map((v) => v.line.instance_code));
-  const reasonFor = (instanceCode: string): AdjustmentReason =>
-    statuses.get(instanceCode) !== 'approved' ? 'reverted' : inBaseline.has(instanceCode) ? 'changed' : 'added';
-
-  const out: AdjustmentLine[] = [];
-  for (const key of new Set([...before.keys(), ...now.keys()])) {
-    const was = before.get(key);
-    const is = now.get(key);
-    const prev = was ? toMicro(was.line.quantity) : 0n;
-    const cur = is ? toMicro(is.quantity) : 0n;
-    if (prev === cur) continue;
-    // Describe the line as it is now when it still exists, else as it was handed out.
-    const base = is ?? was!.line;
-    out.push({
-      ...pickLine(base),
-      quantity: fromMicro(cur - prev),
-      reason: reasonFor(base.instance_code),
-      previous_quantity: fromMicro(prev),
-      current_quantity: fromMicro(cur),
-      previous_export_id: was?.exportId ?? owner.get(slot(kindOf(base), base.date))!,
-    });
-  }
-  out.sort(compareLines);
-  return { adjustments: out, baseline: used };
+  return { used, owners };
 }
 
-const pickLine = (l: PayrollLine): PayrollLine => ({
-  employee_id: l.employee_id,
-  open_id: l.open_id,
-  email: l.email,
-  leave_type: l.leave_type,
-  date: l.date,
-  quantity: l.quantity,
-  unit: l.unit,
-  instance_code: l.instance_code,
-  kind: kindOf(l),
-});
+/**
+ * Adjustments are this export's lines minus the baseline, per (employee, leave, date, unit): a
+ * revert gives a negative line, a re-allocation a negative and/or positive pair, a late approval a
+ * positive line. Dates no earlier export covered have no baseline and produce no adjustments.
+ * Each is described as the line is now when it still exists, else as it was handed out, and
+ * recorded after the lines (seq after `lineCount`), in the export's order. Done by the database,
+ * from the recorded rows of both exports.
+ */
+async function recordAdjustments(db: Queryable, exportId: number, lineCount: number, baseline: Baseline): Promise<number> {
+  const [row] = await queryRows<{ n: number | string }>(
+    db,
+    sql`with owner as (
+          select * from jsonb_to_recordset(${JSON.stringify(baseline.owners)}::jsonb) as o(kind text, date date, export_id bigint)),
+        was as (
+          select b.employee_id, b.open_id, b.email, b.leave_type, b.date, b.quantity, b.unit, b.instance_code, coalesce(b.kind, 'leave') as kind, b.paid_type, b.export_id
+          from payroll_export_lines b
+          join owner o on o.export_id = b.export_id and o.date = b.date and o.kind = coalesce(b.kind, 'leave')
+          where b.line_type = 'line'),
+        was_codes as (select distinct instance_code from was),
+        now as (
+          select n.employee_id, n.open_id, n.email, n.leave_type, n.date, n.quantity, n.unit, n.instance_code, coalesce(n.kind, 'leave') as kind, n.paid_type, o.export_id as owner_id
+          from payroll_export_lines n
+          join owner o on o.date = n.date and o.kind = coalesce(n.kind, 'leave')
+          where n.export_id = ${exportId} and n.line_type = 'line'),
+        diff as (
+          select
+            coalesce(now.employee_id, was.employee_id) as employee_id,
+            case when now.employee_id is null then was.open_id else now.open_id end as open_id,
+            case when now.employee_id is null then was.email else now.email end as email,
+            case when now.employee_id is null then was.leave_type else now.leave_type end as leave_type,
+            coalesce(now.date, was.date) as date,
+            coalesce(now.quantity, 0) - coalesce(was.quantity, 0) as quantity,
+            coalesce(now.unit, was.unit) as unit,
+            coalesce(now.instance_code, was.instance_code) as instance_code,
+            coalesce(now.kind, was.kind) as kind,
+            case when now.employee_id is null then was.paid_type else now.paid_type end as paid_type,
+            coalesce(was.quantity, 0) as previous_quantity,
+            coalesce(now.quantity, 0) as current_quantity,
+            coalesce(was.export_id, now.owner_id) as previous_export_id
+          from now
+          full join was on was.employee_id = now.employee_id and was.instance_code = now.instance_code and was.date = now.date and was.unit = now.unit
+          where coalesce(now.quantity, 0) <> coalesce(was.quantity, 0)),
+        written as (
+          insert into payroll_export_lines (export_id, seq, line_type, employee_id, open_id, email, leave_type, date, quantity, unit, instance_code, kind, paid_type,
+                                            reason, previous_quantity, current_quantity, previous_export_id)
+          select ${exportId}, ${lineCount} + row_number() over (order by ${EXPORT_ORDER('d')}), 'adjustment',
+                 d.employee_id, d.open_id, d.email, d.leave_type, d.date, d.quantity, d.unit, d.instance_code, d.kind, d.paid_type,
+                 case when coalesce(l.status, '') <> 'approved' then 'reverted' when c.instance_code is not null then 'changed' else 'added' end,
+                 d.previous_quantity, d.current_quantity, d.previous_export_id
+          from diff d
+          left join leaves l on l.instance_code = d.instance_code
+          left join was_codes c on c.instance_code = d.instance_code
+          returning 1)
+        select count(*)::int as n from written`,
+  );
+  return Number(row?.n ?? 0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The export
@@ -253,6 +222,7 @@ export type PayrollFormat = 'csv' | 'json';
  */
 export type AdjustmentsMode = 'auto' | 'include' | 'omit';
 
+/** An export as a whole (the JSON document); the service itself only ever streams it. */
 export interface PayrollExport {
   export_id: number;
   exported_at: string;
@@ -269,45 +239,202 @@ export interface PayrollExport {
   columns?: OptionalColumn[];
 }
 
+/** A recorded export without its rows: what is needed to stream them. */
+export interface RecordedExport {
+  export_id: number;
+  exported_at: string;
+  from: string;
+  to: string;
+  kinds?: ApprovalKind[];
+  baseline?: BaselineExport[];
+  /** whether the export shows adjustments (an `adjustments` member, two more CSV columns) */
+  withAdjustments: boolean;
+  lineCount: number;
+  adjustmentCount: number;
+  /** the optional columns every line carries (payroll_code), when there are any */
+  columns?: OptionalColumn[];
+  /** each line's payroll code, from the policies read with the export (with the payroll_code column) */
+  payrollCode?: (line: { kind?: string | null; leave_type: string | null }) => string | null;
+}
+
+/** work_mem of an export's transaction: the sort of 150,000 lines (50,000 people × a month) fits. */
+const EXPORT_SORT_MEMORY_MB = 64;
+
 /**
- * Compute the lines of a period, their adjustments against what earlier exports said, and record
- * this export (period, time, lines) so the next one can be compared with it. The adjustments are
- * computed and the export recorded in one transaction, so two simultaneous exports each see a
- * consistent baseline.
+ * Record an export of a period: its lines, and their adjustments against what earlier exports
+ * said, so the next one can be compared with it. One transaction, so two simultaneous exports
+ * each see a consistent baseline. The rows are then read back in chunks (`exportChunks`): an
+ * export is never held whole in the service's memory.
  */
-export async function exportPayroll(
+export async function recordExport(
   deps: { db: Queryable; clock: Clock },
   input: Period & { format: PayrollFormat; adjustments?: AdjustmentsMode; kinds?: readonly ApprovalKind[]; columns?: readonly OptionalColumn[] },
-): Promise<PayrollExport> {
+): Promise<RecordedExport> {
   const period = { from: input.from, to: input.to };
   const mode = input.adjustments ?? 'auto';
   const kinds = input.kinds ?? DEFAULT_KINDS;
   return deps.db.transaction(async (tx) => {
-    const lines = await payrollLines(tx, period, kinds);
-    const { adjustments, baseline } = mode === 'omit' ? { adjustments: [], baseline: [] } : await computeAdjustments(tx, period, lines, kinds);
+    // The lines are numbered in one sort of the period's rows: in memory rather than in
+    // temporary files (Postgres's default work_mem, 4 MB, holds some 20,000 lines). For this
+    // transaction only.
+    await tx.execute(sql`set local work_mem = '${sql.raw(String(EXPORT_SORT_MEMORY_MB))}MB'`);
+    const baseline = mode === 'omit' ? { used: [], owners: [] } : await findBaseline(tx, period, kinds);
     const exportedAt = deps.clock.now();
     const [row] = await tx
       .insert(payrollExports)
-      .values({ fromDate: period.from, toDate: period.to, format: input.format, lineCount: lines.length, lines, kinds: [...kinds], createdAt: exportedAt })
+      .values({ fromDate: period.from, toDate: period.to, format: input.format, lineCount: 0, lines: null, kinds: [...kinds], createdAt: exportedAt })
       .returning({ id: payrollExports.id });
-    // Without `kinds`, an export is what it always was: leave lines, no kind field.
+    const exportId = row!.id;
+    const lineCount = await recordLines(tx, exportId, period, kinds);
+    const adjustmentCount = baseline.used.length > 0 ? await recordAdjustments(tx, exportId, lineCount, baseline) : 0;
+    await tx.update(payrollExports).set({ lineCount }).where(eq(payrollExports.id, exportId));
+    // the policies are read with the export; each line's code is resolved as it is streamed
     const code = await payrollCodeColumn(tx, input.columns?.includes('payroll_code') ?? false);
-    const shown = (l: PayrollLine): PayrollLine => {
-      const line = input.kinds ? l : withoutKind(l);
-      return code ? { ...line, payroll_code: code(l) } : line;
+    const result: RecordedExport = {
+      export_id: exportId,
+      exported_at: exportedAt.toISOString(),
+      from: period.from,
+      to: period.to,
+      withAdjustments: mode === 'include' || adjustmentCount > 0,
+      lineCount,
+      adjustmentCount,
     };
-    const result: PayrollExport = { export_id: row!.id, exported_at: exportedAt.toISOString(), from: period.from, to: period.to, lines: lines.map(shown) };
     if (input.kinds) result.kinds = [...kinds];
-    if (mode === 'include' || baseline.length > 0) result.baseline = baseline;
-    if (mode === 'include' || adjustments.length > 0) result.adjustments = adjustments.map((a) => shown(a) as AdjustmentLine);
-    if (code) result.columns = ['payroll_code'];
+    if (mode === 'include' || baseline.used.length > 0) result.baseline = baseline.used;
+    if (code) {
+      result.columns = ['payroll_code'];
+      result.payrollCode = code;
+    }
     return result;
   });
 }
 
-function withoutKind<T extends PayrollLine>(l: T): T {
-  const { kind: _kind, ...rest } = l;
-  return rest as T;
+/** Rows read per query: bounded memory, few round trips. */
+export const EXPORT_CHUNK_ROWS = 2_000;
+
+type StoredRow = PayrollLine & { line_type: string } & Partial<Omit<AdjustmentLine, keyof PayrollLine>>;
+
+/**
+ * The recorded rows of an export, lines then adjustments, in chunks: ranges of `seq` (numbered
+ * 1…n when recorded, so each range is known in advance), which every client reads alike (PGlite,
+ * postgres.js, Hyperdrive) and which hold no transaction or cursor open between chunks. The next
+ * chunk is asked for while the caller renders this one: at most two are held.
+ */
+export async function* exportChunks(
+  db: Queryable,
+  exp: Pick<RecordedExport, 'export_id' | 'kinds' | 'lineCount' | 'adjustmentCount' | 'payrollCode'>,
+  chunkRows = EXPORT_CHUNK_ROWS,
+): AsyncGenerator<StoredRow[]> {
+  // Without `kinds`, an export is what it always was: leave lines, no kind field.
+  const withKind = exp.kinds !== undefined;
+  const total = exp.lineCount + exp.adjustmentCount;
+  const read = (after: number) =>
+    db
+      .select({
+        lineType: payrollExportLines.lineType,
+        employeeId: payrollExportLines.employeeId,
+        openId: payrollExportLines.openId,
+        email: payrollExportLines.email,
+        leaveType: payrollExportLines.leaveType,
+        date: payrollExportLines.date,
+        quantity: payrollExportLines.quantity,
+        unit: payrollExportLines.unit,
+        instanceCode: payrollExportLines.instanceCode,
+        kind: payrollExportLines.kind,
+        paidType: payrollExportLines.paidType,
+        reason: payrollExportLines.reason,
+        previousQuantity: payrollExportLines.previousQuantity,
+        currentQuantity: payrollExportLines.currentQuantity,
+        previousExportId: payrollExportLines.previousExportId,
+      })
+      .from(payrollExportLines)
+      .where(and(eq(payrollExportLines.exportId, exp.export_id), gt(payrollExportLines.seq, after), lte(payrollExportLines.seq, after + chunkRows)))
+      .orderBy(asc(payrollExportLines.seq))
+      // a promise, run once (a query builder runs again on every `then`)
+      .then((rows) => rows);
+  let next = total > 0 ? read(0) : null;
+  for (let after = 0; next; after += chunkRows) {
+    const rows = await next;
+    next = after + chunkRows < total ? read(after + chunkRows) : null;
+    // a client that stops reading leaves no query unawaited
+    next?.catch(() => {});
+    yield rows.map((r) => {
+      // the members in the order the export has always had them
+      const line: StoredRow = {
+        employee_id: r.employeeId,
+        open_id: r.openId,
+        email: r.email,
+        leave_type: r.leaveType,
+        date: r.date,
+        quantity: canonicalDecimal(r.quantity),
+        unit: r.unit,
+        instance_code: r.instanceCode,
+        line_type: r.lineType,
+      };
+      if (withKind) line.kind = (r.kind ?? 'leave') as ApprovalKind;
+      if (r.paidType !== null) line.paid_type = r.paidType;
+      if (r.lineType === 'adjustment') {
+        line.reason = r.reason as AdjustmentReason;
+        line.previous_quantity = canonicalDecimal(r.previousQuantity ?? '0');
+        line.current_quantity = canonicalDecimal(r.currentQuantity ?? '0');
+        line.previous_export_id = r.previousExportId!;
+      }
+      // last, after every other member, as the column comes after every other column
+      if (exp.payrollCode) line.payroll_code = exp.payrollCode({ kind: r.kind ?? 'leave', leave_type: r.leaveType });
+      return line;
+    });
+  }
+}
+
+const jsonLine = ({ line_type: _lineType, ...rest }: StoredRow) => rest;
+
+/**
+ * The export as JSON, piece by piece: exactly `JSON.stringify(export, null, indent)` of the whole
+ * document (members export_id, exported_at, from, to, lines, kinds, baseline, adjustments,
+ * columns, in that order), without ever building it.
+ */
+export async function* payrollJson(db: Queryable, exp: RecordedExport, indent = 0, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
+  const nl = (depth: number) => (indent ? `\n${' '.repeat(indent * depth)}` : '');
+  const value = (v: unknown, depth: number) => {
+    const text = JSON.stringify(v, null, indent);
+    return indent ? text.replace(/\n/g, nl(depth)) : text;
+  };
+  const colon = indent ? ': ' : ':';
+  const member = (first: boolean, key: string) => `${first ? '' : ','}${nl(1)}${JSON.stringify(key)}${colon}`;
+  let out = `{${member(true, 'export_id')}${value(exp.export_id, 1)}`;
+  out += `${member(false, 'exported_at')}${value(exp.exported_at, 1)}`;
+  out += `${member(false, 'from')}${value(exp.from, 1)}`;
+  out += `${member(false, 'to')}${value(exp.to, 1)}`;
+  out += `${member(false, 'lines')}[`;
+  let lines = 0;
+  let adjustments = 0;
+  const afterLines = () => {
+    let tail = `${lines ? nl(1) : ''}]`;
+    if (exp.kinds) tail += `${member(false, 'kinds')}${value(exp.kinds, 1)}`;
+    if (exp.baseline) tail += `${member(false, 'baseline')}${value(exp.baseline, 1)}`;
+    if (exp.withAdjustments) tail += `${member(false, 'adjustments')}[`;
+    return tail;
+  };
+  let linesClosed = false;
+  for await (const rows of exportChunks(db, exp, chunkRows)) {
+    for (const r of rows) {
+      if (r.line_type === 'adjustment') {
+        if (!linesClosed) {
+          out += afterLines();
+          linesClosed = true;
+        }
+        out += `${adjustments++ ? ',' : ''}${nl(2)}${value(jsonLine(r), 2)}`;
+      } else {
+        out += `${lines++ ? ',' : ''}${nl(2)}${value(jsonLine(r), 2)}`;
+      }
+    }
+    yield out;
+    out = '';
+  }
+  if (!linesClosed) out += afterLines();
+  if (exp.withAdjustments) out += `${adjustments ? nl(1) : ''}]`;
+  if (exp.columns) out += `${member(false, 'columns')}${value(exp.columns, 1)}`;
+  yield `${out}${nl(0)}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,17 +464,20 @@ const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvFi
  * (`line` | `adjustment`) and `adjustment_reason`; adjustment rows come after all lines, their
  * quantity signed. A plain export keeps exactly the eight contract columns.
  */
-export function payrollCsv(exp: PayrollExport): string {
-  const withAdjustments = exp.adjustments !== undefined;
+export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
+  const { withAdjustments } = exp;
   // asked for kinds: every row carries its kind, after all of the columns an export had before
   const kind = (l: PayrollLine) => (exp.kinds ? [l.kind ?? 'leave'] : []);
   // a policy's payroll code: after every other column
   const optional = (l: PayrollLine) => (exp.columns ?? []).map((c) => l[c] ?? '');
-  let out = csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...(exp.columns ?? [])]);
-  for (const l of exp.lines) {
-    const fields = PAYROLL_COLUMNS.map((c) => l[c]);
-    out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l), ...optional(l)]);
+  yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...(exp.columns ?? [])]);
+  for await (const rows of exportChunks(db, exp, chunkRows)) {
+    let out = '';
+    for (const l of rows) {
+      const fields = PAYROLL_COLUMNS.map((c) => l[c]);
+      if (l.line_type === 'adjustment') out += csvRow([...fields, 'adjustment', l.reason, ...kind(l), ...optional(l)]);
+      else out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l), ...optional(l)]);
+    }
+    yield out;
   }
-  for (const a of exp.adjustments ?? []) out += csvRow([...PAYROLL_COLUMNS.map((c) => a[c]), 'adjustment', a.reason, ...kind(a), ...optional(a)]);
-  return out;
 }

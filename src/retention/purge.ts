@@ -69,17 +69,18 @@ async function purgePayloads(deps: PurgeDeps, now: Date): Promise<number> {
 
 async function dropExportEmails(deps: PurgeDeps, now: Date): Promise<number> {
   const cutoff = before(now, deps.config.EXPORT_RETENTION);
-  // email set to null rather than removed: the lines keep the shape the export had
+  // email set to null rather than the row removed: the lines keep the shape the export had
   return count(
     deps.db,
-    sql`with dropped as (
-          update payroll_exports set
-            lines = (select coalesce(jsonb_agg(case when jsonb_typeof(l) = 'object' and l ? 'email' then jsonb_set(l, '{email}', 'null'::jsonb) else l end order by i), '[]'::jsonb)
-                     from jsonb_array_elements(lines) with ordinality as e(l, i)),
-            emails_dropped_at = ${now.toISOString()}::timestamptz
+    sql`with due as (
+          update payroll_exports set emails_dropped_at = ${now.toISOString()}::timestamptz
           where emails_dropped_at is null and created_at < ${cutoff}::timestamptz
+          returning id),
+        cleared as (
+          update payroll_export_lines set email = null
+          where export_id in (select id from due) and email is not null
           returning 1)
-        select count(*)::int as n from dropped`,
+        select count(*)::int as n from due, (select count(*) from cleared) as c`,
   );
 }
 

@@ -35,7 +35,8 @@ import { deletePolicy, listPolicies, setPolicy } from '../policies/store.js';
 import { firstIssue } from '../shared/zod-issue.js';
 import type { SessionView } from '../reports/dashboard/session-bar.js';
 import { monthOf, periodErrorCode, withOptionalPeriod } from '../reports/period.js';
-import { VerifyParam } from '../reports/reconciliation/index.js';
+import { CATEGORIES, decodeCursor, reconcile, VerifyParam } from '../reports/reconciliation/index.js';
+import { DRIFT_PAGE_ITEMS, DriftPage } from '../reports/dashboard/drift-page.js';
 import { instantToLocalDate } from '../shared/local-time.js';
 import { AuditQuery, auditFilter } from './audit.js';
 import {
@@ -50,6 +51,14 @@ import {
 import { form, query } from './validate.js';
 
 const DashboardQuery = withOptionalPeriod({ verify: VerifyParam });
+const DriftQuery = withOptionalPeriod({
+  verify: VerifyParam,
+  category: z.enum(CATEGORIES, { error: `expected one of ${CATEGORIES.join(', ')}` }),
+  cursor: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || decodeCursor(v) !== null, 'not a cursor this report gave'),
+});
 // the filter form sends an empty value for "every kind" / "any status"
 const ApprovalsFilter = z.object({
   kind: z.union([z.enum(APPROVAL_KINDS), z.literal('')]).optional(),
@@ -228,6 +237,13 @@ export function dashboardRoutes(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'ca
     const period = q.from && q.to ? { from: q.from, to: q.to } : monthOf(instantToLocalDate(deps.clock.now(), config.DEFAULT_TIMEZONE));
     const data = await loadDashboard(deps, { period, verify: q.verify });
     return html(c, DashboardPage({ data, verify: q.verify, session: await sessionView(c) }));
+  });
+
+  r.get('/drift', signedIn, query(DriftQuery, periodErrorCode), async (c) => {
+    const q = c.req.valid('query') as z.output<typeof DriftQuery>;
+    const period = q.from && q.to ? { from: q.from, to: q.to } : monthOf(instantToLocalDate(deps.clock.now(), config.DEFAULT_TIMEZONE));
+    const report = await reconcile(deps, { ...period, verify: q.verify, category: q.category, cursor: q.cursor, limit: DRIFT_PAGE_ITEMS });
+    return html(c, DriftPage({ period, category: q.category, verify: q.verify, report, first: q.cursor === undefined, session: await sessionView(c) }));
   });
 
   r.get('/audit', signedIn, query(AuditQuery), async (c) => {

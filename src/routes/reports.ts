@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
-import { exportPayroll, parseKinds, payrollCsv, type AdjustmentsMode } from '../reports/payroll.js';
+import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
 import { periodErrorCode, withPeriod } from '../reports/period.js';
 import { parseColumns } from '../policies/payroll-code.js';
-import { reconcile, VerifyParam } from '../reports/reconciliation/index.js';
+import { reconcile } from '../reports/reconciliation/index.js';
+import { ReconciliationQuery } from '../reports/reconciliation/query.js';
+import { textStream } from '../shared/stream.js';
 import { query } from './validate.js';
 
 const ADJUSTMENTS: Record<string, AdjustmentsMode> = { '': 'auto', true: 'include', 1: 'include', false: 'omit', 0: 'omit' };
@@ -38,24 +40,23 @@ const ExportQuery = withPeriod({
     }),
 });
 
-const ReconciliationQuery = withPeriod({ verify: VerifyParam });
-
 /** GET /api/payroll/export, GET /api/reconciliation */
 export function reportRoutes(deps: Pick<Deps, 'db' | 'clock' | 'calendar' | 'feishu' | 'config'>): Hono {
   const r = new Hono();
 
   r.get('/payroll/export', query(ExportQuery, periodErrorCode), async (c) => {
     const { format, adjustments, kinds, columns, ...period } = c.req.valid('query') as z.output<typeof ExportQuery>;
-    const exp = await exportPayroll(deps, { from: period.from, to: period.to, format, adjustments, kinds, columns });
+    // Recorded first (one transaction), then streamed from the record chunk by chunk.
+    const exp = await recordExport(deps, { from: period.from, to: period.to, format, adjustments, kinds, columns });
     c.header('x-payroll-export-id', String(exp.export_id));
-    if (format === 'json') return c.json(exp);
+    if (format === 'json') return c.body(textStream(payrollJson(deps.db, exp)), 200, { 'content-type': 'application/json' });
     c.header('content-disposition', `attachment; filename="payroll_${period.from}_${period.to}.csv"`);
-    return c.body(payrollCsv(exp), 200, { 'content-type': 'text/csv; charset=utf-8; header=present' });
+    return c.body(textStream(payrollCsv(deps.db, exp)), 200, { 'content-type': 'text/csv; charset=utf-8; header=present' });
   });
 
   r.get('/reconciliation', query(ReconciliationQuery, periodErrorCode), async (c) => {
-    const { from, to, verify } = c.req.valid('query') as z.output<typeof ReconciliationQuery>;
-    return c.json(await reconcile(deps, { from, to, verify }));
+    const { from, to, verify, limit, cursor, category } = c.req.valid('query') as z.output<typeof ReconciliationQuery>;
+    return c.json(await reconcile(deps, { from, to, verify, limit, cursor, category }));
   });
 
   return r;

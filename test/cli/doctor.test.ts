@@ -85,6 +85,20 @@ describe('leave-bridge doctor', { timeout: 120_000 }, () => {
     expect(probes[0]!.id).toMatch(/^doctorprobe/);
   });
 
+  it('COREHR_ENABLED adds a CoreHR check: the leave API answers, or its refusal names the scopes', async () => {
+    const on = await check({ COREHR_ENABLED: 'true' });
+    expect(on['feishu.corehr']).toMatchObject({ status: 'ok' });
+    expect(on['feishu.corehr']!.detail).toContain('leave_request_history answered');
+    expect(on.config!.detail).toContain('CoreHR sync on, events only');
+    feishu.fail('corehr.leave_request_history', { status: 400, code: 1160035, msg: 'No permission to access the employee data' });
+    const refused = await check({ COREHR_ENABLED: 'true' });
+    expect(refused['feishu.corehr']).toMatchObject({ status: 'failed' });
+    expect(refused['feishu.corehr']!.detail).toContain('code 1160035');
+    expect(refused['feishu.corehr']!.fix).toContain('corehr:leave:read');
+    expect((await check({ COREHR_ENABLED: 'true', FEISHU_APP_ID: undefined, FEISHU_APP_SECRET: undefined }))['feishu.corehr']).toMatchObject({ status: 'skipped' });
+    expect((await check())['feishu.corehr']).toBeUndefined();
+  });
+
   it('a wrong app secret fails the credentials check with its fix, and skips what needs them', async () => {
     const r = await check({ FEISHU_APP_SECRET: 'not-the-app-secret' });
     expect(r['feishu.credentials']).toMatchObject({ status: 'failed' });

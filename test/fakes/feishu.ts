@@ -73,13 +73,17 @@
  *   subscriptions                              approval codes subscribed
  *
  * Routes for fail()/calls(): 'token' | 'user.get' | 'approval.get' | 'approval.subscribe' | 'instance.list' | 'instance.get'
- *   | 'oauth.authorize' | 'oauth.token' | 'user_info' | 'department.parent'
+ *   | 'oauth.authorize' | 'oauth.token' | 'user_info' | 'department.parent' | 'corehr.leave_request_history'
+ *
+ * CoreHR: GET /open-apis/corehr/v1/leaves/leave_request_history and its knobs (fake.corehr) are
+ * described in test/fakes/corehr.ts.
  *
  * leaveGroupV2Form(...) / leaveGroupForm(...) build a realistic instance `form` string with the
  * leave widget (see src/feishu/form.ts for the shapes accepted).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createFakeCorehr, type FakeCorehr } from './corehr.js';
 
 export type FakeRoute =
   | 'token'
@@ -91,7 +95,8 @@ export type FakeRoute =
   | 'oauth.authorize'
   | 'oauth.token'
   | 'user_info'
-  | 'department.parent';
+  | 'department.parent'
+  | 'corehr.leave_request_history';
 
 export interface FakeUser {
   user_id: string;
@@ -197,6 +202,8 @@ export interface FakeFeishu {
   readonly requests: FakeRequest[];
   readonly subscriptions: Set<string>;
   readonly tokensIssued: number;
+  /** the CoreHR leave requests (test/fakes/corehr.ts) */
+  readonly corehr: FakeCorehr;
   close(): Promise<void>;
 }
 
@@ -226,6 +233,7 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
   const failures = new Map<FakeRoute, Array<{ failure: Failure; left: number }>>();
   const counts = new Map<FakeRoute, number>();
   const requests: FakeRequest[] = [];
+  const corehr = createFakeCorehr(() => Date.now());
   let tokenSeq = 0;
   const departments = new Map<string, FakeDepartment>();
   let signedInAs: string | null = null;
@@ -283,6 +291,7 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
     m = /^\/open-apis\/approval\/v4\/approvals\/([^/]+)\/subscribe$/.exec(path);
     if (method === 'POST' && m) return { route: 'approval.subscribe', params: [decodeURIComponent(m[1]!)] };
     if (method === 'GET' && path === '/open-apis/approval/v4/instances') return { route: 'instance.list', params: [] };
+    if (method === 'GET' && path === '/open-apis/corehr/v1/leaves/leave_request_history') return { route: 'corehr.leave_request_history', params: [] };
     m = /^\/open-apis\/approval\/v4\/instances\/([^/]+)$/.exec(path);
     if (method === 'GET' && m) return { route: 'instance.get', params: [decodeURIComponent(m[1]!)] };
     return null;
@@ -373,6 +382,10 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
     }
 
     switch (route) {
+      case 'corehr.leave_request_history': {
+        const answer = corehr.answer(query);
+        return send(res, answer.status, answer.body);
+      }
       case 'user.get': {
         const id = params[0]!;
         const byOpenId = query.user_id_type === 'open_id';
@@ -553,6 +566,7 @@ export async function startFakeFeishu(opts: FakeFeishuOptions = {}): Promise<Fak
     get tokensIssued() {
       return tokenSeq;
     },
+    corehr,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import * as lark from '@larksuiteoapi/node-sdk';
 import { asc, eq } from 'drizzle-orm';
 import postgres from 'postgres';
@@ -23,6 +24,8 @@ const wsEnv = (fake: FakeFeishuWs) => ({
   FEISHU_APP_ID: APP_ID,
   FEISHU_APP_SECRET: APP_SECRET,
   FEISHU_BASE_URL: fake.url,
+  // CoreHR process events ring for a sync (an outbox row) on both sides
+  COREHR_ENABLED: 'true',
   // plain events on the webhook side of the comparison; the long connection never uses it
   FEISHU_ENCRYPT_KEY: undefined,
 });
@@ -184,6 +187,11 @@ for (const backend of BACKENDS) {
         hours,
         v2Schema,
         leaveRevert({ instanceCode: inst, operateTime: 1725600000 }),
+        // CoreHR's documented process events, with the test's token: doorbells for one sync
+        ...['corehr_process_status_update_v2.json', 'corehr_process_updated_v2.json'].map((f) => {
+          const body = JSON.parse(readFileSync(new URL(`../fixtures/${f}`, import.meta.url), 'utf8')) as { header: Record<string, unknown> };
+          return JSON.stringify({ ...body, header: { ...body.header, event_id: `${f}-${backend.name}`, token: DOC_TOKEN } });
+        }),
         JSON.stringify({ uuid: 'no-event-object', token: DOC_TOKEN, type: 'event_callback' }), // quarantined
       ];
 
@@ -210,6 +218,13 @@ for (const backend of BACKENDS) {
       expect(a.inbox.at(-1)).toMatchObject({ status: 'quarantined', reason: 'missing event object' });
       expect(b.days.filter((d) => d.instanceCode === `${inst}-H`)).toEqual([
         expect.objectContaining({ date: '2024-09-09', status: 'reverted', unit: 'hour' }),
+      ]);
+      expect(b.outbox.filter((o) => o.kind === 'corehr.sync')).toEqual([
+        { key: 'corehr', kind: 'corehr.sync', payload: { process_ids: ['7072306364927985196'] }, status: 'pending' },
+      ]);
+      expect(b.inbox.filter((r) => r.eventType.startsWith('corehr.process.')).map((r) => [r.status, r.effect])).toEqual([
+        ['applied', 'sync_queued'],
+        ['applied', 'sync_queued'],
       ]);
       const sources = await viaWs.db.selectDistinct({ source: inboxEvents.source }).from(inboxEvents);
       expect(sources).toEqual([{ source: 'ws' }]);

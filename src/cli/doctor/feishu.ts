@@ -39,7 +39,9 @@ export interface FeishuChecksInput {
   logger: Logger;
 }
 
-const CHECKS = { credentials: 'feishu.credentials', contact: 'feishu.contact-email' };
+const CHECKS = { credentials: 'feishu.credentials', contact: 'feishu.contact-email', corehr: 'feishu.corehr' };
+const COREHR_PAGE = 'https://open.feishu.cn/document/server-docs/corehr-v1/leave/leave_request_history';
+const COREHR_FIX = `${CONSOLE} → Permissions & Scopes: add corehr:leave:read (or corehr:corehr:readonly) and contact:user.employee_id:readonly (employees as user_ids), then publish a new app version; the API is only in Feishu People's Enterprise edition (${COREHR_PAGE})`;
 const approvalCheck = (code: string) => `feishu.approval ${code}`;
 
 /** Every Feishu check that calls the Open API, in order; later ones are skipped when the credentials fail. */
@@ -50,6 +52,7 @@ export async function checkFeishuApi(config: Config, input: FeishuChecksInput): 
       skipped(CHECKS.credentials, 'FEISHU_APP_ID/FEISHU_APP_SECRET not set: employees\' emails cannot be looked up (only `leave-bridge employee set` addresses are used), and subscribe and backfill are off', CREDENTIALS_FIX),
       ...approvalNames.map((c) => skipped(c, 'no Feishu app credentials')),
       skipped(CHECKS.contact, 'no Feishu app credentials'),
+      ...(config.COREHR_ENABLED ? [skipped(CHECKS.corehr, 'COREHR_ENABLED but no Feishu app credentials: CoreHR syncs are held', CREDENTIALS_FIX)] : []),
     ];
   }
   // Imported only when configured: the SDK is heavy.
@@ -70,6 +73,7 @@ export async function checkFeishuApi(config: Config, input: FeishuChecksInput): 
       failedCall(CHECKS.credentials, `Feishu refused app ${config.FEISHU_APP_ID}`, err, explainFeishuError(err), CREDENTIALS_FIX),
       ...approvalNames.map((c) => skipped(c, 'the app credentials were refused')),
       skipped(CHECKS.contact, 'the app credentials were refused'),
+      ...(config.COREHR_ENABLED ? [skipped(CHECKS.corehr, 'the app credentials were refused')] : []),
     ];
   }
   const results = [ok(CHECKS.credentials, `app ${config.FEISHU_APP_ID} got a tenant_access_token from ${config.FEISHU_BASE_URL}`)];
@@ -84,7 +88,24 @@ export async function checkFeishuApi(config: Config, input: FeishuChecksInput): 
   }
   for (const code of input.approvals) results.push(await checkApproval(client, code));
   results.push(await checkContactEmail(client, input.employee));
+  if (config.COREHR_ENABLED) results.push(await checkCorehr(client));
   return results;
+}
+
+/**
+ * COREHR_ENABLED: the leave API answers this app (one page of one request). It is what every
+ * CoreHR sync calls; the process events themselves need corehr:process:read on the subscription.
+ */
+async function checkCorehr(client: FeishuClient): Promise<CheckResult> {
+  const check = CHECKS.corehr;
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  const now = new Date();
+  try {
+    const page = await client.leaveRequestPage({ pageSize: 1, endDateMin: day(new Date(now.getTime() - 30 * 86_400_000)), startDateMax: day(now) });
+    return ok(check, `leave_request_history answered (${page.items.length === 0 ? 'no request' : 'requests'} in the last 30 days): CoreHR leave requests can be synced`);
+  } catch (err) {
+    return failedCall(check, 'reading CoreHR leave requests (leave_request_history)', err, explainFeishuError(err), COREHR_FIX);
+  }
 }
 
 function hasLeaveWidget(form: string): boolean {

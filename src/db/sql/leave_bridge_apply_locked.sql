@@ -84,6 +84,20 @@
 --   peers, segment seconds and extra detail are replaced with the rest of the detail. Effect: enriched when the days, the calendar or
 --   the name changed, else unchanged.
 --
+-- A CoreHR doorbell (ev.kind = 'doorbell': a corehr.process.* event, which names a process and
+-- nothing else): enqueues the CoreHR sync, outbox kind corehr.sync under the one key corehr, whose
+-- pending row takes every process id rung while it waits (payload.process_ids), so syncs coalesce
+-- (sync_queued). It touches no record: the sync reads the request from the API and applies it.
+--
+-- A CoreHR leave request (ev.variant = 'corehr', ev.source = 'corehr'): an approval like any
+-- other, ranking with v2 (the API's answer is the whole current state: the later read replaces),
+-- so a correction re-allocates. Still pending (ev.pending, tentative holds on): an unknown
+-- request is created pending (leave_bridge_create_leaves); a pending one gets the new detail and,
+-- when its times changed, a calendar.upsert (its hold moves); a record already approved or
+-- reverted is left as it is. Its cancellation, return, rejection or withdrawal is a revert
+-- (via corehr, status CANCELED: an unknown request is not remembered, nothing was approved).
+-- Days compare by paid_type too, so a changed paid_type is a new revision.
+--
 -- The team absence calendar (ev.teamCalendar true, set by src/leave/ingest-statement.ts when
 -- GOOGLE_TEAM_CALENDAR_ID is configured): wherever an approved record of a blocking kind appears,
 -- changes its times, people or leave type, or is reverted, team_calendar.sync is enqueued under the
@@ -132,6 +146,18 @@ BEGIN
   emp_tz := read.timezone;
   emp_open := read.open_id;
   emp_found := read.found;
+
+  IF ev->>'kind' = 'doorbell' THEN
+    INSERT INTO outbox (key, kind, payload)
+    VALUES ('corehr', 'corehr.sync', jsonb_build_object('process_ids', jsonb_build_array(ev->>'processId')))
+    ON CONFLICT (key, kind) WHERE status = 'pending' DO UPDATE
+      SET payload = jsonb_build_object('process_ids',
+        (SELECT coalesce(jsonb_agg(DISTINCT p.id), '[]'::jsonb)
+         FROM jsonb_array_elements(coalesce(outbox.payload->'process_ids', '[]'::jsonb) || (excluded.payload->'process_ids')) AS p(id)
+         WHERE jsonb_typeof(p.id) = 'string')),
+        updated_at = now_ts;
+    RETURN jsonb_build_object('effect', 'sync_queued', 'outbox', true, 'ignored_reason', NULL);
+  END IF;
 
   IF ev->>'kind' = 'task' THEN
     INSERT INTO approval_tasks (instance_code, approval_code, task_id, user_id, open_id, status, operate_time, extra, created_at)
@@ -221,9 +247,9 @@ BEGIN
     RETURN jsonb_build_object('effect', 'created', 'outbox', true, 'ignored_reason', NULL);
   END IF;
 
-  -- Precedence of detail: v2 (3) > v1 (1) > backfill (0) > request (-1); an equal rank replaces.
-  v_rank := CASE ev->>'variant' WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
-  ex_rank := CASE ex.detail_source WHEN 'request' THEN -1 WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 END;
+  -- Precedence of detail: v2 = corehr (3) > v1 (1) > backfill (0) > request (-1); an equal rank replaces.
+  v_rank := CASE ev->>'variant' WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 WHEN 'corehr' THEN 3 END;
+  ex_rank := CASE ex.detail_source WHEN 'request' THEN -1 WHEN 'backfill' THEN 0 WHEN 'v1' THEN 1 WHEN 'v2' THEN 3 WHEN 'corehr' THEN 3 END;
   replaces := ex.detail_source IS NULL OR coalesce(v_rank >= ex_rank, false);
   -- A name from either variant is better than none (V1 carries a plain name, V2 an i18n one).
   new_leave_type := CASE WHEN replaces THEN coalesce(ev->>'leaveType', ex.leave_type)
@@ -250,11 +276,32 @@ BEGIN
       segment_seconds = CASE WHEN replaces THEN ev->'segmentSeconds' ELSE segment_seconds END,
       extra = CASE WHEN replaces THEN ev->'extra' ELSE extra END,
       detail_source = CASE WHEN replaces THEN ev->>'variant' ELSE detail_source END,
+      source = CASE WHEN replaces THEN coalesce(ev->>'source', source) ELSE source END,
       leave_type = new_leave_type, has_v1 = new_has_v1, has_v2 = new_has_v2,
       timezone = coalesce(ex.timezone, emp_tz, default_tz), updated_at = now_ts
     WHERE instance_code = code;
     RETURN jsonb_build_object('effect', CASE WHEN ex.detail_source IS NULL THEN 'detail_after_revert' ELSE 'already_reverted' END,
       'outbox', false, 'ignored_reason', NULL);
+  END IF;
+
+  IF coalesce((ev->>'pending')::boolean, false) THEN
+    -- a CoreHR request still pending: only a pending record takes its new detail
+    IF ex.status <> 'pending' THEN
+      RETURN jsonb_build_object('effect', 'unchanged', 'outbox', false, 'ignored_reason', NULL);
+    END IF;
+    calendar_changed := ex.start_local IS DISTINCT FROM ev->>'startLocal' OR ex.end_local IS DISTINCT FROM ev->>'endLocal'
+      OR ex.employee_id IS DISTINCT FROM ev->>'employeeId';
+    UPDATE leaves SET kind = ev->>'approvalKind', employee_id = ev->>'employeeId', open_id = ev->>'openId', leave_type = new_leave_type,
+      leave_type_key = ev->>'leaveTypeKey', unit = ev->>'unit', interval_seconds = (ev->>'intervalSeconds')::int,
+      start_local = ev->>'startLocal', end_local = ev->>'endLocal', segments = ev->'segments', segments_source = ev->>'segmentsSource',
+      reason = ev->>'reason', extra = ev->'extra', detail_source = ev->>'variant', source = coalesce(ev->>'source', source),
+      updated_at = now_ts
+    WHERE instance_code = code;
+    IF calendar_changed THEN
+      INSERT INTO outbox (key, kind) VALUES (code, 'calendar.upsert')
+      ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING;
+    END IF;
+    RETURN jsonb_build_object('effect', CASE WHEN calendar_changed THEN 'enriched' ELSE 'unchanged' END, 'outbox', calendar_changed, 'ignored_reason', NULL);
   END IF;
 
   IF NOT replaces THEN
@@ -266,16 +313,18 @@ BEGIN
   -- Re-allocation: a new revision only when the days (or the unit) differ.
   days_changed := ex.unit IS DISTINCT FROM ev->>'unit' OR EXISTS (
     SELECT 1
-    FROM (SELECT a.employee_id, a.date, a.quantity FROM attendance_days a WHERE a.instance_code = code AND a.status = 'active') cur
+    FROM (SELECT a.employee_id, a.date, a.quantity, a.paid_type FROM attendance_days a WHERE a.instance_code = code AND a.status = 'active') cur
     FULL JOIN (SELECT coalesce(d->>'employeeId', ev->>'employeeId') AS employee_id, (d->>'date')::date AS date,
-                 (d->>'quantity')::numeric AS quantity FROM jsonb_array_elements(days) d) nxt
+                 (d->>'quantity')::numeric AS quantity, (d->>'paidType')::int AS paid_type FROM jsonb_array_elements(days) d) nxt
       ON cur.employee_id = nxt.employee_id AND cur.date = nxt.date AND cur.quantity = nxt.quantity
+        AND cur.paid_type IS NOT DISTINCT FROM nxt.paid_type
     WHERE cur.date IS NULL OR nxt.date IS NULL);
   new_revision := ex.revision + CASE WHEN days_changed THEN 1 ELSE 0 END;
   IF days_changed THEN
     UPDATE attendance_days SET status = 'superseded', updated_at = now_ts WHERE instance_code = code AND status = 'active';
-    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
-    SELECT code, coalesce(d->>'employeeId', ev->>'employeeId'), (d->>'date')::date, (d->>'quantity')::numeric, base_unit, new_revision, 'active'
+    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status, paid_type)
+    SELECT code, coalesce(d->>'employeeId', ev->>'employeeId'), (d->>'date')::date, (d->>'quantity')::numeric, base_unit, new_revision, 'active',
+      (d->>'paidType')::int
     FROM jsonb_array_elements(days) d;
   END IF;
   calendar_changed := ex.start_local IS DISTINCT FROM ev->>'startLocal'
@@ -290,7 +339,7 @@ BEGIN
     leave_type_key = ev->>'leaveTypeKey', unit = ev->>'unit', interval_seconds = (ev->>'intervalSeconds')::int,
     start_local = ev->>'startLocal', end_local = ev->>'endLocal', segments = ev->'segments',
     segments_source = ev->>'segmentsSource', reason = ev->>'reason', peers = ev->'peers',
-    segment_seconds = ev->'segmentSeconds', extra = ev->'extra', detail_source = ev->>'variant',
+    segment_seconds = ev->'segmentSeconds', extra = ev->'extra', detail_source = ev->>'variant', source = coalesce(ev->>'source', source),
     has_v1 = new_has_v1, has_v2 = new_has_v2, revision = new_revision, updated_at = now_ts,
     status = 'approved', approved_at = CASE WHEN ex.status = 'pending' THEN now_ts ELSE approved_at END
   WHERE instance_code = code;

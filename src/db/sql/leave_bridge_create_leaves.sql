@@ -23,8 +23,15 @@
 --   pending message per leave and kind is enough, because the drainer reads the leave's current
 --   state when it runs the message (src/outbox/enqueue.ts).
 -- * team_calendar.sync is enqueued too, under the key 'team:' || instance_code, for the same
---   kinds when the approval says ev.teamCalendar (a team absence calendar is configured).
+--   kinds when the approval says ev.teamCalendar (a team absence calendar is configured), unless
+--   the record is created pending (a pending request has no team event).
 -- * Rows are inserted in the order given, so their ids follow the deliveries' order.
+-- * Its source is the approval's (ev.source: corehr for a Feishu People leave request), else
+--   approval. A zone the approval names (ev.timezone: a CoreHR request's time_zone) is fixed on
+--   it instead of the employee's or the default. A CoreHR request still pending (ev.pending, only
+--   passed with tentative holds on) is recorded pending and held, with its detail and no days; its
+--   calendar.upsert writes the hold, which its approval or withdrawal removes. Each day keeps the paid_type the approval gives it (CoreHR's
+--   details[].paid_type), else null.
 --
 -- One statement of data-modifying WITH queries rather than three statements: none of them reads
 -- rows another writes (all see the snapshot taken before any of them), and starting statements is
@@ -45,22 +52,26 @@ BEGIN
   ), new_leaves AS (
     INSERT INTO leaves (instance_code, kind, approval_code, tenant_key, employee_id, open_id, leave_type, leave_type_key,
       unit, interval_seconds, start_local, end_local, segments, segments_source, reason, peers, segment_seconds, extra,
-      detail_source, has_v1, has_v2, timezone, status, approved_at, revision, created_at, updated_at)
+      detail_source, source, has_v1, has_v2, timezone, status, approved_at, held, revision, created_at, updated_at)
     SELECT ev->>'instanceCode', ev->>'approvalKind', ev->>'approvalCode', ev->>'tenantKey', ev->>'employeeId', ev->>'openId', ev->>'leaveType',
       ev->>'leaveTypeKey', ev->>'unit', (ev->>'intervalSeconds')::int, ev->>'startLocal', ev->>'endLocal',
       ev->'segments', ev->>'segmentsSource', ev->>'reason', ev->'peers', ev->'segmentSeconds', ev->'extra', ev->>'variant',
-      ev->>'variant' = 'v1', ev->>'variant' = 'v2', tz, 'approved', now_ts, 1, now_ts, now_ts
+      coalesce(ev->>'source', 'approval'), ev->>'variant' = 'v1', ev->>'variant' = 'v2', coalesce(ev->>'timezone', tz),
+      CASE WHEN coalesce((ev->>'pending')::boolean, false) THEN 'pending' ELSE 'approved' END,
+      CASE WHEN coalesce((ev->>'pending')::boolean, false) THEN NULL ELSE now_ts END,
+      coalesce((ev->>'pending')::boolean, false), 1, now_ts, now_ts
     FROM c ORDER BY ord
   ), new_days AS (
-    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status)
+    INSERT INTO attendance_days (instance_code, employee_id, date, quantity, unit, revision, status, paid_type)
     SELECT c.ev->>'instanceCode', coalesce(d.value->>'employeeId', c.ev->>'employeeId'), (d.value->>'date')::date, (d.value->>'quantity')::numeric,
-      c.base_unit, 1, 'active'
+      c.base_unit, 1, 'active', (d.value->>'paidType')::int
     FROM c CROSS JOIN LATERAL jsonb_array_elements(c.days) d
     ORDER BY c.ord
   ), team_rows AS (
     INSERT INTO outbox (key, kind)
     SELECT 'team:' || (ev->>'instanceCode'), 'team_calendar.sync' FROM c
-    WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') AND coalesce((ev->>'teamCalendar')::boolean, false) ORDER BY ord
+    WHERE ev->>'approvalKind' IN ('leave', 'out', 'trip') AND coalesce((ev->>'teamCalendar')::boolean, false)
+      AND NOT coalesce((ev->>'pending')::boolean, false) ORDER BY ord
     ON CONFLICT (key, kind) WHERE status = 'pending' DO NOTHING
   )
   INSERT INTO outbox (key, kind)

@@ -1,6 +1,7 @@
 import type { getApproval, listApprovals } from '../../leave/approvals.js';
 import { APPROVAL_KINDS } from '../../leave/types.js';
 import { HistoryTable, time } from './history-table.js';
+import { SOURCE_NAMES } from './leave-page.js';
 import { Layout } from './layout.js';
 
 type ApprovalDetail = NonNullable<Awaited<ReturnType<typeof getApproval>>>;
@@ -66,6 +67,7 @@ export function ApprovalsPage(props: { items: ApprovalItem[]; kind?: string; sta
                 <tr>
                   <th>Instance</th>
                   <th>Kind</th>
+                  <th>Source</th>
                   <th>Status</th>
                   <th>Employee</th>
                   <th>When (local)</th>
@@ -79,6 +81,7 @@ export function ApprovalsPage(props: { items: ApprovalItem[]; kind?: string; sta
                       <a href={approvalLink(a.instance_code)}>{a.instance_code}</a>
                     </td>
                     <td>{a.kind ?? '—'}</td>
+                    <td data-source={a.source}>{SOURCE_NAMES[a.source] ?? a.source}</td>
                     <td>
                       <span class={`badge ${tone(a.status)}`}>{a.status}</span>
                     </td>
@@ -119,6 +122,8 @@ export function ApprovalPage(props: { approval: ApprovalDetail; back: string }) 
           <dl class="facts" data-testid="approval-facts">
             <dt>Kind</dt>
             <dd>{a.kind ?? 'not known yet'}</dd>
+            <dt>Source</dt>
+            <dd data-testid="approval-source">{SOURCE_NAMES[a.source] ?? a.source}</dd>
             <dt>Employee</dt>
             <dd class="mono">
               {a.employee_id ?? '—'}

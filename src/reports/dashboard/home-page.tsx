@@ -1,7 +1,8 @@
 import { raw } from 'hono/html';
+import { COREHR_SYNC_KIND } from '../../leave/types.js';
 import { addDays } from '../../shared/dates.js';
 import { monthOf, type Period } from '../period.js';
-import { formatAge, type DriftItem, type VerifyOptions } from '../reconciliation/index.js';
+import { CATEGORIES, formatAge, type Category, type DriftItem, type VerifyOptions } from '../reconciliation/index.js';
 import { stackedBarChart } from './chart.js';
 import { Card, Layout, leaveLink, qs } from './layout.js';
 import { CHART_HOURS_PER_DAY, type DashboardData, type OutboxHealth } from './load.js';
@@ -49,7 +50,22 @@ function Header(props: { period: Period; today: string; verify?: VerifyOptions; 
 
 const shortDate = (d: string) => `${Number(d.slice(5, 7))}/${Number(d.slice(8, 10))}`;
 
-function DriftTable(props: { items: DriftItem[] }) {
+/** Where a category's items continue: its drift page, after `cursor` (from the first item when absent). */
+export const driftPageLink = (period: Period, verify: VerifyOptions | undefined, category: Category, cursor?: string | null) => {
+  const p = new URLSearchParams(qs(period, verify));
+  p.set('category', category);
+  if (cursor) p.set('cursor', cursor);
+  return `/dashboard/drift?${p.toString()}`;
+};
+
+/** A row under a category's first items: how many more there are, and the way to them. */
+export interface MoreRow {
+  category: Category;
+  more: number;
+  href: string;
+}
+
+export function DriftTable(props: { items: DriftItem[]; more?: Partial<Record<Category, MoreRow>> }) {
   if (props.items.length === 0) {
     return (
       <p class="empty" data-testid="drift-empty">
@@ -71,7 +87,8 @@ function DriftTable(props: { items: DriftItem[] }) {
         </tr>
       </thead>
       <tbody>
-        {props.items.map((i) => (
+        {props.items.map((i, at) => (
+          <>
           <tr class="drift-row" data-category={i.category} data-instance={i.instance_code ?? ''}>
             <td>
               <span class={`badge ${i.severity}`}>{i.severity}</span>
@@ -102,6 +119,16 @@ function DriftTable(props: { items: DriftItem[] }) {
             <td class="detail">{i.detail}</td>
             <td class="action">{i.action}</td>
           </tr>
+          {props.more?.[i.category] && props.items[at + 1]?.category !== i.category ? (
+            <tr class="drift-more" data-category={i.category}>
+              <td colspan={6}>
+                <a href={props.more[i.category]!.href} data-testid={`more-${i.category}`}>
+                  {props.more[i.category]!.more} more {i.category} item{props.more[i.category]!.more === 1 ? '' : 's'} →
+                </a>
+              </td>
+            </tr>
+          ) : null}
+          </>
         ))}
       </tbody>
     </table>
@@ -152,7 +179,8 @@ function OutboxPanel(props: { health: OutboxHealth }) {
                     #{m.id} <span class="badge error">{m.status}</span>
                   </td>
                   <td class="mono">
-                    <a href={leaveLink(m.key)}>{m.key}</a>
+                    {/* the CoreHR sync's rows are keyed `corehr`, not by a record */}
+                    {m.kind === COREHR_SYNC_KIND ? m.key : <a href={leaveLink(m.key)}>{m.key}</a>}
                   </td>
                   <td class="mono nowrap">{m.kind}</td>
                   <td>{m.lastError ?? ''}</td>
@@ -170,8 +198,15 @@ export function DashboardPage(props: { data: DashboardData; verify?: VerifyOptio
   const d = props.data;
   const f = d.figures;
   const r = d.reconciliation;
-  const errors = r.items.filter((i) => i.severity === 'error').length;
-  const warnings = r.items.filter((i) => i.severity === 'warning').length;
+  const errors = r.by_severity.error;
+  const warnings = r.by_severity.warning;
+  // each category's first items, in the report's order, then the way to the rest
+  const shown = CATEGORIES.flatMap((c) => r.first[c] ?? []);
+  const more: Partial<Record<Category, MoreRow>> = {};
+  for (const c of CATEGORIES) {
+    const next = r.next[c];
+    if (next) more[c] = { category: c, more: r.summary[c] - (r.first[c]?.length ?? 0), href: driftPageLink(d.period, props.verify, c, next) };
+  }
   const chartSvg = stackedBarChart({
     title: `Leave per day by type, ${d.period.from} to ${d.period.to}`,
     categories: d.chart.dates,
@@ -235,13 +270,13 @@ export function DashboardPage(props: { data: DashboardData; verify?: VerifyOptio
           {counts.length ? (
             <div class="chips">
               {counts.map(([k, n]) => (
-                <span class="chip" data-testid={`count-${k}`}>
+                <a class="chip" data-testid={`count-${k}`} href={driftPageLink(d.period, props.verify, k as Category)}>
                   {k} <b>{n}</b>
-                </span>
+                </a>
               ))}
             </div>
           ) : null}
-          <DriftTable items={r.items} />
+          <DriftTable items={shown} more={more} />
         </section>
 
         <OutboxPanel health={d.outbox} />

@@ -6,9 +6,16 @@ import { Layout } from './layout.js';
 type LeaveDetail = NonNullable<Awaited<ReturnType<typeof getLeave>>>;
 
 /** A small page per leave, for the links of the drift table. */
+/** Where a record comes from, as people call the Feishu apps. */
+export const SOURCE_NAMES: Record<string, string> = { approval: 'Feishu Approval', corehr: 'Feishu People (CoreHR)' };
+/** CoreHR's paid_type (https://open.feishu.cn/document/server-docs/corehr-v1/leave/leave_request_history). */
+const PAID_TYPES: Record<number, string> = { 1: '1 · not in payroll', 2: '2 · affects pay', 3: '3 · does not affect pay' };
+
 export function LeavePage(props: { leave: LeaveDetail; back: string }) {
   const l = props.leave;
   const total = l.days.reduce((acc, d) => acc + toMicro(d.quantity), 0n);
+  // CoreHR gives each date a paid_type; Approval records have none
+  const paid = l.days.some((d) => d.paid_type !== undefined);
   return (
     <Layout
       title={`${l.instance_code} · leave-bridge`}
@@ -34,6 +41,8 @@ export function LeavePage(props: { leave: LeaveDetail; back: string }) {
           <dl class="facts" data-testid="leave-facts">
             <dt>Instance</dt>
             <dd class="mono">{l.instance_code}</dd>
+            <dt>Source</dt>
+            <dd data-testid="leave-source">{SOURCE_NAMES[l.source] ?? l.source}</dd>
             <dt>Employee</dt>
             <dd class="mono">
               {l.employee_id ?? '—'} {l.email ? `· ${l.email}` : '· no email'}
@@ -69,6 +78,7 @@ export function LeavePage(props: { leave: LeaveDetail; back: string }) {
                   <tr>
                     <th>Date</th>
                     <th>Quantity</th>
+                    {paid ? <th>Paid type</th> : null}
                   </tr>
                 </thead>
                 <tbody>
@@ -78,6 +88,7 @@ export function LeavePage(props: { leave: LeaveDetail; back: string }) {
                       <td class="num">
                         {d.quantity} {d.unit}
                       </td>
+                      {paid ? <td>{d.paid_type === undefined ? '—' : (PAID_TYPES[d.paid_type] ?? String(d.paid_type))}</td> : null}
                     </tr>
                   ))}
                 </tbody>

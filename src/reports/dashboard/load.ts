@@ -3,16 +3,20 @@ import { outbox } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { instantToLocalDate } from '../../shared/local-time.js';
+import { queryRows } from '../../db/client.js';
 import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
-import { EXPORT_KINDS, payrollLines, type PayrollLine } from '../payroll.js';
+import { EXPORT_KINDS } from '../payroll.js';
 import { datesOf, type Period } from '../period.js';
-import { leavesInPeriod, reconcile, type ReconciliationReport, type VerifyOptions } from '../reconciliation/index.js';
+import { countLeavesInPeriod, driftOverview, type DriftOverview, type VerifyOptions } from '../reconciliation/index.js';
 
 /**
  * Hour- and minute-based leave is drawn in person-days at this many hours per day. Only the
  * chart converts; payroll keeps every unit as Feishu gave it.
  */
 export const CHART_HOURS_PER_DAY = 8;
+
+/** Drift items the dashboard shows per category; the rest are a link away (a page per category). */
+export const DASHBOARD_ITEMS_PER_CATEGORY = 10;
 
 export interface OutboxHealth {
   counts: Record<'pending' | 'running' | 'held' | 'dead' | 'done', number>;
@@ -37,7 +41,8 @@ export interface DashboardData {
   };
   chart: { dates: string[]; series: Array<{ label: string; values: number[] }>; converted: boolean };
   outbox: OutboxHealth;
-  reconciliation: ReconciliationReport;
+  /** counts per category, and the first items of each */
+  reconciliation: DriftOverview;
 }
 
 export async function outboxHealth(db: Deps['db'], now: Date): Promise<OutboxHealth> {
@@ -73,6 +78,31 @@ export async function outboxHealth(db: Deps['db'], now: Date): Promise<OutboxHea
   };
 }
 
+/**
+ * Approved time away per date, unit, kind and type, summed by the database: the chart and the
+ * figures need totals, not lines.
+ */
+async function dailyTotals(db: Deps['db'], period: Period): Promise<Array<{ date: string; unit: string; kind: string; label: string | null; total: string }>> {
+  return queryRows(
+    db,
+    sql`select a.date::text as date, a.unit, l.kind, coalesce(l.leave_type, l.leave_type_key) as label, sum(a.quantity)::text as total
+        from attendance_days a join leaves l on l.instance_code = a.instance_code
+        where a.status = 'active' and l.status = 'approved' and l.kind in (${sql.join(EXPORT_KINDS.map((k) => sql`${k}`), sql`, `)})
+          and a.date >= ${period.from}::date and a.date <= ${period.to}::date
+        group by 1, 2, 3, 4`,
+  );
+}
+
+/** Who has approved time away on a date, and of what kind and type. */
+async function peopleOn(db: Deps['db'], date: string): Promise<Array<{ employee_id: string; kind: string; label: string | null }>> {
+  return queryRows(
+    db,
+    sql`select distinct a.employee_id, l.kind, coalesce(l.leave_type, l.leave_type_key) as label
+        from attendance_days a join leaves l on l.instance_code = a.instance_code
+        where a.status = 'active' and l.status = 'approved' and l.kind in (${sql.join(EXPORT_KINDS.map((k) => sql`${k}`), sql`, `)}) and a.date = ${date}::date`,
+  );
+}
+
 /** Everything the page shows, read once. Google/Feishu are only asked when `verify` says so. */
 export async function loadDashboard(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'calendar' | 'feishu'>,
@@ -81,33 +111,33 @@ export async function loadDashboard(
   const now = deps.clock.now();
   const today = instantToLocalDate(now, deps.config.DEFAULT_TIMEZONE);
   const { period } = input;
-  const [allLines, allToday, scope, health, reconciliation, policies] = await Promise.all([
-    payrollLines(deps.db, period, EXPORT_KINDS),
-    payrollLines(deps.db, { from: today, to: today }, EXPORT_KINDS),
-    leavesInPeriod(deps.db, period),
+  const [allTotals, allToday, statuses, health, reconciliation, policies] = await Promise.all([
+    dailyTotals(deps.db, period),
+    peopleOn(deps.db, today),
+    countLeavesInPeriod(deps.db, period),
     outboxHealth(deps.db, now),
-    reconcile(deps, { ...period, verify: input.verify }),
+    driftOverview(deps, { ...period, verify: input.verify }, DASHBOARD_ITEMS_PER_CATEGORY),
     loadPolicies(deps.db, policyDefaults(deps.config)),
   ]);
   // The "on leave" figures (days, chart, today) count what the policies say counts as leave: by
   // default leaves, not outs, trips or overtime.
-  const counts = (l: PayrollLine) => policies.resolve(l.kind, l.leave_type).counts_as_leave;
-  const lines = allLines.filter(counts);
-  const todayLines = allToday.filter(counts);
+  const counts = (l: { kind: string; label: string | null }) => policies.resolve(l.kind, l.label).counts_as_leave;
+  const totalsByDay = allTotals.filter(counts);
+  const peopleToday = [...new Set(allToday.filter(counts).map((p) => p.employee_id))].sort();
 
   const dates = datesOf(period);
   const index = new Map(dates.map((d, i) => [d, i]));
   const byType = new Map<string, number[]>();
   const totals = { day: 0n, hour: 0n, minute: 0n } as Record<string, bigint>;
   let converted = false;
-  for (const l of lines) {
-    totals[l.unit] = (totals[l.unit] ?? 0n) + toMicro(l.quantity);
-    const q = Number(l.quantity);
-    const personDays = l.unit === 'day' ? q : l.unit === 'hour' ? q / CHART_HOURS_PER_DAY : q / (CHART_HOURS_PER_DAY * 60);
-    if (l.unit !== 'day') converted = true;
-    const label = l.leave_type ?? 'Unnamed leave type';
+  for (const t of totalsByDay) {
+    totals[t.unit] = (totals[t.unit] ?? 0n) + toMicro(t.total);
+    const q = Number(t.total);
+    const personDays = t.unit === 'day' ? q : t.unit === 'hour' ? q / CHART_HOURS_PER_DAY : q / (CHART_HOURS_PER_DAY * 60);
+    if (t.unit !== 'day') converted = true;
+    const label = t.label ?? 'Unnamed leave type';
     const values = byType.get(label) ?? new Array<number>(dates.length).fill(0);
-    values[index.get(l.date)!]! += personDays;
+    values[index.get(t.date)!]! += personDays;
     byType.set(label, values);
   }
   // Biggest types first, so the colours of the main types stay put as the period changes.
@@ -116,14 +146,13 @@ export async function loadDashboard(
     .sort((a, b) => b.total - a.total || a.label.localeCompare(b.label))
     .map(({ label, values }) => ({ label, values }));
 
-  const peopleToday = [...new Set(todayLines.map((l) => l.employee_id))].sort();
   return {
     period,
     today,
     generatedAt: now,
     figures: {
-      leaves: scope.filter((l) => l.status === 'approved').length,
-      reverted: scope.filter((l) => l.status === 'reverted').length,
+      leaves: statuses.approved,
+      reverted: statuses.reverted,
       days: fromMicro(totals.day ?? 0n),
       hours: fromMicro(totals.hour ?? 0n),
       minutes: fromMicro(totals.minute ?? 0n),

@@ -53,7 +53,7 @@ code, .mono, td.cat { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas
 .action { color:#334155; }
 .empty { color:var(--muted); padding:18px 4px; text-align:center; }
 .chips { display:flex; flex-wrap:wrap; gap:6px; margin-bottom:10px; }
-.chip { border:1px solid var(--line); border-radius:999px; padding:2px 10px; font-size:12px; color:#334155; background:#f8fafc; }
+.chip { text-decoration:none; border:1px solid var(--line); border-radius:999px; padding:2px 10px; font-size:12px; color:#334155; background:#f8fafc; }
 .chip b { font-variant-numeric:tabular-nums; }
 .chart { display:block; max-width:100%; height:auto; }
 footer { color:var(--muted); font-size:12px; margin-top:8px; }

@@ -2,7 +2,7 @@ import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { QUANTITY_KINDS, UNIT_INFO, type LeaveUnit } from '../../leave/types.js';
 import { blockPlan, isPlainKey, plainKeyOf } from '../../leave/blocks.js';
 import type { PolicySet } from '../../policies/resolve.js';
-import { blockId, type BlockRow, type Facts, type LeaveRow } from './facts.js';
+import { blockId, type BlockRow, type EmployeeRow, type Facts, type LeaveRow, type QuarantinedRow } from './facts.js';
 import { PENDING_WARN_MS, SINGLE_VARIANT_GRACE_MS, type DriftItem } from './types.js';
 
 /*
@@ -152,42 +152,57 @@ export function checkLeaves(facts: Facts, now: Date, items: DriftItem[], policie
   }
 }
 
-/** People whose approved leave has no address to put a block on: one item per person. */
-export function checkEmails(facts: Facts, items: DriftItem[]): void {
-  const { scope, messagesByKey, employeeById, emailOf } = facts;
+/**
+ * People whose approved leave has no address to put a block on: one item per person, however
+ * many pages of leaves they appear in (`add` each page, then `items`).
+ */
+export class EmailCheck {
   // One item per person, not per leave: the fix (an email) is per person. The drainer looks the
   // address up when it first needs it, so a person never looked up while their calendar work is
   // still queued is not a problem yet.
-  const withoutEmail = new Map<string, string[]>();
-  const lookupQueued = new Set<string>();
-  for (const leave of scope) {
-    // only the kinds with blocks need an address
-    if (leave.status !== 'approved' || blockPlan(leave).length === 0 || !leave.employeeId || emailOf(leave.employeeId)) continue;
-    withoutEmail.set(leave.employeeId, [...(withoutEmail.get(leave.employeeId) ?? []), leave.instanceCode]);
-    if ((messagesByKey.get(leave.instanceCode) ?? []).some((m) => m.status === 'pending' || m.status === 'running')) lookupQueued.add(leave.employeeId);
+  private readonly people = new Map<string, { leaves: Array<{ code: string; start: string }>; lookupQueued: boolean; employee: EmployeeRow | undefined }>();
+
+  add(facts: Facts): void {
+    const { scope, messagesByKey, employeeById, emailOf } = facts;
+    for (const leave of scope) {
+      // only the kinds with blocks need an address
+      if (leave.status !== 'approved' || blockPlan(leave).length === 0 || !leave.employeeId || emailOf(leave.employeeId)) continue;
+      const person = this.people.get(leave.employeeId) ?? { leaves: [], lookupQueued: false, employee: employeeById.get(leave.employeeId) };
+      person.leaves.push({ code: leave.instanceCode, start: leave.startLocal ?? '' });
+      if ((messagesByKey.get(leave.instanceCode) ?? []).some((m) => m.status === 'pending' || m.status === 'running')) person.lookupQueued = true;
+      this.people.set(leave.employeeId, person);
+    }
   }
-  for (const [employeeId, leaveCodes] of withoutEmail) {
-    const e = employeeById.get(employeeId);
-    if (!e?.fetchedAt && lookupQueued.has(employeeId)) continue;
-    items.push({
-      category: 'employee_without_email',
-      instance_code: leaveCodes[0]!,
-      employee_id: employeeId,
-      detail:
-        `${e?.name ? `${e.name} ` : ''}has no email ` +
-        (e?.fetchedAt ? `(the Feishu contact API returned none at ${e.fetchedAt.toISOString()})` : '(not looked up in Feishu yet)') +
-        `; affects ${leaveCodes.length} leave${leaveCodes.length === 1 ? '' : 's'}: ${leaveCodes.slice(0, 5).join(', ')}${leaveCodes.length > 5 ? ', …' : ''}`,
-      action:
-        'No calendar block and an empty email column in payroll until fixed: give the Feishu app the contact email permission, or set an email override for this employee.',
-      severity: 'warning',
-      data: { leaves: leaveCodes },
-    });
+
+  items(): DriftItem[] {
+    const items: DriftItem[] = [];
+    // a person's leaves in the order they start (pages come in instance code order)
+    const byStart = (a: { code: string; start: string }, b: { code: string; start: string }) =>
+      a.start < b.start ? -1 : a.start > b.start ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+    for (const [employeeId, { leaves, lookupQueued, employee: e }] of this.people) {
+      if (!e?.fetchedAt && lookupQueued) continue;
+      const leaveCodes = leaves.sort(byStart).map((l) => l.code);
+      items.push({
+        category: 'employee_without_email',
+        instance_code: leaveCodes[0]!,
+        employee_id: employeeId,
+        detail:
+          `${e?.name ? `${e.name} ` : ''}has no email ` +
+          (e?.fetchedAt ? `(the Feishu contact API returned none at ${e.fetchedAt.toISOString()})` : '(not looked up in Feishu yet)') +
+          `; affects ${leaveCodes.length} leave${leaveCodes.length === 1 ? '' : 's'}: ${leaveCodes.slice(0, 5).join(', ')}${leaveCodes.length > 5 ? ', …' : ''}`,
+        action:
+          'No calendar block and an empty email column in payroll until fixed: give the Feishu app the contact email permission, or set an email override for this employee.',
+        severity: 'warning',
+        data: { leaves: leaveCodes },
+      });
+    }
+    return items;
   }
 }
 
 /** Quarantined events, whatever their date: authentic, kept, waiting for a fix and a replay. */
-export function checkQuarantined(facts: Facts, items: DriftItem[]): void {
-  for (const q of facts.quarantined) {
+export function checkQuarantined(quarantined: QuarantinedRow[], items: DriftItem[]): void {
+  for (const q of quarantined) {
     items.push({
       category: 'quarantined_event',
       instance_code: q.instanceCode,
@@ -233,31 +248,99 @@ function checkTotals(leave: LeaveRow, sums: Array<{ unit: string; total: string 
  * (`unmapped_leave_type`): they get a default policy, so a new type in Feishu would be coded and
  * shown as the default says without anyone having decided it. Listed once policies are in use (a
  * stored policy exists): before that every type has today's behaviour on purpose. One item per
- * kind and type.
+ * kind and type, however many pages of leaves its approvals are in (`add` each page, then `items`).
  */
-export function checkUnmappedTypes(facts: Facts, policies: PolicySet, items: DriftItem[]): void {
-  if (policies.rows.length === 0) return;
-  const unmapped = new Map<string, { kind: string; type: string; codes: string[] }>();
-  for (const leave of facts.scope) {
-    const kind = leave.kind ?? 'leave';
-    const type = leave.leaveType ?? leave.leaveTypeKey;
-    if (leave.status !== 'approved' || type === null || !(QUANTITY_KINDS as readonly string[]).includes(kind) || policies.explicit(kind, type)) continue;
-    const key = `${kind}\u0000${type}`;
-    const entry = unmapped.get(key) ?? { kind, type, codes: [] };
-    entry.codes.push(leave.instanceCode);
-    unmapped.set(key, entry);
+export class UnmappedTypesCheck {
+  private readonly unmapped = new Map<string, { kind: string; type: string; leaves: Array<{ code: string; start: string }> }>();
+  constructor(private readonly policies: PolicySet) {}
+
+  add(facts: Facts): void {
+    if (this.policies.rows.length === 0) return;
+    for (const leave of facts.scope) {
+      const kind = leave.kind ?? 'leave';
+      const type = leave.leaveType ?? leave.leaveTypeKey;
+      if (leave.status !== 'approved' || type === null || !(QUANTITY_KINDS as readonly string[]).includes(kind) || this.policies.explicit(kind, type)) continue;
+      const key = `${kind}\u0000${type}`;
+      const entry = this.unmapped.get(key) ?? { kind, type, leaves: [] };
+      entry.leaves.push({ code: leave.instanceCode, start: leave.startLocal ?? '' });
+      this.unmapped.set(key, entry);
+    }
   }
-  for (const { kind, type, codes } of unmapped.values()) {
-    const source = policies.resolve(kind, type).source;
-    const from = source ? `the policy of kind ${source.kind} and type ${source.leave_type}` : 'the built-in default (out-of-office for kinds with blocks, name only, no payroll code)';
-    items.push({
-      category: 'unmapped_leave_type',
-      instance_code: codes[0]!,
-      employee_id: null,
-      detail: `${kind} type ${JSON.stringify(type)} has no policy of its own; ${codes.length} approval${codes.length === 1 ? '' : 's'} of the period use ${from}`,
-      action: `Decide what it does and which payroll code it has: PUT /api/policies/${encodeURIComponent(type)}?kind=${kind} (or \`leave-bridge policy set\`, or the dashboard's policy page).`,
-      severity: 'warning',
-      data: { kind, leave_type: type, leaves: codes.slice(0, 20), count: codes.length, policy: source },
-    });
+
+  items(): DriftItem[] {
+    const items: DriftItem[] = [];
+    // in the order the approvals start (pages come in instance code order)
+    const byStart = (a: { code: string; start: string }, b: { code: string; start: string }) =>
+      a.start < b.start ? -1 : a.start > b.start ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+    for (const { kind, type, leaves } of this.unmapped.values()) {
+      const codes = leaves.sort(byStart).map((l) => l.code);
+      const source = this.policies.resolve(kind, type).source;
+      const from = source ? `the policy of kind ${source.kind} and type ${source.leave_type}` : 'the built-in default (out-of-office for kinds with blocks, name only, no payroll code)';
+      items.push({
+        category: 'unmapped_leave_type',
+        instance_code: codes[0]!,
+        employee_id: null,
+        detail: `${kind} type ${JSON.stringify(type)} has no policy of its own; ${codes.length} approval${codes.length === 1 ? '' : 's'} of the period use ${from}`,
+        action: `Decide what it does and which payroll code it has: PUT /api/policies/${encodeURIComponent(type)}?kind=${kind} (or \`leave-bridge policy set\`, or the dashboard's policy page).`,
+        severity: 'warning',
+        data: { kind, leave_type: type, leaves: codes.slice(0, 20), count: codes.length, policy: source },
+      });
+    }
+    return items;
   }
+}
+
+/**
+ * The same time off approved twice, once in the Approval app and once in Feishu People (CoreHR),
+ * for the same person: both are recorded, so payroll counts it twice and two blocks are written.
+ * Nothing merges them silently (they may differ in type or quantity); a person decides which one
+ * stands. One item per pair of overlapping approved leaves.
+ */
+export class DuplicateSourcesCheck {
+  // Only the approved leaves with both times, as (code, start, end) per person: the two records of
+  // one person may come in different pages, so the pairs are judged once every page is in.
+  private readonly people = new Map<string, { approvals: TimeOff[]; corehr: TimeOff[] }>();
+
+  add(facts: Facts): void {
+    for (const l of facts.scope) {
+      if (l.status !== 'approved' || (l.kind ?? 'leave') !== 'leave' || !l.employeeId || !l.startLocal || !l.endLocal) continue;
+      const person = this.people.get(l.employeeId) ?? { approvals: [], corehr: [] };
+      (l.source === 'corehr' ? person.corehr : person.approvals).push({ code: l.instanceCode, type: l.leaveType, start: l.startLocal, end: l.endLocal });
+      this.people.set(l.employeeId, person);
+    }
+  }
+
+  items(): DriftItem[] {
+    const items: DriftItem[] = [];
+    const byCode = (a: TimeOff, b: TimeOff) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
+    for (const [employeeId, { approvals, corehr }] of this.people) {
+      if (corehr.length === 0 || approvals.length === 0) continue;
+      for (const c of corehr.sort(byCode)) {
+        for (const a of approvals.sort(byCode)) {
+          // wall-clock times of one format compare as strings; touching ends do not overlap
+          if (!(a.start < c.end && c.start < a.end)) continue;
+          const from = a.start > c.start ? a.start : c.start;
+          const to = a.end < c.end ? a.end : c.end;
+          items.push({
+            category: 'duplicate_source',
+            instance_code: c.code,
+            employee_id: employeeId,
+            detail: `${c.code} (Feishu People, ${c.type ?? 'leave'} ${c.start} → ${c.end}) overlaps approval ${a.code} (${a.type ?? 'leave'} ${a.start} → ${a.end}) from ${from} to ${to}`,
+            action:
+              'The same time off was approved in the Approval app and in Feishu People: payroll counts both and both block the calendar. Withdraw or cancel the one that should not stand in Feishu; its revert or cancellation removes it here.',
+            severity: 'error',
+            data: { approval_instance_code: a.code, corehr_instance_code: c.code, overlap_start: from, overlap_end: to },
+          });
+        }
+      }
+    }
+    return items;
+  }
+}
+
+interface TimeOff {
+  code: string;
+  type: string | null;
+  start: string;
+  end: string;
 }

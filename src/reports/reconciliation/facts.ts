@@ -1,11 +1,46 @@
-import { and, asc, eq, gte, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNotNull, lte, sql, type AnyColumn } from 'drizzle-orm';
 import type { Queryable } from '../../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../../db/schema.js';
-import { addDays } from '../../shared/dates.js';
 import type { Period } from '../period.js';
 
-export type LeaveRow = typeof leaves.$inferSelect;
-export type OutboxRow = typeof outbox.$inferSelect;
+/**
+ * What the report reads of a leave: the columns its checks use, not the whole row (the reason,
+ * the form's extra fields), which would be most of what a page of leaves weighs.
+ */
+const SCOPE_COLUMNS = {
+  instanceCode: leaves.instanceCode,
+  kind: leaves.kind,
+  employeeId: leaves.employeeId,
+  leaveType: leaves.leaveType,
+  leaveTypeKey: leaves.leaveTypeKey,
+  unit: leaves.unit,
+  intervalSeconds: leaves.intervalSeconds,
+  startLocal: leaves.startLocal,
+  endLocal: leaves.endLocal,
+  segments: leaves.segments,
+  peers: leaves.peers,
+  status: leaves.status,
+  detailSource: leaves.detailSource,
+  source: leaves.source,
+  hasV1: leaves.hasV1,
+  hasV2: leaves.hasV2,
+  revertedAt: leaves.revertedAt,
+  createdAt: leaves.createdAt,
+};
+export type LeaveRow = Pick<typeof leaves.$inferSelect, keyof typeof SCOPE_COLUMNS>;
+/** What the report reads of an outbox message (not its payload). */
+const MESSAGE_COLUMNS = {
+  id: outbox.id,
+  key: outbox.key,
+  kind: outbox.kind,
+  status: outbox.status,
+  attempts: outbox.attempts,
+  lastError: outbox.lastError,
+  runAfter: outbox.runAfter,
+  createdAt: outbox.createdAt,
+  updatedAt: outbox.updatedAt,
+};
+export type OutboxRow = Pick<typeof outbox.$inferSelect, keyof typeof MESSAGE_COLUMNS>;
 export type BlockRow = typeof calendarBlocks.$inferSelect;
 
 /**
@@ -13,35 +48,50 @@ export type BlockRow = typeof calendarBlocks.$inferSelect;
  * single block (every leave's), the code and the block key for a trip's blocks.
  */
 export const blockId = (instanceCode: string, blockKey: string): string => (blockKey === '' ? instanceCode : `${instanceCode}\u0000${blockKey}`);
-type EmployeeRow = typeof employees.$inferSelect;
+export type EmployeeRow = typeof employees.$inferSelect;
 
-/** The last local date a leave touches: an end at 00:00:00 closes the day before. */
-function lastDate(l: Pick<LeaveRow, 'startLocal' | 'endLocal'>): string {
-  const start = l.startLocal!.slice(0, 10);
-  const end = l.endLocal!.slice(0, 10);
-  const last = l.endLocal!.slice(11) === '00:00:00' ? addDays(end, -1) : end;
-  return last < start ? start : last;
-}
+/**
+ * Leaves whose local dates overlap the period (revert-only stubs have no dates and are left out).
+ * The last local date a leave touches: an end at 00:00:00 closes the day before.
+ */
+const inPeriod = (period: Period) =>
+  and(
+    isNotNull(leaves.detailSource),
+    isNotNull(leaves.startLocal),
+    isNotNull(leaves.endLocal),
+    lte(sql`substr(${leaves.startLocal}, 1, 10)`, period.to),
+    gte(sql`substr(${leaves.endLocal}, 1, 10)`, period.from),
+    sql`greatest(substr(${leaves.startLocal}, 1, 10)::date,
+                 case when substr(${leaves.endLocal}, 12) = '00:00:00' then substr(${leaves.endLocal}, 1, 10)::date - 1
+                      else substr(${leaves.endLocal}, 1, 10)::date end) >= ${period.from}::date`,
+  );
 
-/** Leaves whose local dates overlap the period (revert-only stubs have no dates and are left out). */
-export async function leavesInPeriod(db: Queryable, period: Period): Promise<LeaveRow[]> {
-  const rows = await db
-    .select()
+/**
+ * One page of the period's leaves, in instance code order, after `after`. The primary key's order:
+ * each page is an index range scan that stops at `limit` leaves of the period, so the pages of a
+ * report read the table once between them (no sort, no leaves table held anywhere).
+ */
+export async function leavesInPeriodPage(db: Queryable, period: Period, after: string | null, limit: number): Promise<LeaveRow[]> {
+  return db
+    .select(SCOPE_COLUMNS)
     .from(leaves)
-    .where(
-      and(
-        isNotNull(leaves.detailSource),
-        isNotNull(leaves.startLocal),
-        isNotNull(leaves.endLocal),
-        lte(sql`substr(${leaves.startLocal}, 1, 10)`, period.to),
-        gte(sql`substr(${leaves.endLocal}, 1, 10)`, period.from),
-      ),
-    )
-    .orderBy(asc(leaves.startLocal), asc(leaves.instanceCode));
-  return rows.filter((l) => lastDate(l) >= period.from);
+    .where(and(inPeriod(period), after === null ? undefined : gt(leaves.instanceCode, after)))
+    .orderBy(asc(leaves.instanceCode))
+    .limit(limit);
 }
 
-/** What the report judges, read once: the period's leaves and everything recorded about them. */
+/** How many of the period's leaves are approved and reverted. */
+export async function countLeavesInPeriod(db: Queryable, period: Period): Promise<{ approved: number; reverted: number }> {
+  const rows = await db
+    .select({ status: leaves.status, n: sql<number>`count(*)::int` })
+    .from(leaves)
+    .where(inPeriod(period))
+    .groupBy(leaves.status);
+  const of = (status: string) => Number(rows.find((r) => r.status === status)?.n ?? 0);
+  return { approved: of('approved'), reverted: of('reverted') };
+}
+
+/** What the report judges about some of the period's leaves: the leaves and everything recorded about them. */
 export interface Facts {
   scope: LeaveRow[];
   messagesByKey: Map<string, OutboxRow[]>;
@@ -51,18 +101,48 @@ export interface Facts {
   employeeById: Map<string, EmployeeRow>;
   /** the address the calendar uses: the override, else the one from Feishu */
   emailOf: (employeeId: string | null) => string | null;
-  quarantined: Array<{ id: number; eventType: string; instanceCode: string | null; reason: string | null; receivedAt: Date }>;
 }
 
-export async function loadFacts(db: Queryable, period: Period): Promise<Facts> {
-  const scope = await leavesInPeriod(db, period);
+export interface QuarantinedRow {
+  id: number;
+  eventType: string;
+  instanceCode: string | null;
+  reason: string | null;
+  receivedAt: Date;
+}
+
+/** Quarantined events, whatever their date, a page at a time in id order. */
+export async function quarantinedPage(db: Queryable, afterId: number, limit: number): Promise<QuarantinedRow[]> {
+  return db
+    .select({
+      id: inboxEvents.id,
+      eventType: inboxEvents.eventType,
+      instanceCode: inboxEvents.instanceCode,
+      reason: inboxEvents.reason,
+      receivedAt: inboxEvents.receivedAt,
+    })
+    .from(inboxEvents)
+    .where(and(eq(inboxEvents.status, 'quarantined'), gt(inboxEvents.id, afterId)))
+    .orderBy(asc(inboxEvents.id))
+    .limit(limit);
+}
+
+/**
+ * `column` is one of `values`, as one parameter (a JSON array) rather than one parameter per
+ * value: a page of a thousand codes is one short statement, whatever the client (postgres.js,
+ * PGlite, Hyperdrive) does with arrays.
+ */
+const oneOf = (column: AnyColumn, values: string[]) => sql`${column} in (select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+
+/** Everything recorded about these leaves (a page of the period's), read at once. */
+export async function loadFacts(db: Queryable, scope: LeaveRow[]): Promise<Facts> {
   const codes = scope.map((l) => l.instanceCode);
   // a trip's peers have blocks on their own calendars
   const employeeIds = [...new Set(scope.flatMap((l) => [l.employeeId, ...(l.peers ?? [])]).filter((e): e is string => e !== null))];
 
-  const [messages, blocks, sums, people, quarantined] = await Promise.all([
-    codes.length ? db.select().from(outbox).where(inArray(outbox.key, codes)).orderBy(asc(outbox.id)) : Promise.resolve([] as OutboxRow[]),
-    codes.length ? db.select().from(calendarBlocks).where(inArray(calendarBlocks.instanceCode, codes)) : Promise.resolve([] as BlockRow[]),
+  const [messages, blocks, sums, people] = await Promise.all([
+    codes.length ? db.select(MESSAGE_COLUMNS).from(outbox).where(oneOf(outbox.key, codes)).orderBy(asc(outbox.id)) : Promise.resolve([] as OutboxRow[]),
+    codes.length ? db.select().from(calendarBlocks).where(oneOf(calendarBlocks.instanceCode, codes)) : Promise.resolve([] as BlockRow[]),
     codes.length
       ? db
           .select({
@@ -71,21 +151,10 @@ export async function loadFacts(db: Queryable, period: Period): Promise<Facts> {
             total: sql<string>`sum(${attendanceDays.quantity})::text`,
           })
           .from(attendanceDays)
-          .where(and(inArray(attendanceDays.instanceCode, codes), eq(attendanceDays.status, 'active')))
+          .where(and(oneOf(attendanceDays.instanceCode, codes), eq(attendanceDays.status, 'active')))
           .groupBy(attendanceDays.instanceCode, attendanceDays.unit)
       : Promise.resolve([]),
-    employeeIds.length ? db.select().from(employees).where(inArray(employees.employeeId, employeeIds)) : Promise.resolve([]),
-    db
-      .select({
-        id: inboxEvents.id,
-        eventType: inboxEvents.eventType,
-        instanceCode: inboxEvents.instanceCode,
-        reason: inboxEvents.reason,
-        receivedAt: inboxEvents.receivedAt,
-      })
-      .from(inboxEvents)
-      .where(eq(inboxEvents.status, 'quarantined'))
-      .orderBy(asc(inboxEvents.id)),
+    employeeIds.length ? db.select().from(employees).where(oneOf(employees.employeeId, employeeIds)) : Promise.resolve([]),
   ]);
 
   const messagesByKey = groupBy(messages, (m) => m.key);
@@ -96,7 +165,23 @@ export async function loadFacts(db: Queryable, period: Period): Promise<Facts> {
     const e = employeeId ? employeeById.get(employeeId) : undefined;
     return e?.emailOverride ?? e?.email ?? null;
   };
-  return { scope, messagesByKey, blockByCode, sumsByCode, employeeById, emailOf, quarantined };
+  return { scope, messagesByKey, blockByCode, sumsByCode, employeeById, emailOf };
+}
+
+/** The facts of several pages as one (verify=google judges the period's calendars as a whole). */
+export function mergeFacts(parts: Facts[]): Facts {
+  const employeeById = new Map(parts.flatMap((p) => [...p.employeeById]));
+  return {
+    scope: parts.flatMap((p) => p.scope),
+    messagesByKey: new Map(parts.flatMap((p) => [...p.messagesByKey])),
+    blockByCode: new Map(parts.flatMap((p) => [...p.blockByCode])),
+    sumsByCode: new Map(parts.flatMap((p) => [...p.sumsByCode])),
+    employeeById,
+    emailOf: (employeeId) => {
+      const e = employeeId ? employeeById.get(employeeId) : undefined;
+      return e?.emailOverride ?? e?.email ?? null;
+    },
+  };
 }
 
 export function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {

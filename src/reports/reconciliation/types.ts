@@ -14,6 +14,7 @@ export const CATEGORIES = [
   'team_calendar_mismatch',
   'feishu_status_mismatch',
   'attendance_total_mismatch',
+  'duplicate_source',
   'single_variant',
   'quarantined_event',
   'employee_without_email',
@@ -42,8 +43,14 @@ export interface ReconciliationReport {
   to: string;
   generated_at: string;
   verified: { google: boolean; feishu: boolean };
+  /** every item of the period, whatever the page and the category filter */
   summary: Record<Category, number> & { total: number; leaves_checked: number };
+  /** the same items by severity */
+  by_severity: Record<Severity, number>;
+  /** this page's items */
   items: DriftItem[];
+  /** the cursor of the next page; null when this page is the last */
+  next_cursor: string | null;
 }
 
 export interface VerifyOptions {

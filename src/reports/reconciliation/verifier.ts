@@ -22,7 +22,8 @@ export class Verifier {
   skipped = 0;
   constructor(
     private readonly service: 'google' | 'feishu',
-    private readonly items: DriftItem[],
+    /** where its items go (failures, and lookups given up) */
+    private readonly emit: (item: DriftItem) => void,
   ) {}
 
   async call<T>(what: string, ids: { instance_code?: string | null; employee_id?: string | null }, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
@@ -34,7 +35,7 @@ export class Verifier {
       return { ok: true, value: await fn() };
     } catch (err) {
       this.failures++;
-      this.items.push({
+      this.emit({
         category: 'verify_failed',
         instance_code: ids.instance_code ?? null,
         employee_id: ids.employee_id ?? null,
@@ -52,7 +53,7 @@ export class Verifier {
 
   finish(): void {
     if (this.skipped === 0) return;
-    this.items.push({
+    this.emit({
       category: 'verify_failed',
       instance_code: null,
       employee_id: null,

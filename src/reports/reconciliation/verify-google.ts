@@ -38,7 +38,7 @@ export async function verifyGoogle(
     });
     return;
   }
-  const verifier = new Verifier('google', items);
+  const verifier = new Verifier('google', (item) => items.push(item));
   // Every block the period's records describe, and the calendar each belongs on: where we put
   // it, else its owner's address now.
   // A block recorded under its plain key too (a busy or free policy) is judged under that key as well.

@@ -49,7 +49,7 @@ export async function verifyTeamCalendar(
 
   // Google first, so the records its events name outside the period are judged too
   let listed: GoogleTeamEventSummary[] | null = null;
-  const verifier = new Verifier('google', items);
+  const verifier = new Verifier('google', (item) => items.push(item));
   if (google && deps.calendar) {
     const calendar = deps.calendar;
     const timeMin = new Date(Date.parse(`${period.from}T00:00:00Z`) - 86_400_000);
