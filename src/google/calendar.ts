@@ -14,25 +14,33 @@
  *   re-resolved with `new URL(path, rootUrl)`, which drops any path prefix. So rootUrl is passed
  *   per call, and a GOOGLE_CALENDAR_BASE_URL behind a path-prefixing proxy works too.
  */
-import { calendar as calendarApi, type calendar_v3 } from '@googleapis/calendar';
+import { calendar as calendarApi } from '@googleapis/calendar';
 import {
   ExternalError,
   type BlockState,
   type CalendarPort,
   type GoogleEventSummary,
   type GoogleTeamEventSummary,
-  type TeamEventState,
   type WantedBlock,
-  type WantedTeamEvent,
 } from '../ports.js';
-import { createServiceAccountAuth, describeNetworkError, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
-import { base32hex, blockEventIdFor, blockFromEventId } from './ids.js';
-
-type Event = calendar_v3.Schema$Event;
-
-/** Our private marker: listMarkedEvents filters on it, reconciliation reads instanceCode back. */
-export const MARKER_KEY = 'leaveBridge';
-export const MARKER_VALUE = '1';
+import { createServiceAccountAuth, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
+import { classify, hasStatus, isEventTypeRefusal, quotaScopeOf, type GoogleApiError, type QuotaScope } from './calendar-errors.js';
+import {
+  MARKER_KEY,
+  MARKER_VALUE,
+  defaultLook,
+  eventBody,
+  fields,
+  isWanted,
+  isWantedTeam,
+  stateOf,
+  summaryOf,
+  teamFields,
+  teamStateOf,
+  type BlockType,
+  type Event,
+} from './calendar-events.js';
+import { base32hex, blockEventIdFor } from './ids.js';
 
 export interface GoogleCalendarOptions {
   key: ServiceAccountKey;
@@ -49,9 +57,6 @@ export interface GoogleCalendarOptions {
   pacer?: CallPacer;
 }
 
-/** Who a Google quota refusal was about: the whole project, or the one user acted as. */
-export type QuotaScope = 'project' | 'user';
-
 /**
  * Takes a token of the project's and of the user's quota before each Calendar API call, and hears
  * when Google refused one anyway (another client of the project, or a quota lower than configured).
@@ -60,245 +65,6 @@ export interface CallPacer {
   take(subject: string): Promise<void>;
   refused(subject: string, scope: QuotaScope, retryAfterMs: number | undefined): Promise<void>;
 }
-
-/** Google's error details, kept apart from our wording so refusal detection reads only Google's. */
-class GoogleApiError extends ExternalError {
-  constructor(
-    failure: ExternalError['failure'],
-    message: string,
-    status: number | undefined,
-    reason: string | undefined,
-    readonly googleMessage: string,
-    retryAfter?: number,
-  ) {
-    super(failure, message, status, reason, retryAfter);
-  }
-}
-
-/**
- * Over the per-minute quota of the project or of the user: a delay, not a failure
- * (https://developers.google.com/workspace/calendar/api/guides/errors#403_rate_limit_exceeded,
- * https://developers.google.com/workspace/calendar/api/guides/quota).
- */
-const RATE_LIMIT_403 = new Set(['ratelimitexceeded', 'userratelimitexceeded']);
-/** Calendar usage limits and the daily quota: they last hours, retried on the durable backoff. */
-const TRANSIENT_403 = new Set(['quotaexceeded', 'dailylimitexceeded']);
-/** The Calendar API is off in the project, or the token lacks the scope: fix the setup, not retry. */
-const CONFIGURATION_403 = new Set(['accessnotconfigured', 'servicedisabled', 'insufficientpermissions']);
-
-const norm = (reason: string | undefined) => (reason ?? '').replace(/_/g, '').toLowerCase();
-
-interface ErrorBody {
-  error?: {
-    message?: string;
-    status?: string;
-    errors?: Array<{ reason?: string; message?: string }>;
-    details?: Array<{ reason?: string }>;
-  };
-}
-
-/**
- * Retry-After is either a number of seconds or an HTTP date
- * (https://www.rfc-editor.org/rfc/rfc9110#field.retry-after). gaxios hands the response headers
- * as a fetch Headers object.
- */
-export function retryAfterMs(headers: unknown, now = Date.now()): number | undefined {
-  const h = headers as { get?: (name: string) => string | null } & Record<string, unknown>;
-  const raw = typeof h?.get === 'function' ? h.get('retry-after') : h?.['retry-after'];
-  if (typeof raw !== 'string' || raw.trim() === '') return undefined;
-  const text = raw.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** Whose quota a rate-limit answer is about: userRateLimitExceeded names the user, anything else the project. */
-export function quotaScopeOf(err: ExternalError): QuotaScope {
-  return norm(err.reason) === 'userratelimitexceeded' ? 'user' : 'project';
-}
-
-function classify(err: unknown, what: string): ExternalError {
-  if (err instanceof ExternalError) return err;
-  const response = (err as { response?: { status?: unknown; data?: unknown; headers?: unknown } } | null)?.response;
-  const status = typeof response?.status === 'number' ? response.status : undefined;
-  if (status === undefined) {
-    // gaxios wraps every fetch failure (refused, reset, TimeoutError) in a GaxiosError carrying
-    // `config`; anything else was thrown before a request was made: a bug, not worth retrying.
-    const fromFetch = typeof err === 'object' && err !== null && ('config' in err || Symbol.for('gaxios-gaxios-error') in err);
-    return fromFetch
-      ? new GoogleApiError('transient', `${what}: ${describeNetworkError(err)}`, undefined, undefined, '')
-      : new GoogleApiError('permanent', `${what}: ${(err as Error)?.message ?? String(err)}`, undefined, undefined, '');
-  }
-  const body = (typeof response?.data === 'object' && response.data ? response.data : {}) as ErrorBody;
-  const reason =
-    body.error?.errors?.find((e) => e.reason)?.reason ?? body.error?.details?.find((d) => d.reason)?.reason ?? body.error?.status;
-  const googleMessage = body.error?.message ?? body.error?.errors?.find((e) => e.message)?.message ?? (typeof response?.data === 'string' ? response.data.slice(0, 200) : '');
-  const message = `${what}: ${status}${reason ? ` ${reason}` : ''}${googleMessage ? `: ${googleMessage}` : ''}`;
-  let failure: ExternalError['failure'];
-  if (status === 401) failure = 'configuration';
-  else if (status === 429 || (status === 403 && RATE_LIMIT_403.has(norm(reason)))) failure = 'rate_limited';
-  else if (status === 408 || status >= 500) failure = 'transient';
-  else if (status === 403 && TRANSIENT_403.has(norm(reason))) failure = 'transient';
-  else if (status === 403 && CONFIGURATION_403.has(norm(reason))) failure = 'configuration';
-  else failure = 'permanent';
-  const wait = failure === 'rate_limited' ? retryAfterMs(response?.headers) : undefined;
-  return new GoogleApiError(failure, message, status, reason, googleMessage, wait);
-}
-
-const hasStatus = (err: unknown, ...statuses: number[]) =>
-  err instanceof ExternalError && err.status !== undefined && statuses.includes(err.status);
-
-/**
- * Google refuses an out-of-office event with a 400/403 whose reason or message names the event type
- * (consumer accounts, secondary calendars, admin policy). Rate-limit 403s never do.
- */
-function isEventTypeRefusal(err: unknown): err is GoogleApiError {
-  return (
-    err instanceof GoogleApiError &&
-    (err.status === 400 || err.status === 403) &&
-    !TRANSIENT_403.has(norm(err.reason)) &&
-    !RATE_LIMIT_403.has(norm(err.reason)) &&
-    /event ?type|out ?of ?office|out-of-office/i.test(`${err.reason ?? ''} ${err.googleMessage}`)
-  );
-}
-
-type BlockType = BlockState['eventType'];
-
-/** A hold or a plain (busy, free) block: a default event from the start, with this look. */
-const defaultLook = (block: WantedBlock) => block.hold ?? block.plain;
-
-function eventBody(block: WantedBlock, id: string, type: BlockType): Event {
-  const event: Event = {
-    id,
-    eventType: type,
-    status: 'confirmed',
-    ...fields(block, type),
-  };
-  // A stand-in default event would otherwise ring the user's default reminders before their leave.
-  if (type === 'default') event.reminders = { useDefault: false, overrides: [] };
-  return event;
-}
-
-/** The fields we own on an existing event (a patch leaves anything else a user added alone). */
-function fields(block: WantedBlock, type: BlockType): Event {
-  const event: Event = {
-    summary: block.summary,
-    start: { dateTime: block.start.toISOString(), timeZone: block.timeZone },
-    end: { dateTime: block.end.toISOString(), timeZone: block.timeZone },
-    transparency: defaultLook(block)?.transparency ?? 'opaque',
-    extendedProperties: { private: markerOf(block) },
-  };
-  if (type === 'outOfOffice') {
-    event.outOfOfficeProperties = { autoDeclineMode: block.declineMode, declineMessage: block.declineMessage };
-  }
-  return event;
-}
-
-/** Our private properties: the marker, the record, and the block's key when it has one. */
-function markerOf(block: WantedBlock): Record<string, string> {
-  const marker: Record<string, string> = { [MARKER_KEY]: MARKER_VALUE, instanceCode: block.instanceCode };
-  if (block.blockKey) marker.blockKey = block.blockKey;
-  return marker;
-}
-
-function instant(t: calendar_v3.Schema$EventDateTime | undefined): Date | null {
-  const text = t?.dateTime ?? t?.date;
-  if (!text) return null;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? null : new Date(ms);
-}
-
-function isWanted(event: Event, block: WantedBlock, type: BlockType): boolean {
-  const priv = event.extendedProperties?.private ?? {};
-  return (
-    event.status === 'confirmed' &&
-    instant(event.start)?.getTime() === block.start.getTime() &&
-    instant(event.end)?.getTime() === block.end.getTime() &&
-    event.start?.timeZone === block.timeZone &&
-    event.end?.timeZone === block.timeZone &&
-    (event.summary ?? '') === block.summary &&
-    // Google leaves transparency out of responses when it is the default, "opaque".
-    (event.transparency ?? 'opaque') === (defaultLook(block)?.transparency ?? 'opaque') &&
-    priv[MARKER_KEY] === MARKER_VALUE &&
-    priv.instanceCode === block.instanceCode &&
-    (priv.blockKey ?? '') === (block.blockKey ?? '') &&
-    (type !== 'outOfOffice' ||
-      (event.outOfOfficeProperties?.autoDeclineMode === block.declineMode &&
-        (event.outOfOfficeProperties?.declineMessage ?? '') === block.declineMessage))
-  );
-}
-
-function stateOf(event: Event, block: WantedBlock, fallbackReason: string | null): BlockState {
-  const eventType: BlockType = event.eventType === 'outOfOffice' ? 'outOfOffice' : 'default';
-  return {
-    eventId: event.id ?? blockEventIdFor(block.instanceCode, block.blockKey ?? ''),
-    eventType,
-    fallbackReason:
-      eventType === 'default' && !defaultLook(block)
-        ? fallbackReason ?? 'Google stored a default event although an out-of-office event was requested'
-        : null,
-    start: instant(event.start) ?? block.start,
-    end: instant(event.end) ?? block.end,
-  };
-}
-
-function summaryOf(event: Event): GoogleEventSummary {
-  const id = event.id ?? '';
-  const fromId = blockFromEventId(id);
-  const priv = event.extendedProperties?.private;
-  return {
-    eventId: id,
-    instanceCode: priv?.instanceCode ?? fromId?.instanceCode ?? null,
-    ...blockKeyOf(priv?.blockKey ?? fromId?.blockKey ?? ''),
-    status: event.status ?? 'confirmed',
-    eventType: event.eventType ?? 'default',
-    start: instant(event.start),
-    end: instant(event.end),
-  };
-}
-
-/**
- * A team calendar event: default and transparent (the calendar's owner is not the one away), no
- * reminders, all-day dates or times in the absence's zone, and our marker with the record and key.
- */
-function teamFields(event: WantedTeamEvent): Event {
-  return {
-    summary: event.summary,
-    start: event.dates ? { date: event.dates.first } : { dateTime: event.start.toISOString(), timeZone: event.timeZone },
-    end: event.dates ? { date: event.dates.afterLast } : { dateTime: event.end.toISOString(), timeZone: event.timeZone },
-    transparency: 'transparent',
-    reminders: { useDefault: false, overrides: [] },
-    extendedProperties: { private: { [MARKER_KEY]: MARKER_VALUE, instanceCode: event.instanceCode, blockKey: event.teamKey } },
-  };
-}
-
-function isWantedTeam(existing: Event, event: WantedTeamEvent): boolean {
-  const priv = existing.extendedProperties?.private ?? {};
-  const sameTimes = event.dates
-    ? existing.start?.date === event.dates.first && existing.end?.date === event.dates.afterLast && !existing.start?.dateTime
-    : instant(existing.start)?.getTime() === event.start.getTime() &&
-      instant(existing.end)?.getTime() === event.end.getTime() &&
-      existing.start?.timeZone === event.timeZone &&
-      !existing.start?.date;
-  return (
-    existing.status === 'confirmed' &&
-    sameTimes &&
-    (existing.summary ?? '') === event.summary &&
-    existing.transparency === 'transparent' &&
-    priv[MARKER_KEY] === MARKER_VALUE &&
-    priv.instanceCode === event.instanceCode &&
-    priv.blockKey === event.teamKey
-  );
-}
-
-const teamStateOf = (existing: Event, event: WantedTeamEvent, id: string): TeamEventState => ({
-  eventId: existing.id ?? id,
-  start: instant(existing.start) ?? event.start,
-  end: instant(existing.end) ?? event.end,
-});
-
-/** A record's single block has no key worth saying. */
-const blockKeyOf = (key: string): { blockKey?: string } => (key === '' ? {} : { blockKey: key });
 
 const MAX_PAGES = 1000;
 

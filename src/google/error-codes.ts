@@ -1,7 +1,7 @@
 /**
  * Google token-endpoint and Calendar API failures whose cause is known, each with what a person
  * does about it and the page that documents it. Used where a failure is shown to a person
- * (`leave-bridge doctor`); the outbox's retry classification is in calendar.ts and auth.ts.
+ * (`leave-bridge doctor`); the outbox's retry classification is in calendar-errors.ts and auth.ts.
  */
 import { ExternalError, type Explanation } from '../ports.js';
 import { CALENDAR_EVENTS_SCOPE } from './auth.js';

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db } from '../db/client.js';
-import type { CallPacer, QuotaScope } from '../google/calendar.js';
+import type { CallPacer } from '../google/calendar.js';
+import type { QuotaScope } from '../google/calendar-errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 
