@@ -5,7 +5,10 @@ import { AppError } from '../errors.js';
 import { buildNodeRuntime } from '../node-deps.js';
 import { audited } from './audit.js';
 import type { ApprovalKind } from '../leave/types.js';
-import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
+import { payrollCsv } from '../reports/payroll-csv.js';
+import { payrollJson } from '../reports/payroll-json.js';
+import { recordExport } from '../reports/payroll-record.js';
+import { parseKinds, type AdjustmentsMode } from '../reports/payroll-types.js';
 import { parsePeriod } from '../reports/period.js';
 import { parseColumns, type OptionalColumn } from '../policies/payroll-code.js';
 

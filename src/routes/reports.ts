@@ -1,7 +1,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
-import { parseKinds, payrollCsv, payrollJson, recordExport, type AdjustmentsMode } from '../reports/payroll.js';
+import { payrollCsv } from '../reports/payroll-csv.js';
+import { payrollJson } from '../reports/payroll-json.js';
+import { recordExport } from '../reports/payroll-record.js';
+import { parseKinds, type AdjustmentsMode } from '../reports/payroll-types.js';
 import { periodErrorCode, withPeriod } from '../reports/period.js';
 import { parseColumns } from '../policies/payroll-code.js';
 import { reconcile } from '../reports/reconciliation/index.js';

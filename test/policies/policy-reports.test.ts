@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExportArgs, runExport } from '../../src/cli/export.js';
-import { PAYROLL_COLUMNS } from '../../src/reports/payroll.js';
+import { PAYROLL_COLUMNS } from '../../src/reports/payroll-types.js';
 import { loadDashboard } from '../../src/reports/dashboard/load.js';
 import type { ReconciliationReport } from '../../src/reports/reconciliation/index.js';
 import { BACKENDS, type TestDatabase } from '../support/db.js';

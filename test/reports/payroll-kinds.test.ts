@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PAYROLL_COLUMNS } from '../../src/reports/payroll.js';
+import { PAYROLL_COLUMNS } from '../../src/reports/payroll-types.js';
 import { BACKENDS, type TestDatabase } from '../support/db.js';
 import { testApp } from '../support/app.js';
 import { approvalInstance, encryptedRequest, leaveApprovalV1, outApproval, specialRevert, tripApproval, workApproval } from '../support/feishu.js';

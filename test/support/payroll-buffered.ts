@@ -8,8 +8,8 @@ import { and, desc, eq, gte, inArray, lt, lte } from 'drizzle-orm';
 import type { Queryable } from '../../src/db/client.js';
 import { attendanceDays, employees, leaves, payrollExportLines, payrollExports } from '../../src/db/schema.js';
 import type { ApprovalKind } from '../../src/leave/types.js';
+import { csvField } from '../../src/reports/payroll-csv.js';
 import {
-  csvField,
   DEFAULT_KINDS,
   PAYROLL_COLUMNS,
   type AdjustmentLine,
@@ -18,7 +18,7 @@ import {
   type BaselineExport,
   type PayrollExport,
   type PayrollLine,
-} from '../../src/reports/payroll.js';
+} from '../../src/reports/payroll-types.js';
 import { datesOf, type Period } from '../../src/reports/period.js';
 import { canonicalDecimal, fromMicro, toMicro } from '../../src/shared/decimal.js';
 

@@ -5,7 +5,7 @@ import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { instantToLocalDate } from '../../shared/local-time.js';
 import { queryRows } from '../../db/client.js';
 import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
-import { EXPORT_KINDS } from '../payroll.js';
+import { EXPORT_KINDS } from '../payroll-types.js';
 import { datesOf, type Period } from '../period.js';
 import { countLeavesInPeriod, driftOverview, type DriftOverview, type VerifyOptions } from '../reconciliation/index.js';
 

@@ -1,0 +1,49 @@
+/** Rendering a recorded payroll export as CSV (RFC 4180, formula-neutralised fields), streamed chunk by chunk. */
+import type { Queryable } from '../db/client.js';
+import { EXPORT_CHUNK_ROWS, exportChunks } from './payroll-chunks.js';
+import { PAYROLL_COLUMNS, type PayrollLine, type RecordedExport } from './payroll-types.js';
+
+// ---------------------------------------------------------------------------------------------
+// CSV (RFC 4180)
+
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
+
+/**
+ * One CSV field. RFC 4180: fields holding a comma, a double quote, CR or LF are quoted, quotes
+ * doubled. Spreadsheet formula injection (OWASP "CSV Injection"): a text field that starts with
+ * = + - @ TAB or CR is prefixed with a single quote so Excel/LibreOffice/Sheets show it as text
+ * instead of evaluating it (a leave type named `=HYPERLINK(...)` typed into Feishu would otherwise
+ * run in the payroll clerk's spreadsheet). Plain numbers (negative adjustment quantities such as
+ * `-0.5`) are left alone: they are data we produced, not formulas.
+ */
+export function csvField(value: string | null | undefined): string {
+  let v = value ?? '';
+  if (/^[=+\-@\t\r]/.test(v) && !PLAIN_NUMBER.test(v)) v = `'${v}`;
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvField).join(',')}\r\n`;
+
+/**
+ * Header row and CRLF line ends (RFC 4180). The eight contract columns (docs/contract.md) come first and in
+ * that order. Only when the export carries adjustments do two columns follow: `line_type`
+ * (`line` | `adjustment`) and `adjustment_reason`; adjustment rows come after all lines, their
+ * quantity signed. A plain export keeps exactly the eight contract columns.
+ */
+export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
+  const { withAdjustments } = exp;
+  // asked for kinds: every row carries its kind, after all of the columns an export had before
+  const kind = (l: PayrollLine) => (exp.kinds ? [l.kind ?? 'leave'] : []);
+  // a policy's payroll code: after every other column
+  const optional = (l: PayrollLine) => (exp.columns ?? []).map((c) => l[c] ?? '');
+  yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...(exp.columns ?? [])]);
+  for await (const rows of exportChunks(db, exp, chunkRows)) {
+    let out = '';
+    for (const l of rows) {
+      const fields = PAYROLL_COLUMNS.map((c) => l[c]);
+      if (l.line_type === 'adjustment') out += csvRow([...fields, 'adjustment', l.reason, ...kind(l), ...optional(l)]);
+      else out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l), ...optional(l)]);
+    }
+    yield out;
+  }
+}
