@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { fromMicro, toMicro } from '../shared/decimal.js';
 import { fromWallMs, normaliseLocal, wallMs, type LocalDateTime } from '../shared/local-time.js';
 import type { DayQuantity, LeaveApproval, LeaveEvent, LeaveRevert, LeaveUnit, SyncDoorbell } from '../leave/types.js';
-import { UnusableEventError } from './events.js';
+import { UnusableEventError } from './unusable-event-error.js';
 
 /*
  * Feishu People (飞书人事, CoreHR) leave requests, as GET /open-apis/corehr/v1/leaves/leave_request_history

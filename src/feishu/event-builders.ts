@@ -18,7 +18,7 @@
 import type { LeaveUnit } from '../leave/types.js';
 import type { LocalDateTime } from '../shared/local-time.js';
 import { encryptEvent, eventSignature } from './crypto.js';
-import { TRIP_EVENT } from './events.js';
+import { TRIP_EVENT } from './event-schemas.js';
 
 /** One delivery's plaintext and what identifies it. */
 export interface BuiltEvent {

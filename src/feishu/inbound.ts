@@ -3,7 +3,8 @@ import { plan, type Planned, type Reading } from '../leave/plan.js';
 import type { Config } from '../config.js';
 import { storable } from '../shared/storable.js';
 import { COREHR_REQUEST_EVENT_TYPE, corehrInstanceCode, readCorehrEvent } from './corehr.js';
-import { normaliseEvent, UnusableEventError } from './events.js';
+import { normaliseEvent } from './normalise-event.js';
+import { UnusableEventError } from './unusable-event-error.js';
 
 /** One authentic Feishu delivery, from the webhook or the long connection. */
 export interface FeishuDelivery {

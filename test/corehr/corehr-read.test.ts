@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readCorehrEvent, readLeaveRequest, requestEventKey } from '../../src/feishu/corehr.js';
-import { UnusableEventError } from '../../src/feishu/events.js';
+import { UnusableEventError } from '../../src/feishu/unusable-event-error.js';
 import { planDelivery } from '../../src/feishu/inbound.js';
 import { daysOf } from '../../src/leave/days.js';
 import type { LeaveApproval } from '../../src/leave/types.js';

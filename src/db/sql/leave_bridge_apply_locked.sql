@@ -3,7 +3,7 @@
 -- for a caller that holds the leave's advisory lock (leave_bridge_apply for
 -- replay; leave_bridge_ingest_locked and leave_bridge_ingest_batch for ingest). What an event
 -- means (normalisation, allocation into days, unit bases) is decided in TypeScript
--- (src/feishu/events.ts, src/leave/allocate.ts); this decides how the stored state changes.
+-- (src/feishu/normalise-event.ts, src/leave/allocate.ts); this decides how the stored state changes.
 --
 -- Arguments as leave_bridge_apply's. Returns {effect, outbox, ignored_reason}: effect is created,
 -- enriched, unchanged, reverted, revert_remembered, already_reverted, detail_after_revert or
