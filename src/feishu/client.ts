@@ -1,6 +1,6 @@
-import { AccessTokenError, Client, defaultHttpInstance, LoggerLevel, withUserAccessToken, type Cache, type HttpInstance } from '@larksuiteoapi/node-sdk';
+import { AccessTokenError, Client, LoggerLevel, withUserAccessToken } from '@larksuiteoapi/node-sdk';
 import pRetry from 'p-retry';
-import { sdkLogText, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import {
   ExternalError,
   type FailureClass,
@@ -11,13 +11,16 @@ import {
   type FeishuUser,
   type LeaveRequestPage,
 } from '../ports.js';
+import { asNumber, classifyFeishuError, FEISHU_CODES, FeishuCodeError, STALE_TOKEN_CODES, type Envelope } from './failures.js';
 import { accountsUrlFor } from './oauth-urls.js';
+import { pathSegment } from './path-segment.js';
+import { httpWithTimeout, sdkLogger, TokenCache } from './sdk-setup.js';
 
 /**
  * FeishuPort over the official SDK's Client. The SDK fetches and caches the tenant_access_token
  * (it renews 3 minutes before `expire`) and fills in the bearer header; everything it does not do
  * is here: treating `code != 0` as the failure it is (Feishu answers HTTP 200 for most of them, or
- * HTTP 400 with a code), classifying failures (transient, permanent, configuration: docs/architecture.md), a few in-process retries for the
+ * HTTP 400 with a code), classifying failures (transient, permanent, configuration: docs/architecture.md; failures.ts), a few in-process retries for the
  * transient ones, and the API's own limits (instance list ranges of at most 10 h).
  */
 
@@ -48,206 +51,6 @@ const DEFAULT_RETRY: RetryOptions = { retries: 4, minTimeout: 500, maxTimeout: 8
  * (open.feishu.cn/document/server-docs/approval-v4/instance/list).
  */
 export const LIST_WINDOW_MS = 10 * 3_600_000;
-
-/** Feishu codes with a meaning for us (open.feishu.cn generic error codes + the API pages). */
-export const FEISHU_CODES = {
-  /** request trigger frequency limit */
-  rateLimited: [99991400],
-  /** server-side trouble the API pages say to retry: "There have been some errors. Please try again later", internal error */
-  retryLater: [1395001, 40003],
-  /** credentials: invalid param on the token call, app secret invalid, app not enabled; missing/invalid tenant token */
-  credentials: [10003, 10012, 10014, 99991661, 99991663, 99991664, 99991665, 99991671],
-  /** the app lacks a scope, an IP allow-list refuses us, a user is outside the contact range */
-  permissions: [99991401, 99991672, 99991679, 41050],
-  /** contact v3 user get: "user id invalid error" */
-  userNotFound: 41012,
-  /** approval subscribe: "subscription existed" */
-  alreadySubscribed: 1390007,
-  /** approval definition get / subscribe: "approval code not found" */
-  approvalNotFound: 1390002,
-  /** approval instance get: "instance code not found" */
-  instanceNotFound: 1390003,
-  /**
-   * CoreHR leave API's server-side errors (HTTP 500 on its page: employment lookup, database,
-   * eligibility, accrual, balance, internal, unknown), worth another try
-   * (https://open.feishu.cn/document/server-docs/corehr-v1/leave/leave_request_history)
-   */
-  corehrRetryLater: [1160011, 1160012, 1160013, 1160014, 1160015, 1160023, 1169999],
-  /** CoreHR: "No permission to access the employee data" */
-  corehrNoPermission: [1160035],
-} as const;
-
-/** A token the server refused though the SDK's cache still holds it (revoked, secret rotated). */
-const STALE_TOKEN_CODES = new Set<number>([99991663, 99991664, 99991665]);
-
-interface Envelope<T> {
-  code?: number;
-  msg?: string;
-  data?: T;
-}
-
-/** A business failure as Feishu reported it: code != 0, whatever the HTTP status. */
-class FeishuCodeError extends Error {
-  constructor(
-    readonly api: string,
-    readonly code: number,
-    readonly feishuMsg: string,
-    readonly httpStatus: number,
-    readonly retryAfterMs: number | null,
-  ) {
-    super(`feishu ${api}: code ${code}${feishuMsg ? ` ${feishuMsg}` : ''}${httpStatus !== 200 ? ` (HTTP ${httpStatus})` : ''}`);
-    this.name = 'FeishuCodeError';
-  }
-}
-
-function classOfCode(code: number): FailureClass {
-  if ((FEISHU_CODES.rateLimited as readonly number[]).includes(code)) return 'transient';
-  if ((FEISHU_CODES.retryLater as readonly number[]).includes(code)) return 'transient';
-  if ((FEISHU_CODES.corehrRetryLater as readonly number[]).includes(code)) return 'transient';
-  if ((FEISHU_CODES.corehrNoPermission as readonly number[]).includes(code)) return 'configuration';
-  if ((FEISHU_CODES.credentials as readonly number[]).includes(code)) return 'configuration';
-  if ((FEISHU_CODES.permissions as readonly number[]).includes(code)) return 'configuration';
-  return 'permanent';
-}
-
-function asNumber(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return Number(v);
-  return null;
-}
-
-interface AxiosLike {
-  isAxiosError?: boolean;
-  message?: string;
-  code?: string;
-  config?: { url?: string };
-  response?: { status?: number; data?: unknown; headers?: Record<string, unknown> };
-}
-
-function retryAfterOf(headers: Record<string, unknown> | undefined): number | null {
-  if (!headers) return null;
-  // Feishu's gateway: x-ogw-ratelimit-reset = seconds until the window resets
-  for (const name of ['x-ogw-ratelimit-reset', 'retry-after']) {
-    const n = asNumber(headers[name]);
-    if (n !== null && n >= 0) return n * 1000;
-  }
-  return null;
-}
-
-/**
- * Turn anything the SDK or the network threw into an ExternalError. Messages name the API, the
- * HTTP status and Feishu's code/msg; they never include request bodies (the token call carries
- * the app secret).
- */
-export function classifyFeishuError(api: string, err: unknown): ExternalError & { retryAfterMs?: number | null } {
-  if (err instanceof ExternalError) return err;
-  if (err instanceof FeishuCodeError) {
-    const failure = err.httpStatus === 429 || err.httpStatus >= 500 ? 'transient' : classOfCode(err.code);
-    return Object.assign(new ExternalError(failure, err.message, err.httpStatus, String(err.code)), { retryAfterMs: err.retryAfterMs });
-  }
-  const e = (err ?? {}) as AxiosLike;
-  const isTokenCall = typeof e.config?.url === 'string' && e.config.url.includes('/auth/v3/tenant_access_token');
-  const where = isTokenCall ? `${api} (tenant_access_token)` : api;
-  if (e.isAxiosError && e.response) {
-    const status = e.response.status ?? 0;
-    const body = e.response.data as { code?: unknown; msg?: unknown } | undefined;
-    const code = typeof body === 'object' && body !== null ? asNumber(body.code) : null;
-    const msg = typeof body === 'object' && body !== null && typeof body.msg === 'string' ? body.msg : '';
-    const text = `feishu ${where}: HTTP ${status}${code !== null ? ` code ${code}` : ''}${msg ? ` ${msg}` : ''}`;
-    let failure: FailureClass;
-    if (status === 429 || status >= 500) failure = 'transient';
-    else if (code !== null) failure = classOfCode(code);
-    // a 4xx without a code from the token endpoint can only be about our credentials
-    else failure = isTokenCall || status === 401 ? 'configuration' : 'permanent';
-    if (isTokenCall && failure === 'permanent') failure = 'configuration';
-    return Object.assign(new ExternalError(failure, text, status, code !== null ? String(code) : undefined), {
-      retryAfterMs: retryAfterOf(e.response.headers),
-    });
-  }
-  if (e.isAxiosError) {
-    // no response: refused, reset, DNS, timeout
-    return new ExternalError('transient', `feishu ${where}: ${e.code ?? 'network error'} ${e.message ?? ''}`.trim());
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  // The SDK's token manager throws a plain Error for an HTTP-200 token failure:
-  // "failed to get tenant_access_token, code: 10014, msg: app secret invalid"
-  const token = /failed to get tenant_access_token, code: (-?\d+|unknown), msg: (.*)$/s.exec(message);
-  if (token) {
-    const code = asNumber(token[1]);
-    const failure = code !== null && classOfCode(code) === 'transient' ? 'transient' : 'configuration';
-    return new ExternalError(failure, `feishu ${api}: tenant_access_token refused: code ${token[1]} ${token[2]}`.trim(), 200, code !== null ? String(code) : undefined);
-  }
-  return new ExternalError('permanent', `feishu ${api}: ${message}`);
-}
-
-/** The SDK's token cache is module-global by default; each client keeps its own so tests (and a
- * second app id) never share a token, and a refused token can be dropped. */
-class TokenCache implements Cache {
-  private readonly values = new Map<string, { value: unknown; expiresAt: number | undefined }>();
-  // `Symbol` (not `symbol`): the SDK's Cache interface declares it so
-  async get(key: string | Symbol, options?: { namespace?: string }): Promise<unknown> {
-    const entry = this.values.get(`${options?.namespace ?? ''}/${String(key)}`);
-    if (!entry) return undefined;
-    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) return undefined;
-    return entry.value;
-  }
-  async set(key: string | Symbol, value: unknown, expiresAt?: number, options?: { namespace?: string }): Promise<boolean> {
-    this.values.set(`${options?.namespace ?? ''}/${String(key)}`, { value, expiresAt });
-    return true;
-  }
-  clear(): void {
-    this.values.clear();
-  }
-}
-
-/** The SDK logs whole axios errors (request bodies included): keep only messages, at debug. */
-function sdkLogger(logger: Logger, secret: string) {
-  const scrub = (line: string) => (secret ? line.split(secret).join('[redacted]') : line);
-  const log = (...parts: unknown[]) => {
-    const detail = scrub(sdkLogText(parts));
-    if (detail) logger.debug('feishu sdk', { detail });
-  };
-  return { error: log, warn: log, info: () => {}, debug: () => {}, trace: () => {} };
-}
-
-/**
- * An id for a path segment of an Open API URL. The SDK puts path parameters in as they are
- * (fillApiPath does no encoding), so `../../contact/v3/users/x` as an instance code would reach
- * another endpoint with the app's token. Encoded, a slash cannot leave its segment; `.` and `..`
- * (which URL parsers resolve even as %2E) and control characters are refused outright.
- */
-export function pathSegment(what: string, id: string): string {
-  if (id === '' || id.length > 200 || /^\.{1,2}$/.test(id) || /[\u0000-\u001f\u007f]/.test(id)) {
-    throw new ExternalError('permanent', `feishu: ${what} ${JSON.stringify(id.slice(0, 40))} is not a valid id`);
-  }
-  return encodeURIComponent(id);
-}
-
-function withoutBodyOnGet<T extends { method?: string; data?: unknown }>(opts: T): T {
-  const method = (opts.method ?? 'GET').toUpperCase();
-  if (method !== 'GET' && method !== 'HEAD') return opts;
-  const { data: _ignored, ...rest } = opts;
-  return rest as T;
-}
-
-function httpWithTimeout(timeoutMs: number): HttpInstance {
-  // defaultHttpInstance unwraps `response.data` (the SDK relies on that); we only add a timeout.
-  const http = defaultHttpInstance as unknown as HttpInstance;
-  return {
-    // The SDK sends `data: {}` with every call, GETs included (Client.formatPayload). Node's http
-    // adapter puts that "{}" on the wire; on Workers axios uses its fetch adapter, and fetch refuses
-    // a GET or HEAD with a body ("Request with a GET or HEAD method cannot have a body"). A GET has
-    // no body to lose, so drop it here.
-    request: (opts) => http.request({ timeout: timeoutMs, ...withoutBodyOnGet(opts) }),
-    get: (url, opts) => http.get(url, { timeout: timeoutMs, ...opts }),
-    delete: (url, opts) => http.delete(url, { timeout: timeoutMs, ...opts }),
-    head: (url, opts) => http.head(url, { timeout: timeoutMs, ...opts }),
-    options: (url, opts) => http.options(url, { timeout: timeoutMs, ...opts }),
-    post: (url, data, opts) => http.post(url, data, { timeout: timeoutMs, ...opts }),
-    put: (url, data, opts) => http.put(url, data, { timeout: timeoutMs, ...opts }),
-    patch: (url, data, opts) => http.patch(url, data, { timeout: timeoutMs, ...opts }),
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -1,7 +1,7 @@
 /**
  * Feishu Open API error codes whose cause is known, each with what a person does about it and the
  * page that documents it. Used where a failure is shown to a person (`leave-bridge doctor`); the
- * client's retry classification is FEISHU_CODES in client.ts.
+ * client's retry classification is FEISHU_CODES in failures.ts.
  */
 import { ExternalError, type Explanation } from '../ports.js';
 
@@ -114,7 +114,7 @@ export function explainFeishuCode(code: number, msg = ''): Explanation | null {
   return BY_CODE.get(code)?.(msg) ?? null;
 }
 
-/** The explanation of a failed Feishu call (src/feishu/client.ts puts the code in `reason`). */
+/** The explanation of a failed Feishu call (src/feishu/failures.ts puts the code in `reason`). */
 export function explainFeishuError(err: unknown): Explanation | null {
   if (!(err instanceof ExternalError) || err.reason === undefined || !/^\d+$/.test(err.reason)) return null;
   return explainFeishuCode(Number(err.reason), err.message);

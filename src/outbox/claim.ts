@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { readSyncStates, type HandlerDeps, type OutboxMessage, type SyncState } from './handlers.js';
+import type { HandlerDeps, OutboxMessage } from './handler-types.js';
+import { readSyncStates, type SyncState } from './sync-state.js';
 
 /** A row this drainer holds the lease of, from claim until its completion. */
 export interface Claimed extends OutboxMessage {

@@ -6,7 +6,8 @@ import type { Deps } from '../deps.js';
 import { isConnectionError } from '../db/connection-errors.js';
 import type { Claimed } from './claim.js';
 import { enqueue } from './enqueue.js';
-import { recordsCtes, type BlockRecord, type HandlerDeps, type HandlerOutcome } from './handlers.js';
+import { recordsCtes, type BlockRecord } from './block-records.js';
+import type { HandlerDeps, HandlerOutcome } from './handler-types.js';
 import { lockKey, requeue } from './queries.js';
 import { TEAM_OUTBOX_KIND } from '../leave/team.js';
 

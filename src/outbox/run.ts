@@ -5,7 +5,8 @@ import { ExternalError, type FailureClass } from '../ports.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Claimed } from './claim.js';
 import type { Completions } from './complete.js';
-import { handleMessage, type HandlerDeps, type HandlerOutcome, type OutboxMessage } from './handlers.js';
+import type { HandlerDeps, HandlerOutcome, OutboxMessage } from './handler-types.js';
+import { handleMessage } from './handlers.js';
 import type { Outcome, ResolvedDrainerOptions } from './options.js';
 
 export type DrainerDeps = HandlerDeps & Pick<Deps, 'metrics' | 'onOutboxWritten' | 'pacer'>;

@@ -5,7 +5,7 @@ import { absenceTitle, absencesOf, recordOfOutboxKey, teamCalendarOn, wholeDays,
 import { visibilitiesOf } from '../leave/visibility.js';
 import { ExternalError } from '../ports.js';
 import { toInstant } from '../shared/local-time.js';
-import type { HandlerDeps, HandlerOutcome, HandlerResult } from './handlers.js';
+import type { HandlerDeps, HandlerOutcome, HandlerResult } from './handler-types.js';
 
 type TeamRow = typeof teamCalendarEvents.$inferSelect;
 

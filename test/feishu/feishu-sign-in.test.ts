@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFeishuClient, pathSegment } from '../../src/feishu/client.js';
+import { createFeishuClient } from '../../src/feishu/client.js';
+import { pathSegment } from '../../src/feishu/path-segment.js';
 import { accountsUrlFor, authorizeUrl } from '../../src/feishu/oauth-urls.js';
 import { silentLogger } from '../../src/logger.js';
 import { startFakeFeishu, type FakeFeishu } from '../fakes/feishu.js';
