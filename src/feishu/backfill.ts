@@ -6,6 +6,7 @@ import { AllocationError } from '../leave/allocate.js';
 import { ingestNormalised, type Effect, type IngestResult } from '../leave/ingest.js';
 import type { LeaveRevert } from '../leave/types.js';
 import { ExternalError, type FeishuInstance, type FeishuPort } from '../ports.js';
+import { runPeriodically } from '../shared/periodic.js';
 import { approvalFromInstance, LeaveFormError } from './form.js';
 import { minimiseFor, redactFormReason, type Minimise } from './inbound.js';
 
@@ -208,16 +209,12 @@ export function startPeriodicBackfill(deps: BackfillDeps, config: Config): () =>
     deps.logger.warn('periodic backfill needs FEISHU_APP_ID and FEISHU_APP_SECRET: off');
     return async () => {};
   }
-  let stopped = false;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-
-  const runOnce = async () => {
+  return runPeriodically(interval, async (stopped) => {
     const today = DateTime.fromJSDate(deps.clock.now(), { zone: config.DEFAULT_TIMEZONE });
     const from = today.minus({ days: 1 }).toISODate()!;
     const to = today.toISODate()!;
     for (const approvalCode of codes) {
-      if (stopped) return;
+      if (stopped()) return;
       try {
         const r = await backfill(deps, { approvalCode, from, to });
         const level = r.errors.length > 0 ? 'warn' : 'info';
@@ -236,26 +233,5 @@ export function startPeriodicBackfill(deps: BackfillDeps, config: Config): () =>
         deps.logger.error('periodic backfill failed', { approvalCode, error: err });
       }
     }
-  };
-
-  const schedule = (delay: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = null;
-      running = runOnce().finally(() => {
-        running = null;
-        schedule(interval);
-      });
-    }, delay);
-    timer.unref();
-  };
-  // first run right away: it covers whatever happened while the process was down
-  schedule(0);
-
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    timer = null;
-    await running;
-  };
+  });
 }

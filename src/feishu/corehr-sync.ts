@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { ingest, type IngestResult } from '../leave/ingest.js';
 import { COREHR_SYNC_KEY, COREHR_SYNC_KIND } from '../leave/types.js';
 import { ExternalError, type LeaveRequestQuery } from '../ports.js';
+import { runPeriodically } from '../shared/periodic.js';
 import { COREHR_REQUEST_EVENT_TYPE, corehrInstanceCode, processIdsOf, requestEventKey } from './corehr.js';
 import { minimiseFor, planDelivery, redactPayload } from './inbound.js';
 
@@ -261,32 +262,11 @@ export function startPeriodicCorehrSync(deps: CorehrSyncDeps): () => Promise<voi
     return async () => {};
   }
   if (!deps.feishu) deps.logger.warn('the CoreHR sync needs FEISHU_APP_ID and FEISHU_APP_SECRET: its outbox rows are held until they are set');
-  let stopped = false;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-  const tick = async () => {
+  return runPeriodically(interval, async () => {
     try {
       if (await queuePeriodicSync(deps, interval)) deps.logger.debug('periodic CoreHR sync queued');
     } catch (err) {
       deps.logger.error('could not queue the periodic CoreHR sync', { err });
     }
-  };
-  const schedule = (delay: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = null;
-      running = tick().finally(() => {
-        running = null;
-        schedule(interval);
-      });
-    }, delay);
-    timer.unref();
-  };
-  schedule(0);
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    timer = null;
-    await running;
-  };
+  });
 }
