@@ -19,8 +19,6 @@ import {
   ExternalError,
   type BlockState,
   type CalendarPort,
-  type GoogleEventSummary,
-  type GoogleTeamEventSummary,
   type WantedBlock,
 } from '../ports.js';
 import { createServiceAccountAuth, type AccessTokenSource, type ServiceAccountKey } from './auth.js';
@@ -171,6 +169,33 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
     return stateOf(patched, block, fallbackReason);
   }
 
+  /** Our events (the private marker) on a calendar between two times, every page, acting as `subject`. */
+  async function listMarked(subject: string, calendarId: string, timeMin: Date, timeMax: Date): Promise<Event[]> {
+    const out: Event[] = [];
+    let pageToken: string | undefined;
+    for (let page = 1; ; page++) {
+      if (page > MAX_PAGES) throw new ExternalError('permanent', `list events on ${calendarId}: more than ${MAX_PAGES} pages`);
+      const data = await call(subject, `list events on ${calendarId}`, (o) =>
+        api.events.list(
+          {
+            calendarId,
+            privateExtendedProperty: [`${MARKER_KEY}=${MARKER_VALUE}`],
+            timeMin: timeMin.toISOString(),
+            timeMax: timeMax.toISOString(),
+            singleEvents: true,
+            showDeleted: false,
+            maxResults: 250,
+            pageToken,
+          },
+          o,
+        ),
+      );
+      out.push(...(data.items ?? []));
+      pageToken = data.nextPageToken ?? undefined;
+      if (!pageToken) return out;
+    }
+  }
+
   return {
     async probeOutOfOffice(calendarId, now = new Date()) {
       // not one of our leave ids (those start with "lb"): reconciliation never takes it for a block
@@ -278,31 +303,8 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
     },
 
     async listMarkedEventsAs(subject, calendarId, timeMin, timeMax) {
-      const out: GoogleTeamEventSummary[] = [];
-      let pageToken: string | undefined;
-      for (let page = 1; ; page++) {
-        if (page > MAX_PAGES) throw new ExternalError('permanent', `list events on ${calendarId}: more than ${MAX_PAGES} pages`);
-        const data = await call(subject, `list events on ${calendarId}`, (o) =>
-          api.events.list(
-            {
-              calendarId,
-              privateExtendedProperty: [`${MARKER_KEY}=${MARKER_VALUE}`],
-              timeMin: timeMin.toISOString(),
-              timeMax: timeMax.toISOString(),
-              singleEvents: true,
-              showDeleted: false,
-              maxResults: 250,
-              pageToken,
-            },
-            o,
-          ),
-        );
-        for (const event of data.items ?? []) {
-          out.push({ ...summaryOf(event), summary: event.summary ?? '', allDay: typeof event.start?.date === 'string' && !event.start?.dateTime });
-        }
-        pageToken = data.nextPageToken ?? undefined;
-        if (!pageToken) return out;
-      }
+      const events = await listMarked(subject, calendarId, timeMin, timeMax);
+      return events.map((event) => ({ ...summaryOf(event), summary: event.summary ?? '', allDay: typeof event.start?.date === 'string' && !event.start?.dateTime }));
     },
 
     async deleteBlock(calendarId, instanceCode, blockKey = '') {
@@ -333,31 +335,7 @@ export function createGoogleCalendar(opts: GoogleCalendarOptions): GoogleCalenda
     },
 
     async listMarkedEvents(calendarId, timeMin, timeMax) {
-      const out: GoogleEventSummary[] = [];
-      let pageToken: string | undefined;
-      for (let page = 1; ; page++) {
-        if (page > MAX_PAGES) {
-          throw new ExternalError('permanent', `list events on ${calendarId}: more than ${MAX_PAGES} pages`);
-        }
-        const data = await call(calendarId, `list events on ${calendarId}`, (o) =>
-          api.events.list(
-            {
-              calendarId,
-              privateExtendedProperty: [`${MARKER_KEY}=${MARKER_VALUE}`],
-              timeMin: timeMin.toISOString(),
-              timeMax: timeMax.toISOString(),
-              singleEvents: true,
-              showDeleted: false,
-              maxResults: 250,
-              pageToken,
-            },
-            o,
-          ),
-        );
-        for (const event of data.items ?? []) out.push(summaryOf(event));
-        pageToken = data.nextPageToken ?? undefined;
-        if (!pageToken) return out;
-      }
+      return (await listMarked(calendarId, calendarId, timeMin, timeMax)).map(summaryOf);
     },
   };
 }
