@@ -1,3 +1,8 @@
+/**
+ * Every table, in one file on purpose: drizzle-kit generates the migrations from it
+ * (drizzle.config.ts), and a reader sees the whole data model in one place. Each table's docblock
+ * says what it holds; the functions over them are in src/db/sql/.
+ */
 import { sql } from 'drizzle-orm';
 import {
   bigint,
