@@ -110,13 +110,31 @@ export async function openPglite(dataDir: string): Promise<Database> {
   };
 }
 
-/** In-memory PGlite for tests: migrated, no directory, no lock. */
-export async function openMemoryPglite(): Promise<Database> {
+/**
+ * In-memory PGlite for tests: migrated, no directory, no lock. `template` is the data directory of
+ * a PGlite migrated from the same folder (`dumpDataDir`), which loads several times faster than
+ * the migrations run; the migrator then finds nothing left to apply.
+ */
+export async function openMemoryPglite(template?: Blob): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  const client = await PGlite.create(template ? { loadDataDir: template } : {});
+  const db = drizzle(client, { schema }) as unknown as Db;
+  await migrate(db as never, { migrationsFolder });
+  return { db, kind: 'pglite', close: () => client.close() };
+}
+
+/** A migrated in-memory PGlite's data directory, for `openMemoryPglite(template)`. */
+export async function migratedPgliteTemplate(): Promise<Blob> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   const client = await PGlite.create();
-  const db = drizzle(client, { schema }) as unknown as Db;
-  await migrate(db as never, { migrationsFolder });
-  return { db, kind: 'pglite', close: () => client.close() };
+  try {
+    await migrate(drizzle(client, { schema }) as never, { migrationsFolder });
+    return await client.dumpDataDir('none');
+  } finally {
+    await client.close();
+  }
 }

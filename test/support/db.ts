@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
+import { inject } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { connectPostgres, migratePostgres, openMemoryPglite } from '../../src/db/node-client.js';
 
@@ -43,8 +45,17 @@ export async function createPostgresDatabase(prefix = 'lb_test'): Promise<TestDa
   };
 }
 
+let template: Blob | undefined;
+
+/**
+ * A fresh, migrated in-memory PGlite. It starts from the data directory test/support/global-setup.ts
+ * migrated once for the whole run (running the migrations again in every file would cost most of
+ * the time PGlite-backed files take).
+ */
 export async function createPgliteDatabase(): Promise<TestDatabase> {
-  const database = await openMemoryPglite();
+  const file = inject('pgliteTemplate');
+  if (template === undefined && file) template = new Blob([readFileSync(file)]);
+  const database = await openMemoryPglite(template);
   return { ...database, url: null, name: 'pglite:memory' };
 }
 
