@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IntLike } from './event-schemas.js';
 import { fromMicro, toMicro } from '../shared/decimal.js';
 import { fromWallMs, normaliseLocal, wallMs, type LocalDateTime } from '../shared/local-time.js';
 import type { DayQuantity, LeaveApproval, LeaveEvent, LeaveRevert, LeaveUnit, SyncDoorbell } from '../leave/types.js';
@@ -43,14 +44,6 @@ export const COREHR_STATUSES: Record<number, string> = {
 const ACTIVE_STATUSES = new Set([1, 3, 4, 5]);
 const NOT_ACTIVE_STATUSES = new Set([6, 7, 8, 9]);
 
-const IntLike = z.union([
-  z.number().int(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'expected an integer')
-    .transform(Number),
-]);
 const OptText = z
   .union([z.string(), z.number()])
   .nullish()

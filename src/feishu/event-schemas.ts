@@ -14,7 +14,8 @@ import { z } from 'zod';
 import { normaliseLocal } from '../shared/local-time.js';
 import { LEAVE_UNITS, type LeaveUnit } from '../leave/types.js';
 
-const IntLike = z.union([
+/** An integer, or a string of one (Feishu sends both). */
+export const IntLike = z.union([
   z.number().int(),
   z
     .string()

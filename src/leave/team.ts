@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Visibility } from '../policies/body.js';
 import { localDate, wallMs, type LocalDateTime } from '../shared/local-time.js';
 import { BLOCKING_KINDS, type ApprovalKind } from './types.js';
+import type { BlockSource } from './blocks.js';
 
 /**
  * Who is away, as the team absence calendar and the ICS feeds show it: one entry per absent person
@@ -19,15 +20,8 @@ export interface Absence {
 /** How much of an absence others may see: its leave type's policy (src/policies/resolve.ts). */
 export type { Visibility };
 
-/** What absencesOf reads of a record (a leaves row). */
-export interface AbsenceSource {
-  kind: string | null;
-  employeeId: string | null;
-  startLocal: string | null;
-  endLocal: string | null;
-  segments: Array<[string, string]> | null;
-  peers: string[] | null;
-}
+/** What absencesOf reads of a record (a leaves row): what blockPlan reads. */
+export type AbsenceSource = BlockSource;
 
 export const TEAM_KEY = 'team';
 /** The team calendar's outbox rows are keyed apart from the record's own calendar messages. */
