@@ -2,7 +2,7 @@ import { fromMicro, toMicro } from '../../shared/decimal.js';
 import { QUANTITY_KINDS, UNIT_INFO, type LeaveUnit } from '../../leave/types.js';
 import { blockPlan, isPlainKey, plainKeyOf } from '../../leave/blocks.js';
 import type { PolicySet } from '../../policies/resolve.js';
-import { blockId, type BlockRow, type EmployeeRow, type Facts, type LeaveRow, type QuarantinedRow } from './facts.js';
+import { blockId, type BlockRow, type EmployeeRow, type Facts, type LeaveRow, type QuarantinedRow, type SourcePair } from './facts.js';
 import { PENDING_WARN_MS, SINGLE_VARIANT_GRACE_MS, type DriftItem } from './types.js';
 
 /*
@@ -176,11 +176,9 @@ export class EmailCheck {
 
   items(): DriftItem[] {
     const items: DriftItem[] = [];
-    // a person's leaves in the order they start (pages come in instance code order)
-    const byStart = (a: { code: string; start: string }, b: { code: string; start: string }) =>
-      a.start < b.start ? -1 : a.start > b.start ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
     for (const [employeeId, { leaves, lookupQueued, employee: e }] of this.people) {
       if (!e?.fetchedAt && lookupQueued) continue;
+      // a person's leaves in the order they start
       const leaveCodes = leaves.sort(byStart).map((l) => l.code);
       items.push({
         category: 'employee_without_email',
@@ -251,7 +249,9 @@ function checkTotals(leave: LeaveRow, sums: Array<{ unit: string; total: string 
  * kind and type, however many pages of leaves its approvals are in (`add` each page, then `items`).
  */
 export class UnmappedTypesCheck {
-  private readonly unmapped = new Map<string, { kind: string; type: string; leaves: Array<{ code: string; start: string }> }>();
+  // Per kind and type: how many approvals, and only the first few of them (the item names those),
+  // so what is held does not grow with the period.
+  private readonly unmapped = new Map<string, { kind: string; type: string; count: number; first: Array<{ code: string; start: string }> }>();
   constructor(private readonly policies: PolicySet) {}
 
   add(facts: Facts): void {
@@ -261,86 +261,68 @@ export class UnmappedTypesCheck {
       const type = leave.leaveType ?? leave.leaveTypeKey;
       if (leave.status !== 'approved' || type === null || !(QUANTITY_KINDS as readonly string[]).includes(kind) || this.policies.explicit(kind, type)) continue;
       const key = `${kind}\u0000${type}`;
-      const entry = this.unmapped.get(key) ?? { kind, type, leaves: [] };
-      entry.leaves.push({ code: leave.instanceCode, start: leave.startLocal ?? '' });
+      const entry = this.unmapped.get(key) ?? { kind, type, count: 0, first: [] };
+      entry.count++;
+      keepFirst(entry.first, { code: leave.instanceCode, start: leave.startLocal ?? '' }, UNMAPPED_LEAVES_LISTED);
       this.unmapped.set(key, entry);
     }
   }
 
   items(): DriftItem[] {
     const items: DriftItem[] = [];
-    // in the order the approvals start (pages come in instance code order)
-    const byStart = (a: { code: string; start: string }, b: { code: string; start: string }) =>
-      a.start < b.start ? -1 : a.start > b.start ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
-    for (const { kind, type, leaves } of this.unmapped.values()) {
-      const codes = leaves.sort(byStart).map((l) => l.code);
+    for (const { kind, type, count, first } of this.unmapped.values()) {
+      const codes = first.map((l) => l.code);
       const source = this.policies.resolve(kind, type).source;
       const from = source ? `the policy of kind ${source.kind} and type ${source.leave_type}` : 'the built-in default (out-of-office for kinds with blocks, name only, no payroll code)';
       items.push({
         category: 'unmapped_leave_type',
         instance_code: codes[0]!,
         employee_id: null,
-        detail: `${kind} type ${JSON.stringify(type)} has no policy of its own; ${codes.length} approval${codes.length === 1 ? '' : 's'} of the period use ${from}`,
+        detail: `${kind} type ${JSON.stringify(type)} has no policy of its own; ${count} approval${count === 1 ? '' : 's'} of the period use ${from}`,
         action: `Decide what it does and which payroll code it has: PUT /api/policies/${encodeURIComponent(type)}?kind=${kind} (or \`leave-bridge policy set\`, or the dashboard's policy page).`,
         severity: 'warning',
-        data: { kind, leave_type: type, leaves: codes.slice(0, 20), count: codes.length, policy: source },
+        data: { kind, leave_type: type, leaves: codes, count, policy: source },
       });
     }
     return items;
   }
 }
 
+/** Approvals an unmapped_leave_type item names (the first to start), whatever their number. */
+const UNMAPPED_LEAVES_LISTED = 20;
+
+/** In the order approvals start (pages come in instance code order), then by code. */
+const byStart = (a: { code: string; start: string }, b: { code: string; start: string }) =>
+  a.start < b.start ? -1 : a.start > b.start ? 1 : a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+
+/** Keep `list` the first `max` of everything offered, in start order. */
+function keepFirst(list: Array<{ code: string; start: string }>, leave: { code: string; start: string }, max: number): void {
+  if (list.length === max && byStart(leave, list.at(-1)!) >= 0) return;
+  let at = list.length;
+  while (at > 0 && byStart(leave, list[at - 1]!) < 0) at--;
+  list.splice(at, 0, leave);
+  if (list.length > max) list.pop();
+}
+
 /**
  * The same time off approved twice, once in the Approval app and once in Feishu People (CoreHR),
  * for the same person: both are recorded, so payroll counts it twice and two blocks are written.
  * Nothing merges them silently (they may differ in type or quantity); a person decides which one
- * stands. One item per pair of overlapping approved leaves.
+ * stands. One item per pair of overlapping approved leaves (found by `sourcePairsPage`).
  */
-export class DuplicateSourcesCheck {
-  // Only the approved leaves with both times, as (code, start, end) per person: the two records of
-  // one person may come in different pages, so the pairs are judged once every page is in.
-  private readonly people = new Map<string, { approvals: TimeOff[]; corehr: TimeOff[] }>();
-
-  add(facts: Facts): void {
-    for (const l of facts.scope) {
-      if (l.status !== 'approved' || (l.kind ?? 'leave') !== 'leave' || !l.employeeId || !l.startLocal || !l.endLocal) continue;
-      const person = this.people.get(l.employeeId) ?? { approvals: [], corehr: [] };
-      (l.source === 'corehr' ? person.corehr : person.approvals).push({ code: l.instanceCode, type: l.leaveType, start: l.startLocal, end: l.endLocal });
-      this.people.set(l.employeeId, person);
-    }
+export function checkSourcePairs(pairs: SourcePair[], items: DriftItem[]): void {
+  for (const { employeeId, corehrCode: c, approvalCode: a, ...p } of pairs) {
+    const from = p.approvalStart > p.corehrStart ? p.approvalStart : p.corehrStart;
+    const to = p.approvalEnd < p.corehrEnd ? p.approvalEnd : p.corehrEnd;
+    items.push({
+      category: 'duplicate_source',
+      instance_code: c,
+      employee_id: employeeId,
+      detail: `${c} (Feishu People, ${p.corehrType ?? 'leave'} ${p.corehrStart} → ${p.corehrEnd}) overlaps approval ${a} (${p.approvalType ?? 'leave'} ${p.approvalStart} → ${p.approvalEnd}) from ${from} to ${to}`,
+      action:
+        'The same time off was approved in the Approval app and in Feishu People: payroll counts both and both block the calendar. Withdraw or cancel the one that should not stand in Feishu; its revert or cancellation removes it here.',
+      severity: 'error',
+      data: { approval_instance_code: a, corehr_instance_code: c, overlap_start: from, overlap_end: to },
+    });
   }
-
-  items(): DriftItem[] {
-    const items: DriftItem[] = [];
-    const byCode = (a: TimeOff, b: TimeOff) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
-    for (const [employeeId, { approvals, corehr }] of this.people) {
-      if (corehr.length === 0 || approvals.length === 0) continue;
-      for (const c of corehr.sort(byCode)) {
-        for (const a of approvals.sort(byCode)) {
-          // wall-clock times of one format compare as strings; touching ends do not overlap
-          if (!(a.start < c.end && c.start < a.end)) continue;
-          const from = a.start > c.start ? a.start : c.start;
-          const to = a.end < c.end ? a.end : c.end;
-          items.push({
-            category: 'duplicate_source',
-            instance_code: c.code,
-            employee_id: employeeId,
-            detail: `${c.code} (Feishu People, ${c.type ?? 'leave'} ${c.start} → ${c.end}) overlaps approval ${a.code} (${a.type ?? 'leave'} ${a.start} → ${a.end}) from ${from} to ${to}`,
-            action:
-              'The same time off was approved in the Approval app and in Feishu People: payroll counts both and both block the calendar. Withdraw or cancel the one that should not stand in Feishu; its revert or cancellation removes it here.',
-            severity: 'error',
-            data: { approval_instance_code: a.code, corehr_instance_code: c.code, overlap_start: from, overlap_end: to },
-          });
-        }
-      }
-    }
-    return items;
-  }
-}
-
-interface TimeOff {
-  code: string;
-  type: string | null;
-  start: string;
-  end: string;
 }

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, gte, isNotNull, lte, sql, type AnyColumn } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Queryable } from '../../db/client.js';
 import { attendanceDays, calendarBlocks, employees, inboxEvents, leaves, outbox } from '../../db/schema.js';
 import type { Period } from '../period.js';
@@ -51,19 +52,20 @@ export const blockId = (instanceCode: string, blockKey: string): string => (bloc
 export type EmployeeRow = typeof employees.$inferSelect;
 
 /**
- * Leaves whose local dates overlap the period (revert-only stubs have no dates and are left out).
- * The last local date a leave touches: an end at 00:00:00 closes the day before.
+ * Leaves (of `t`, the table or an alias of it) whose local dates overlap the period (revert-only
+ * stubs have no dates and are left out). The last local date a leave touches: an end at 00:00:00
+ * closes the day before.
  */
-const inPeriod = (period: Period) =>
+const inPeriod = (period: Period, t: Record<'detailSource' | 'startLocal' | 'endLocal', AnyColumn> = leaves) =>
   and(
-    isNotNull(leaves.detailSource),
-    isNotNull(leaves.startLocal),
-    isNotNull(leaves.endLocal),
-    lte(sql`substr(${leaves.startLocal}, 1, 10)`, period.to),
-    gte(sql`substr(${leaves.endLocal}, 1, 10)`, period.from),
-    sql`greatest(substr(${leaves.startLocal}, 1, 10)::date,
-                 case when substr(${leaves.endLocal}, 12) = '00:00:00' then substr(${leaves.endLocal}, 1, 10)::date - 1
-                      else substr(${leaves.endLocal}, 1, 10)::date end) >= ${period.from}::date`,
+    isNotNull(t.detailSource),
+    isNotNull(t.startLocal),
+    isNotNull(t.endLocal),
+    lte(sql`substr(${t.startLocal}, 1, 10)`, period.to),
+    gte(sql`substr(${t.endLocal}, 1, 10)`, period.from),
+    sql`greatest(substr(${t.startLocal}, 1, 10)::date,
+                 case when substr(${t.endLocal}, 12) = '00:00:00' then substr(${t.endLocal}, 1, 10)::date - 1
+                      else substr(${t.endLocal}, 1, 10)::date end) >= ${period.from}::date`,
   );
 
 /**
@@ -89,6 +91,62 @@ export async function countLeavesInPeriod(db: Queryable, period: Period): Promis
     .groupBy(leaves.status);
   const of = (status: string) => Number(rows.find((r) => r.status === status)?.n ?? 0);
   return { approved: of('approved'), reverted: of('reverted') };
+}
+
+/** An approved leave of the Approval app and one of Feishu People (CoreHR), of one person, whose times overlap. */
+export interface SourcePair {
+  employeeId: string;
+  corehrCode: string;
+  corehrType: string | null;
+  corehrStart: string;
+  corehrEnd: string;
+  approvalCode: string;
+  approvalType: string | null;
+  approvalStart: string;
+  approvalEnd: string;
+}
+
+/**
+ * One page of the period's pairs of the same time off from both sources, in (CoreHR code, approval
+ * code) order after `after`. Found by the database: the two records of a person may be anywhere
+ * among the period's leaves, and holding every leave to pair them would grow with the period.
+ * Wall-clock times of one format compare as strings (byte order, as the report compares them);
+ * touching ends do not overlap.
+ */
+export async function sourcePairsPage(db: Queryable, period: Period, after: { corehrCode: string; approvalCode: string } | null, limit: number): Promise<SourcePair[]> {
+  const c = alias(leaves, 'c');
+  const a = alias(leaves, 'a');
+  const C = (column: AnyColumn) => sql`${column} collate "C"`;
+  return db
+    .select({
+      employeeId: sql<string>`${c.employeeId}`,
+      corehrCode: c.instanceCode,
+      corehrType: c.leaveType,
+      corehrStart: sql<string>`${c.startLocal}`,
+      corehrEnd: sql<string>`${c.endLocal}`,
+      approvalCode: a.instanceCode,
+      approvalType: a.leaveType,
+      approvalStart: sql<string>`${a.startLocal}`,
+      approvalEnd: sql<string>`${a.endLocal}`,
+    })
+    .from(c)
+    .innerJoin(a, and(eq(a.employeeId, c.employeeId), sql`${a.source} <> 'corehr'`, sql`${C(a.startLocal)} < ${C(c.endLocal)}`, sql`${C(c.startLocal)} < ${C(a.endLocal)}`))
+    .where(
+      and(
+        eq(c.source, 'corehr'),
+        eq(c.status, 'approved'),
+        eq(a.status, 'approved'),
+        sql`coalesce(${c.kind}, 'leave') = 'leave'`,
+        sql`coalesce(${a.kind}, 'leave') = 'leave'`,
+        inPeriod(period, c),
+        inPeriod(period, a),
+        after === null
+          ? undefined
+          : sql`(${C(c.instanceCode)} > ${after.corehrCode} or (${c.instanceCode} = ${after.corehrCode} and ${C(a.instanceCode)} > ${after.approvalCode}))`,
+      ),
+    )
+    .orderBy(C(c.instanceCode), C(a.instanceCode))
+    .limit(limit);
 }
 
 /** What the report judges about some of the period's leaves: the leaves and everything recorded about them. */

@@ -2,8 +2,8 @@ import type { Deps } from '../../deps.js';
 import type { Period } from '../period.js';
 import { loadPolicies, policyDefaults } from '../../policies/resolve.js';
 import { teamCalendarOn } from '../../leave/team.js';
-import { checkLeaves, checkQuarantined, DuplicateSourcesCheck, EmailCheck, UnmappedTypesCheck } from './checks.js';
-import { leavesInPeriodPage, loadFacts, mergeFacts, quarantinedPage, type Facts } from './facts.js';
+import { checkLeaves, checkQuarantined, checkSourcePairs, EmailCheck, UnmappedTypesCheck } from './checks.js';
+import { leavesInPeriodPage, loadFacts, mergeFacts, quarantinedPage, sourcePairsPage, type Facts, type SourcePair } from './facts.js';
 import { decodeCursor, encodeCursor, PageSelector, type ItemKey, type Phase } from './paging.js';
 import { DEFAULT_PAGE_ITEMS } from './query.js';
 import { CATEGORIES, type Category, type DriftItem, type ReconciliationReport, type Severity, type VerifyOptions } from './types.js';
@@ -49,11 +49,14 @@ export async function scanDrift(
   const counts = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
   const bySeverity: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   let total = 0;
-  /** items of one phase, numbered within their (category, instance code) in the order they came */
-  const hand = (phase: Phase, items: DriftItem[]) => {
-    const seen = new Map<string, number>();
+  const groupOf = (item: DriftItem) => `${item.category}\u0000${item.instance_code ?? ''}`;
+  /**
+   * items of one phase, numbered within their (category, instance code) in the order they came;
+   * `seen` carries the numbering over when one group's items come in several calls
+   */
+  const hand = (phase: Phase, items: DriftItem[], seen = new Map<string, number>()) => {
     for (const item of items) {
-      const group = `${item.category}\u0000${item.instance_code ?? ''}`;
+      const group = groupOf(item);
       const n = seen.get(group) ?? 0;
       seen.set(group, n + 1);
       counts[item.category]++;
@@ -68,7 +71,6 @@ export async function scanDrift(
   const team = teamCalendarOn(deps.config);
   const emails = new EmailCheck();
   const unmapped = new UnmappedTypesCheck(policies);
-  const duplicates = new DuplicateSourcesCheck();
   let feishuItems: DriftItem[] = [];
   const feishu = verified.feishu ? feishuVerification(deps, (item) => feishuItems.push(item)) : null;
   const kept: Facts[] = [];
@@ -84,7 +86,6 @@ export async function scanDrift(
     hand('leave', items);
     emails.add(facts);
     unmapped.add(facts);
-    duplicates.add(facts);
     if (feishu) {
       await feishu.check(scope);
       hand('feishu', feishuItems);
@@ -96,7 +97,18 @@ export async function scanDrift(
   }
   hand('email', emails.items());
   hand('types', unmapped.items());
-  hand('duplicates', duplicates.items());
+  // a page at a time, in CoreHR code order: only the last code of a page can continue on the next
+  const pairsSeen = new Map<string, number>();
+  for (let afterPair: SourcePair | null = null; ; ) {
+    const pairs = await sourcePairsPage(db, period, afterPair, LEAVES_PER_CHUNK);
+    const items: DriftItem[] = [];
+    checkSourcePairs(pairs, items);
+    hand('duplicates', items, pairsSeen);
+    if (pairs.length < LEAVES_PER_CHUNK) break;
+    afterPair = pairs.at(-1)!;
+    const continued = items.at(-1)!;
+    for (const group of pairsSeen.keys()) if (group !== groupOf(continued)) pairsSeen.delete(group);
+  }
 
   const quarantined: DriftItem[] = [];
   for (let afterId = 0; ; ) {
