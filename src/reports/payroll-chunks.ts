@@ -1,9 +1,7 @@
 /** Reading a recorded payroll export back in chunks of rows, lines then adjustments, for the renderers. */
-import { and, asc, eq, gt, lte } from 'drizzle-orm';
-import type { Queryable } from '../db/client.js';
-import { payrollExportLines } from '../db/schema.js';
+import { sql } from 'drizzle-orm';
+import { queryRows, type Queryable } from '../db/client.js';
 import type { ApprovalKind } from '../leave/types.js';
-import { canonicalDecimal } from '../shared/decimal.js';
 import type { AdjustmentLine, AdjustmentReason, PayrollLine, RecordedExport } from './payroll-types.js';
 
 /** Rows read per query: bounded memory, few round trips. */
@@ -11,11 +9,34 @@ export const EXPORT_CHUNK_ROWS = 2_000;
 
 export type StoredRow = PayrollLine & { line_type: string } & Partial<Omit<AdjustmentLine, keyof PayrollLine>>;
 
+/** A recorded row as the chunk query gives it: every value already in its exported text form. */
+interface ChunkRow {
+  line_type: string;
+  employee_id: string;
+  open_id: string | null;
+  email: string | null;
+  leave_type: string | null;
+  date: string;
+  quantity: string;
+  unit: string;
+  instance_code: string;
+  kind: string | null;
+  paid_type: number | null;
+  reason: string | null;
+  previous_quantity: string | null;
+  current_quantity: string | null;
+  previous_export_id: string | null;
+}
+
 /**
  * The recorded rows of an export, lines then adjustments, in chunks: ranges of `seq` (numbered
  * 1…n when recorded, so each range is known in advance), which every client reads alike (PGlite,
  * postgres.js, Hyperdrive) and which hold no transaction or cursor open between chunks. The next
  * chunk is asked for while the caller renders this one: at most two are held.
+ *
+ * A plain statement rather than the query builder: every row of a large export passes through
+ * here, and the database gives each value in the form the export prints (dates as text, decimals
+ * without trailing zeros by `trim_scale`), so a row is only re-keyed, not mapped column by column.
  */
 export async function* exportChunks(
   db: Queryable,
@@ -26,29 +47,15 @@ export async function* exportChunks(
   const withKind = exp.kinds !== undefined;
   const total = exp.lineCount + exp.adjustmentCount;
   const read = (after: number) =>
-    db
-      .select({
-        lineType: payrollExportLines.lineType,
-        employeeId: payrollExportLines.employeeId,
-        openId: payrollExportLines.openId,
-        email: payrollExportLines.email,
-        leaveType: payrollExportLines.leaveType,
-        date: payrollExportLines.date,
-        quantity: payrollExportLines.quantity,
-        unit: payrollExportLines.unit,
-        instanceCode: payrollExportLines.instanceCode,
-        kind: payrollExportLines.kind,
-        paidType: payrollExportLines.paidType,
-        reason: payrollExportLines.reason,
-        previousQuantity: payrollExportLines.previousQuantity,
-        currentQuantity: payrollExportLines.currentQuantity,
-        previousExportId: payrollExportLines.previousExportId,
-      })
-      .from(payrollExportLines)
-      .where(and(eq(payrollExportLines.exportId, exp.export_id), gt(payrollExportLines.seq, after), lte(payrollExportLines.seq, after + chunkRows)))
-      .orderBy(asc(payrollExportLines.seq))
-      // a promise, run once (a query builder runs again on every `then`)
-      .then((rows) => rows);
+    queryRows<ChunkRow>(
+      db,
+      sql`select line_type, employee_id, open_id, email, leave_type, date::text as date, trim_scale(quantity)::text as quantity, unit,
+                 instance_code, kind, paid_type, reason, trim_scale(previous_quantity)::text as previous_quantity,
+                 trim_scale(current_quantity)::text as current_quantity, previous_export_id::text as previous_export_id
+          from payroll_export_lines
+          where export_id = ${exp.export_id} and seq > ${after} and seq <= ${after + chunkRows}
+          order by seq`,
+    );
   let next = total > 0 ? read(0) : null;
   for (let after = 0; next; after += chunkRows) {
     const rows = await next;
@@ -58,26 +65,26 @@ export async function* exportChunks(
     yield rows.map((r) => {
       // the members in the order the export has always had them
       const line: StoredRow = {
-        employee_id: r.employeeId,
-        open_id: r.openId,
+        employee_id: r.employee_id,
+        open_id: r.open_id,
         email: r.email,
-        leave_type: r.leaveType,
+        leave_type: r.leave_type,
         date: r.date,
-        quantity: canonicalDecimal(r.quantity),
+        quantity: r.quantity,
         unit: r.unit,
-        instance_code: r.instanceCode,
-        line_type: r.lineType,
+        instance_code: r.instance_code,
+        line_type: r.line_type,
       };
       if (withKind) line.kind = (r.kind ?? 'leave') as ApprovalKind;
-      if (r.paidType !== null) line.paid_type = r.paidType;
-      if (r.lineType === 'adjustment') {
+      if (r.paid_type !== null) line.paid_type = r.paid_type;
+      if (r.line_type === 'adjustment') {
         line.reason = r.reason as AdjustmentReason;
-        line.previous_quantity = canonicalDecimal(r.previousQuantity ?? '0');
-        line.current_quantity = canonicalDecimal(r.currentQuantity ?? '0');
-        line.previous_export_id = r.previousExportId!;
+        line.previous_quantity = r.previous_quantity ?? '0';
+        line.current_quantity = r.current_quantity ?? '0';
+        line.previous_export_id = Number(r.previous_export_id);
       }
       // last, after every other member, as the column comes after every other column
-      if (exp.payrollCode) line.payroll_code = exp.payrollCode({ kind: r.kind ?? 'leave', leave_type: r.leaveType });
+      if (exp.payrollCode) line.payroll_code = exp.payrollCode({ kind: r.kind ?? 'leave', leave_type: r.leave_type });
       return line;
     });
   }

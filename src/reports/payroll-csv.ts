@@ -1,12 +1,14 @@
 /** Rendering a recorded payroll export as CSV (RFC 4180, formula-neutralised fields), streamed chunk by chunk. */
 import type { Queryable } from '../db/client.js';
 import { EXPORT_CHUNK_ROWS, exportChunks } from './payroll-chunks.js';
-import { PAYROLL_COLUMNS, type PayrollLine, type RecordedExport } from './payroll-types.js';
+import { PAYROLL_COLUMNS, type RecordedExport } from './payroll-types.js';
 
 // ---------------------------------------------------------------------------------------------
 // CSV (RFC 4180)
 
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
+/** A field that may need quoting or neutralising; most (dates, ids, numbers) need neither. */
+const MAY_NEED_WORK = /[",\r\n]|^[=+\-@\t\r]/;
 
 /**
  * One CSV field. RFC 4180: fields holding a comma, a double quote, CR or LF are quoted, quotes
@@ -18,6 +20,7 @@ const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
  */
 export function csvField(value: string | null | undefined): string {
   let v = value ?? '';
+  if (!MAY_NEED_WORK.test(v)) return v;
   if (/^[=+\-@\t\r]/.test(v) && !PLAIN_NUMBER.test(v)) v = `'${v}`;
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
@@ -32,17 +35,21 @@ const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvFi
  */
 export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
   const { withAdjustments } = exp;
-  // asked for kinds: every row carries its kind, after all of the columns an export had before
-  const kind = (l: PayrollLine) => (exp.kinds ? [l.kind ?? 'leave'] : []);
-  // a policy's payroll code: after every other column
-  const optional = (l: PayrollLine) => (exp.columns ?? []).map((c) => l[c] ?? '');
-  yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...(exp.columns ?? [])]);
+  const columns = exp.columns ?? [];
+  yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...columns]);
   for await (const rows of exportChunks(db, exp, chunkRows)) {
+    // every line of an export passes here: concatenated field by field, no array per line
     let out = '';
     for (const l of rows) {
-      const fields = PAYROLL_COLUMNS.map((c) => l[c]);
-      if (l.line_type === 'adjustment') out += csvRow([...fields, 'adjustment', l.reason, ...kind(l), ...optional(l)]);
-      else out += csvRow([...(withAdjustments ? [...fields, 'line', ''] : fields), ...kind(l), ...optional(l)]);
+      let line = csvField(l[PAYROLL_COLUMNS[0]]);
+      for (let i = 1; i < PAYROLL_COLUMNS.length; i++) line += `,${csvField(l[PAYROLL_COLUMNS[i]!])}`;
+      if (l.line_type === 'adjustment') line += `,adjustment,${csvField(l.reason)}`;
+      else if (withAdjustments) line += ',line,';
+      // asked for kinds: every row carries its kind, after all of the columns an export had before
+      if (exp.kinds) line += `,${csvField(l.kind ?? 'leave')}`;
+      // a policy's payroll code: after every other column
+      for (const c of columns) line += `,${csvField(l[c] ?? '')}`;
+      out += `${line}\r\n`;
     }
     yield out;
   }
