@@ -4,13 +4,17 @@ import { queryRows, type Queryable } from '../db/client.js';
 import type { ApprovalKind } from '../leave/types.js';
 import type { AdjustmentLine, AdjustmentReason, PayrollLine, RecordedExport } from './payroll-types.js';
 
-/** Rows read per query: bounded memory, few round trips. */
-export const EXPORT_CHUNK_ROWS = 2_000;
+/**
+ * Rows read per query: few round trips, and few enough that a chunk is gone before the garbage
+ * collector's next young-generation pass would move it to the old one (which grows the heap).
+ */
+export const EXPORT_CHUNK_ROWS = 500;
 
-export type StoredRow = PayrollLine & { line_type: string } & Partial<Omit<AdjustmentLine, keyof PayrollLine>>;
+/** A line or an adjustment of the JSON export. */
+export type ExportLine = PayrollLine & Partial<Omit<AdjustmentLine, keyof PayrollLine>>;
 
 /** A recorded row as the chunk query gives it: every value already in its exported text form. */
-interface ChunkRow {
+export interface ChunkRow {
   line_type: string;
   employee_id: string;
   open_id: string | null;
@@ -34,17 +38,12 @@ interface ChunkRow {
  * postgres.js, Hyperdrive) and which hold no transaction or cursor open between chunks. The next
  * chunk is asked for while the caller renders this one: at most two are held.
  *
- * A plain statement rather than the query builder: every row of a large export passes through
- * here, and the database gives each value in the form the export prints (dates as text, decimals
- * without trailing zeros by `trim_scale`), so a row is only re-keyed, not mapped column by column.
+ * A plain statement rather than the query builder, and rows as the database gives them: every row
+ * of a large export passes through here, and the database gives each value in the form the export
+ * prints (dates as text, decimals without trailing zeros by `trim_scale`), so the CSV is written
+ * straight from a row and only the JSON makes an object of each (`exportLine`).
  */
-export async function* exportChunks(
-  db: Queryable,
-  exp: Pick<RecordedExport, 'export_id' | 'kinds' | 'lineCount' | 'adjustmentCount' | 'payrollCode'>,
-  chunkRows = EXPORT_CHUNK_ROWS,
-): AsyncGenerator<StoredRow[]> {
-  // Without `kinds`, an export is what it always was: leave lines, no kind field.
-  const withKind = exp.kinds !== undefined;
+export async function* exportChunks(db: Queryable, exp: Pick<RecordedExport, 'export_id' | 'lineCount' | 'adjustmentCount'>, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<ChunkRow[]> {
   const total = exp.lineCount + exp.adjustmentCount;
   const read = (after: number) =>
     queryRows<ChunkRow>(
@@ -62,30 +61,32 @@ export async function* exportChunks(
     next = after + chunkRows < total ? read(after + chunkRows) : null;
     // a client that stops reading leaves no query unawaited
     next?.catch(() => {});
-    yield rows.map((r) => {
-      // the members in the order the export has always had them
-      const line: StoredRow = {
-        employee_id: r.employee_id,
-        open_id: r.open_id,
-        email: r.email,
-        leave_type: r.leave_type,
-        date: r.date,
-        quantity: r.quantity,
-        unit: r.unit,
-        instance_code: r.instance_code,
-        line_type: r.line_type,
-      };
-      if (withKind) line.kind = (r.kind ?? 'leave') as ApprovalKind;
-      if (r.paid_type !== null) line.paid_type = r.paid_type;
-      if (r.line_type === 'adjustment') {
-        line.reason = r.reason as AdjustmentReason;
-        line.previous_quantity = r.previous_quantity ?? '0';
-        line.current_quantity = r.current_quantity ?? '0';
-        line.previous_export_id = Number(r.previous_export_id);
-      }
-      // last, after every other member, as the column comes after every other column
-      if (exp.payrollCode) line.payroll_code = exp.payrollCode({ kind: r.kind ?? 'leave', leave_type: r.leave_type });
-      return line;
-    });
+    yield rows;
   }
+}
+
+/** A recorded row as the export's JSON has it: its members in the order the export has always had them. */
+export function exportLine(r: ChunkRow, exp: Pick<RecordedExport, 'kinds' | 'payrollCode'>): ExportLine {
+  const line: ExportLine = {
+    employee_id: r.employee_id,
+    open_id: r.open_id,
+    email: r.email,
+    leave_type: r.leave_type,
+    date: r.date,
+    quantity: r.quantity,
+    unit: r.unit,
+    instance_code: r.instance_code,
+  };
+  // Without `kinds`, an export is what it always was: leave lines, no kind field.
+  if (exp.kinds) line.kind = (r.kind ?? 'leave') as ApprovalKind;
+  if (r.paid_type !== null) line.paid_type = r.paid_type;
+  if (r.line_type === 'adjustment') {
+    line.reason = r.reason as AdjustmentReason;
+    line.previous_quantity = r.previous_quantity ?? '0';
+    line.current_quantity = r.current_quantity ?? '0';
+    line.previous_export_id = Number(r.previous_export_id);
+  }
+  // last, after every other member, as the column comes after every other column
+  if (exp.payrollCode) line.payroll_code = exp.payrollCode({ kind: r.kind ?? 'leave', leave_type: r.leave_type });
+  return line;
 }

@@ -36,6 +36,7 @@ const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvFi
 export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
   const { withAdjustments } = exp;
   const columns = exp.columns ?? [];
+  const withCode = columns.includes('payroll_code');
   yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...columns]);
   for await (const rows of exportChunks(db, exp, chunkRows)) {
     // every line of an export passes here: concatenated field by field, no array per line
@@ -47,8 +48,8 @@ export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows 
       else if (withAdjustments) line += ',line,';
       // asked for kinds: every row carries its kind, after all of the columns an export had before
       if (exp.kinds) line += `,${csvField(l.kind ?? 'leave')}`;
-      // a policy's payroll code: after every other column
-      for (const c of columns) line += `,${csvField(l[c] ?? '')}`;
+      // a policy's payroll code (the only optional column): after every other column
+      if (withCode) line += `,${csvField(exp.payrollCode?.({ kind: l.kind ?? 'leave', leave_type: l.leave_type }) ?? '')}`;
       out += `${line}\r\n`;
     }
     yield out;

@@ -1,9 +1,7 @@
 /** Rendering a recorded payroll export as JSON, streamed chunk by chunk. */
 import type { Queryable } from '../db/client.js';
-import { EXPORT_CHUNK_ROWS, exportChunks, type StoredRow } from './payroll-chunks.js';
+import { EXPORT_CHUNK_ROWS, exportChunks, exportLine } from './payroll-chunks.js';
 import type { RecordedExport } from './payroll-types.js';
-
-const jsonLine = ({ line_type: _lineType, ...rest }: StoredRow) => rest;
 
 /**
  * The export as JSON, piece by piece: exactly `JSON.stringify(export, null, indent)` of the whole
@@ -40,9 +38,9 @@ export async function* payrollJson(db: Queryable, exp: RecordedExport, indent = 
           out += afterLines();
           linesClosed = true;
         }
-        out += `${adjustments++ ? ',' : ''}${nl(2)}${value(jsonLine(r), 2)}`;
+        out += `${adjustments++ ? ',' : ''}${nl(2)}${value(exportLine(r, exp), 2)}`;
       } else {
-        out += `${lines++ ? ',' : ''}${nl(2)}${value(jsonLine(r), 2)}`;
+        out += `${lines++ ? ',' : ''}${nl(2)}${value(exportLine(r, exp), 2)}`;
       }
     }
     yield out;
