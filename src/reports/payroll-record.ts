@@ -1,5 +1,5 @@
 /** Recording a payroll export: its lines and their adjustments against the baseline, written by the database in one transaction. */
-import { and, desc, eq, gte, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, lte, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Queryable } from '../db/client.js';
 import { payrollExports } from '../db/schema.js';
 import type { Clock } from '../deps.js';
@@ -22,30 +22,22 @@ const EXPORT_ORDER = (t: string) =>
 const kindList = (kinds: readonly ApprovalKind[]) => sql.join(kinds.map((k) => sql`${k}`), sql`, `);
 
 /**
- * Record the attendance lines of a period as rows of export `exportId`, numbered in the export's
- * order: only active days of approved approvals of the kinds asked for, only dates inside
- * [from, to]. A leave that crosses the boundary contributes just its inside days; superseded
- * (re-allocated) and reverted days never appear. The database copies them: nothing passes
- * through the service.
+ * The attendance lines of a period, numbered (`seq`) in the export's order: only active days of
+ * approved approvals of the kinds asked for, only dates inside [from, to]. A leave that crosses
+ * the boundary contributes just its inside days; superseded (re-allocated) and reverted days never
+ * appear.
  */
-async function recordLines(db: Queryable, exportId: number, period: Period, kinds: readonly ApprovalKind[]): Promise<number> {
-  const [row] = await queryRows<{ n: number | string }>(
-    db,
-    sql`with written as (
-          insert into payroll_export_lines (export_id, seq, line_type, employee_id, open_id, email, leave_type, date, quantity, unit, instance_code, kind, paid_type)
-          select ${exportId}, row_number() over (order by ${EXPORT_ORDER('a')}), 'line',
-                 a.employee_id, coalesce(l.open_id, e.open_id), coalesce(e.email_override, e.email), coalesce(l.leave_type, l.leave_type_key),
-                 a.date, a.quantity, a.unit, a.instance_code, l.kind, a.paid_type
-          from attendance_days a
-          join leaves l on l.instance_code = a.instance_code
-          left join employees e on e.employee_id = a.employee_id
-          where a.status = 'active' and l.status = 'approved' and l.kind in (${kindList(kinds)})
-            and a.date >= ${period.from}::date and a.date <= ${period.to}::date
-          returning 1)
-        select count(*)::int as n from written`,
-  );
-  return Number(row?.n ?? 0);
-}
+const periodLines = (period: Period, kinds: readonly ApprovalKind[]) =>
+  sql`select row_number() over (order by ${EXPORT_ORDER('a')}) as seq,
+             a.employee_id, coalesce(l.open_id, e.open_id) as open_id, coalesce(e.email_override, e.email) as email,
+             coalesce(l.leave_type, l.leave_type_key) as leave_type, a.date, a.quantity, a.unit, a.instance_code, l.kind, a.paid_type
+      from attendance_days a
+      join leaves l on l.instance_code = a.instance_code
+      left join employees e on e.employee_id = a.employee_id
+      where a.status = 'active' and l.status = 'approved' and l.kind in (${kindList(kinds)})
+        and a.date >= ${period.from}::date and a.date <= ${period.to}::date`;
+
+const LINE_COLUMNS = sql.raw('employee_id, open_id, email, leave_type, date, quantity, unit, instance_code, kind, paid_type');
 
 // ---------------------------------------------------------------------------------------------
 // Adjustments
@@ -95,29 +87,56 @@ async function findBaseline(db: Queryable, period: Period, kinds: readonly Appro
 }
 
 /**
- * Adjustments are this export's lines minus the baseline, per (employee, leave, date, unit): a
- * revert gives a negative line, a re-allocation a negative and/or positive pair, a late approval a
+ * Record the period's lines as rows of export `exportId` and, against a baseline, their
+ * adjustments: this export's lines minus the baseline, per (employee, leave, date, unit). A revert
+ * gives a negative line, a re-allocation a negative and/or positive pair, a late approval a
  * positive line. Dates no earlier export covered have no baseline and produce no adjustments.
  * Each is described as the line is now when it still exists, else as it was handed out, and
- * recorded after the lines (seq after `lineCount`), in the export's order. Done by the database,
- * from the recorded rows of both exports.
+ * recorded after the lines (seq after theirs), in the export's order.
+ *
+ * One statement, written by the database: nothing passes through the service. The adjustments
+ * compare the lines as the statement computes them (not as just written, which the statement
+ * cannot see, and whose statistics would not yet say how many there are) with the baseline's
+ * recorded rows, read by export id through the table's key, so the cost does not grow with the
+ * number of exports ever recorded.
  */
-async function recordAdjustments(db: Queryable, exportId: number, lineCount: number, baseline: Baseline): Promise<number> {
-  const [row] = await queryRows<{ n: number | string }>(
+async function recordRows(
+  db: Queryable,
+  exportId: number,
+  period: Period,
+  kinds: readonly ApprovalKind[],
+  baseline: Baseline,
+): Promise<{ lineCount: number; adjustmentCount: number }> {
+  const writeLines = sql`insert into payroll_export_lines (export_id, seq, line_type, ${LINE_COLUMNS})
+        select ${exportId}, seq, 'line', ${LINE_COLUMNS} from lines
+        returning 1`;
+  if (baseline.used.length === 0) {
+    const [row] = await queryRows<{ lines: number | string }>(
+      db,
+      sql`with lines as (${periodLines(period, kinds)}), written as (${writeLines})
+          select (select count(*) from written)::int as lines`,
+    );
+    return { lineCount: Number(row?.lines ?? 0), adjustmentCount: 0 };
+  }
+  const baselineIds = sql.join([...new Set(baseline.used.map((u) => u.export_id))].map((id) => sql`${id}`), sql`, `);
+  // Which export owns a (kind, date): a lookup in one JSON object rather than a join. The table's
+  // statistics miss an export until it is next analyzed, and a join planned on them read the
+  // baseline's rows once per date.
+  const owners = JSON.stringify(Object.fromEntries(baseline.owners.map((o) => [`${o.kind}|${o.date}`, o.export_id])));
+  const ownerOf = (kind: SQL, date: SQL) => sql`(${owners}::jsonb ->> (${kind} || '|' || to_char(${date}, 'YYYY-MM-DD')))::bigint`;
+  const [row] = await queryRows<{ lines: number | string; adjustments: number | string }>(
     db,
-    sql`with owner as (
-          select * from jsonb_to_recordset(${JSON.stringify(baseline.owners)}::jsonb) as o(kind text, date date, export_id bigint)),
+    sql`with lines as materialized (${periodLines(period, kinds)}),
+        written as (${writeLines}),
         was as (
           select b.employee_id, b.open_id, b.email, b.leave_type, b.date, b.quantity, b.unit, b.instance_code, coalesce(b.kind, 'leave') as kind, b.paid_type, b.export_id
           from payroll_export_lines b
-          join owner o on o.export_id = b.export_id and o.date = b.date and o.kind = coalesce(b.kind, 'leave')
-          where b.line_type = 'line'),
+          where b.export_id in (${baselineIds}) and b.line_type = 'line' and ${ownerOf(sql`coalesce(b.kind, 'leave')`, sql`b.date`)} = b.export_id),
         was_codes as (select distinct instance_code from was),
         now as (
-          select n.employee_id, n.open_id, n.email, n.leave_type, n.date, n.quantity, n.unit, n.instance_code, coalesce(n.kind, 'leave') as kind, n.paid_type, o.export_id as owner_id
-          from payroll_export_lines n
-          join owner o on o.date = n.date and o.kind = coalesce(n.kind, 'leave')
-          where n.export_id = ${exportId} and n.line_type = 'line'),
+          select n.employee_id, n.open_id, n.email, n.leave_type, n.date, n.quantity, n.unit, n.instance_code, n.kind, n.paid_type, ${ownerOf(sql`n.kind`, sql`n.date`)} as owner_id
+          from lines n
+          where ${ownerOf(sql`n.kind`, sql`n.date`)} is not null),
         diff as (
           select
             coalesce(now.employee_id, was.employee_id) as employee_id,
@@ -136,10 +155,9 @@ async function recordAdjustments(db: Queryable, exportId: number, lineCount: num
           from now
           full join was on was.employee_id = now.employee_id and was.instance_code = now.instance_code and was.date = now.date and was.unit = now.unit
           where coalesce(now.quantity, 0) <> coalesce(was.quantity, 0)),
-        written as (
-          insert into payroll_export_lines (export_id, seq, line_type, employee_id, open_id, email, leave_type, date, quantity, unit, instance_code, kind, paid_type,
-                                            reason, previous_quantity, current_quantity, previous_export_id)
-          select ${exportId}, ${lineCount} + row_number() over (order by ${EXPORT_ORDER('d')}), 'adjustment',
+        adjusted as (
+          insert into payroll_export_lines (export_id, seq, line_type, ${LINE_COLUMNS}, reason, previous_quantity, current_quantity, previous_export_id)
+          select ${exportId}, (select count(*) from lines) + row_number() over (order by ${EXPORT_ORDER('d')}), 'adjustment',
                  d.employee_id, d.open_id, d.email, d.leave_type, d.date, d.quantity, d.unit, d.instance_code, d.kind, d.paid_type,
                  case when coalesce(l.status, '') <> 'approved' then 'reverted' when c.instance_code is not null then 'changed' else 'added' end,
                  d.previous_quantity, d.current_quantity, d.previous_export_id
@@ -147,9 +165,9 @@ async function recordAdjustments(db: Queryable, exportId: number, lineCount: num
           left join leaves l on l.instance_code = d.instance_code
           left join was_codes c on c.instance_code = d.instance_code
           returning 1)
-        select count(*)::int as n from written`,
+        select (select count(*) from written)::int as lines, (select count(*) from adjusted)::int as adjustments`,
   );
-  return Number(row?.n ?? 0);
+  return { lineCount: Number(row?.lines ?? 0), adjustmentCount: Number(row?.adjustments ?? 0) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,8 +201,7 @@ export async function recordExport(
       .values({ fromDate: period.from, toDate: period.to, format: input.format, lineCount: 0, lines: null, kinds: [...kinds], createdAt: exportedAt })
       .returning({ id: payrollExports.id });
     const exportId = row!.id;
-    const lineCount = await recordLines(tx, exportId, period, kinds);
-    const adjustmentCount = baseline.used.length > 0 ? await recordAdjustments(tx, exportId, lineCount, baseline) : 0;
+    const { lineCount, adjustmentCount } = await recordRows(tx, exportId, period, kinds, baseline);
     await tx.update(payrollExports).set({ lineCount }).where(eq(payrollExports.id, exportId));
     // the policies are read with the export; each line's code is resolved as it is streamed
     const code = await payrollCodeColumn(tx, input.columns?.includes('payroll_code') ?? false);
