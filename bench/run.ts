@@ -7,7 +7,7 @@
  *   --only=ingest|outbox|backlog  one of the three
  *   --backlog-rows=20000    backlog: rows due at once      --backlog-latencies=50,200
  *   --backlog-quota=15000   the fake's project quota per minute (user quota: 6% of it)
- *   --backlog-share=0.97    GOOGLE_QUOTA_SHARE of the drainer   --backlog-concurrency=64
+ *   --backlog-share=0.97    GOOGLE_QUOTA_SHARE of the drainer   --backlog-concurrency=128
  *   --concurrency=1,16,64   ingest concurrencies          --duration=10  --warmup=1  (seconds)
  *   --max-rate=6000         ingest bodies prepared per second of load
  *   --no-pgbench            skip baseline (a′)
@@ -104,7 +104,7 @@ async function main(): Promise<number> {
   const backlogOpts: BacklogOptions = {
     rows: number(args, 'backlog-rows', smoke ? 300 : 20_000),
     latenciesMs: args.has('backlog-latencies') ? list(args.get('backlog-latencies')!) : [50, 200],
-    concurrency: number(args, 'backlog-concurrency', 64),
+    concurrency: number(args, 'backlog-concurrency', 128),
     batchSize: number(args, 'outbox-batch', defaults.OUTBOX_BATCH_SIZE),
     quotaPerMinute: number(args, 'backlog-quota', smoke ? 1500 : 15_000),
     share: number(args, 'backlog-share', 0.97),

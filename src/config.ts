@@ -176,7 +176,7 @@ export const ConfigSchema = z
      * enough to keep Google's quota busy at its latency: 150 calls a second at 200 ms is 30 in flight.
      * 0: `serve` does not drain (an ingest-only process; another process drains).
      */
-    OUTBOX_CONCURRENCY: nonNegativeInt(64),
+    OUTBOX_CONCURRENCY: nonNegativeInt(128),
     OUTBOX_LEASE_SECONDS: positiveInt(60),
     OUTBOX_POLL_MS: positiveInt(1000),
     /** Periodic backfill inside `serve` (off by default), e.g. 1h. Needs BACKFILL_APPROVAL_CODES. */
