@@ -104,6 +104,8 @@ const keyOf = (kind: string, leaveType: string) => `${kind}\u0000${leaveType}`;
  */
 export class PolicySet {
   private readonly byKey: Map<string, StoredPolicy>;
+  /** resolved once per (kind, type): a report resolves every record of a period against few types */
+  private readonly resolved = new Map<string, Readonly<EffectivePolicy>>();
 
   constructor(
     readonly rows: readonly StoredPolicy[],
@@ -113,13 +115,20 @@ export class PolicySet {
   }
 
   /** `kind` null: a record whose kind is not known (a leave); `leaveType` null: a record without a type name. */
-  resolve(kind: string | null | undefined, leaveType: string | null | undefined): EffectivePolicy {
+  resolve(kind: string | null | undefined, leaveType: string | null | undefined): Readonly<EffectivePolicy> {
     const k = policyKindOf(kind);
-    for (const [ck, ct] of candidates(k, leaveType ?? null)) {
-      const row = this.byKey.get(keyOf(ck, ct));
-      if (row) return effectivePolicy(row, k, this.defaults);
+    // a type may be null (no name): its key differs from every named type's
+    const memo = leaveType == null ? `${k}\u0001` : keyOf(k, leaveType);
+    let policy = this.resolved.get(memo);
+    if (!policy) {
+      const row = candidates(k, leaveType ?? null)
+        .map(([ck, ct]) => this.byKey.get(keyOf(ck, ct)))
+        .find((r) => r !== undefined);
+      // shared by every caller that asks for the same (kind, type): frozen, so none can change it for the others
+      policy = Object.freeze(effectivePolicy(row ?? null, k, this.defaults));
+      this.resolved.set(memo, policy);
     }
-    return effectivePolicy(null, k, this.defaults);
+    return policy;
   }
 
   explicit(kind: string | null | undefined, leaveType: string): boolean {
