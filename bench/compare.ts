@@ -28,6 +28,7 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { planDelivery } from '../src/feishu/inbound.js';
 import { ingestCall } from '../src/leave/ingest-statement.js';
+import { startNodeOptions } from '../scripts/start-command.js';
 import { installSignalHandlers, runCleanups } from './lib/cleanup.js';
 import { checkpoint, createDatabase } from './lib/db.js';
 import { encryptEvents, plaintextEvents, signEvents } from './lib/feishu-events.js';
@@ -98,7 +99,7 @@ async function sqlRun(dir: string, texts: string[], batch: number, r: number): P
 async function serviceRun(dir: string, concurrency: number, durationS: number, r: number): Promise<Figures> {
   const db = await createDatabase(`cmp_svc_${r}`);
   const port = await freePort();
-  const child = spawnProcess(`service of ${dir}`, process.execPath, ['--enable-source-maps', 'dist/node.js', 'serve'], serviceEnv(port, db.url), dir);
+  const child = spawnProcess(`service of ${dir}`, process.execPath, [...startNodeOptions(dir), 'dist/node.js', 'serve'], serviceEnv(port, db.url), dir);
   try {
     await waitForHttp(child, `http://127.0.0.1:${port}/readyz`, 30_000);
     const warmCount = 2_000;

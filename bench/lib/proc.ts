@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startNodeOptions } from '../../scripts/start-command.js';
 import { onCleanup } from './cleanup.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,7 +44,7 @@ export function buildService(): Promise<void> {
 /** The built service (dist/node.js) as `npm start` runs it. */
 export async function spawnService(label: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Promise<Child> {
   await buildService();
-  return spawnProcess(label, process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/node.js', ...args], env);
+  return spawnProcess(label, process.execPath, [...startNodeOptions(REPO_ROOT), ...nodeArgs, 'dist/node.js', ...args], env);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { AdjustmentLine, AdjustmentReason, PayrollLine, RecordedExport } fr
  * Rows read per query: few round trips, and few enough that a chunk is gone before the garbage
  * collector's next young-generation pass would move it to the old one (which grows the heap).
  */
-export const EXPORT_CHUNK_ROWS = 500;
+export const EXPORT_CHUNK_ROWS = 1_000;
 
 /** A line or an adjustment of the JSON export. */
 export type ExportLine = PayrollLine & Partial<Omit<AdjustmentLine, keyof PayrollLine>>;

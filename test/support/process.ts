@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startNodeOptions } from '../../scripts/start-command.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -16,7 +17,7 @@ export function runCli(args: string[], env: Record<string, string | undefined>):
 
 /** Run `leave-bridge <args>` from the build in dist/ (as `npm start` does, after `npm run build`). */
 export function runBuilt(args: string[], env: Record<string, string | undefined>): Child {
-  return runNode(['--enable-source-maps', 'dist/node.js', ...args], env);
+  return runNode([...startNodeOptions(ROOT), 'dist/node.js', ...args], env);
 }
 
 function runNode(nodeArgs: string[], env: Record<string, string | undefined>): Child {
