@@ -1,6 +1,7 @@
 /** Rendering a recorded payroll export as CSV (RFC 4180, formula-neutralised fields), streamed chunk by chunk. */
 import type { Queryable } from '../db/client.js';
-import { EXPORT_CHUNK_ROWS, exportChunks } from './payroll-chunks.js';
+import type { OptionalColumn } from '../policies/payroll-code.js';
+import { EXPORT_CHUNK_ROWS, exportChunks, type ChunkRow } from './payroll-chunks.js';
 import { PAYROLL_COLUMNS, type RecordedExport } from './payroll-types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -36,7 +37,10 @@ const csvRow = (fields: Array<string | null | undefined>) => `${fields.map(csvFi
 export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows = EXPORT_CHUNK_ROWS): AsyncGenerator<string> {
   const { withAdjustments } = exp;
   const columns = exp.columns ?? [];
-  const withCode = columns.includes('payroll_code');
+  // each optional column's value for a row (a Record, so a new column cannot be left out here)
+  const optional: Record<OptionalColumn, (l: ChunkRow) => string | null | undefined> = {
+    payroll_code: (l) => exp.payrollCode?.({ kind: l.kind ?? 'leave', leave_type: l.leave_type }),
+  };
   yield csvRow([...(withAdjustments ? [...PAYROLL_COLUMNS, 'line_type', 'adjustment_reason'] : [...PAYROLL_COLUMNS]), ...(exp.kinds ? ['kind'] : []), ...columns]);
   for await (const rows of exportChunks(db, exp, chunkRows)) {
     // every line of an export passes here: concatenated field by field, no array per line
@@ -48,8 +52,8 @@ export async function* payrollCsv(db: Queryable, exp: RecordedExport, chunkRows 
       else if (withAdjustments) line += ',line,';
       // asked for kinds: every row carries its kind, after all of the columns an export had before
       if (exp.kinds) line += `,${csvField(l.kind ?? 'leave')}`;
-      // a policy's payroll code (the only optional column): after every other column
-      if (withCode) line += `,${csvField(exp.payrollCode?.({ kind: l.kind ?? 'leave', leave_type: l.leave_type }) ?? '')}`;
+      // the optional columns (a policy's payroll code): after every other column
+      for (const c of columns) line += `,${csvField(optional[c](l) ?? '')}`;
       out += `${line}\r\n`;
     }
     yield out;
