@@ -2,7 +2,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Queryable } from '../db/client.js';
 import type { ApprovalKind } from '../leave/types.js';
-import type { AdjustmentLine, AdjustmentReason, PayrollLine, RecordedExport } from './payroll-types.js';
+import type { AdjustmentLine, AdjustmentReason, PAYROLL_COLUMNS, PayrollLine, RecordedExport } from './payroll-types.js';
 
 /**
  * Rows read per query: few round trips, and few enough that a chunk is gone before the garbage
@@ -13,17 +13,12 @@ export const EXPORT_CHUNK_ROWS = 1_000;
 /** A line or an adjustment of the JSON export. */
 export type ExportLine = PayrollLine & Partial<Omit<AdjustmentLine, keyof PayrollLine>>;
 
-/** A recorded row as the chunk query gives it: every value already in its exported text form. */
-export interface ChunkRow {
+/**
+ * A recorded row as the chunk query gives it: the contract's columns, every value already in its
+ * exported text form, and what the record keeps beside them (nulls where a line has none).
+ */
+export interface ChunkRow extends Pick<PayrollLine, (typeof PAYROLL_COLUMNS)[number]> {
   line_type: string;
-  employee_id: string;
-  open_id: string | null;
-  email: string | null;
-  leave_type: string | null;
-  date: string;
-  quantity: string;
-  unit: string;
-  instance_code: string;
   kind: string | null;
   paid_type: number | null;
   reason: string | null;
